@@ -1,0 +1,140 @@
+use super::*;
+
+/// The radiotap header of the ESP32 captures: channel, dBm signal, antenna.
+fn esp32_radiotap(freq: u16, signal: i8) -> Vec<u8> {
+    let mut rt = vec![0, 0, 14, 0, 0x28, 0x08, 0, 0];
+    rt.extend_from_slice(&freq.to_le_bytes());
+    rt.extend_from_slice(&[0x80, 0x00, signal as u8, 0]);
+    rt
+}
+
+fn probe_request(sa: [u8; 6], seq: u16, ssid: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x40, 0x00, 0, 0];
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&sa);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&(seq << 4).to_le_bytes());
+    f.extend_from_slice(&[0, ssid.len() as u8]);
+    f.extend_from_slice(ssid);
+    f.extend_from_slice(&[1, 4, 0x02, 0x04, 0x0b, 0x16]);
+    f.extend_from_slice(&[255, 3, 35, 0xaa, 0xbb]);
+    f.extend_from_slice(&[221, 5, 0x00, 0x17, 0xf2, 0x0a, 0x00]);
+    f
+}
+
+#[test]
+fn probe_request_fields_are_read() {
+    let mut p = esp32_radiotap(2437, -61);
+    p.extend(probe_request([0x02, 1, 2, 3, 4, 5], 1234, b"HomeNet"));
+    let frame = parse(&p).unwrap();
+    assert_eq!(frame.kind, FrameKind::ProbeRequest);
+    assert_eq!(frame.radio.signal_dbm, Some(-61));
+    assert_eq!(frame.radio.channel(), Some(6));
+    let probe = frame.probe.unwrap();
+    assert_eq!(probe.seq, 1234);
+    assert!(probe.transmitter.is_randomized());
+    assert!(probe.ssid.is_directed());
+    let ids: Vec<_> = probe.elements().map(|e| (e.id, e.ext_id, e.data.len())).collect();
+    assert_eq!(
+        ids,
+        vec![(0, None, 7), (1, None, 4), (255, Some(35), 2), (221, None, 5)]
+    );
+}
+
+#[test]
+fn every_truncation_of_a_valid_packet_is_classified() {
+    let mut p = esp32_radiotap(2412, -40);
+    p.extend(probe_request([0x02, 1, 2, 3, 4, 5], 7, b""));
+    // Cuts between elements leave a shorter but valid chain.
+    let element_boundaries = [38, 40, 46, 51];
+    for cut in 0..p.len() {
+        let got = parse(&p[..cut]).map(|f| f.probe.unwrap().elements().count());
+        let expected = match cut {
+            0..14 => Err(Malformed::RadiotapTruncated),
+            14..38 => Err(Malformed::Dot11Truncated),
+            _ => match element_boundaries.iter().position(|&b| b == cut) {
+                Some(n) => Ok(n),
+                None => Err(Malformed::ElementOverrun),
+            },
+        };
+        assert_eq!(got, expected, "cut at {cut}");
+    }
+}
+
+#[test]
+fn flags_fcs_is_stripped_and_bad_fcs_is_reported() {
+    // Flags field present (bit 1), FCS at end.
+    let mut p = vec![0, 0, 9, 0, 0x02, 0, 0, 0, FLAG_FCS];
+    p.extend(probe_request([0x02, 1, 2, 3, 4, 5], 7, b""));
+    p.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    let frame = parse(&p).unwrap();
+    assert_eq!(frame.probe.unwrap().elements().count(), 4);
+    p[8] |= 0x40;
+    assert_eq!(parse(&p).unwrap_err(), Malformed::BadFcs);
+}
+const FLAG_FCS: u8 = 0x10;
+
+#[test]
+fn extended_presence_words_and_alignment_are_honoured() {
+    // TSFT + flags + channel + signal, with one extended presence word.
+    let mut rt = vec![0, 0, 0, 0];
+    rt.extend_from_slice(&(0x8000_002bu32).to_le_bytes());
+    rt.extend_from_slice(&0u32.to_le_bytes());
+    rt.extend_from_slice(&[0; 4]); // pad to 8 for TSFT at offset 16
+    rt.extend_from_slice(&[0; 8]); // TSFT
+    rt.push(0); // flags
+    rt.push(0); // pad for channel (align 2)
+    rt.extend_from_slice(&5180u16.to_le_bytes());
+    rt.extend_from_slice(&[0, 1]);
+    rt.push((-70i8) as u8);
+    let len = rt.len() as u16;
+    rt[2..4].copy_from_slice(&len.to_le_bytes());
+    rt.extend(probe_request([0x00, 0x16, 0x6c, 3, 4, 5], 9, b""));
+    let frame = parse(&rt).unwrap();
+    assert_eq!(frame.radio.freq_mhz, Some(5180));
+    assert_eq!(frame.radio.channel(), Some(36));
+    assert_eq!(frame.radio.signal_dbm, Some(-70));
+}
+
+#[test]
+fn other_frame_types_are_classified() {
+    let rt = esp32_radiotap(2412, -50);
+    let cases: [(&[u8], Result<FrameKind, Malformed>); 5] = [
+        (&[0xd4, 0, 0, 0, 1, 2, 3, 4, 5, 6], Ok(FrameKind::Control)),
+        (&[0x80, 0, 0, 0], Err(Malformed::Dot11Truncated)),
+        (&[0x08, 0x01], Err(Malformed::Dot11Truncated)),
+        (&[0x41, 0, 0, 0], Err(Malformed::Dot11Version)),
+        (&[], Err(Malformed::Dot11Truncated)),
+    ];
+    for (frame, expected) in cases {
+        let mut p = rt.clone();
+        p.extend_from_slice(frame);
+        assert_eq!(parse(&p).map(|f| f.kind), expected, "{frame:02x?}");
+    }
+    let mut beacon = rt.clone();
+    beacon.extend_from_slice(&[0x80, 0]);
+    beacon.extend_from_slice(&[0; 22 + 12]);
+    assert_eq!(parse(&beacon).unwrap().kind, FrameKind::Beacon);
+}
+
+#[test]
+fn radiotap_errors_are_classified() {
+    assert_eq!(parse(&[1, 0, 8, 0, 0, 0, 0, 0]).unwrap_err(), Malformed::RadiotapVersion);
+    assert_eq!(parse(&[0, 0, 200, 0, 0, 0, 0, 0]).unwrap_err(), Malformed::RadiotapTruncated);
+    // Signal present but the header ends before it.
+    assert_eq!(parse(&[0, 0, 8, 0, 0x20, 0, 0, 0]).unwrap_err(), Malformed::RadiotapFieldOverrun);
+    // Extended presence words that never end.
+    assert_eq!(
+        parse(&[0, 0, 12, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80]).unwrap_err(),
+        Malformed::RadiotapFieldOverrun
+    );
+}
+
+#[test]
+fn channels_map_from_frequencies() {
+    assert_eq!(radiotap::channel_of(2412), Some(1));
+    assert_eq!(radiotap::channel_of(2484), Some(14));
+    assert_eq!(radiotap::channel_of(5745), Some(149));
+    assert_eq!(radiotap::channel_of(5955), Some(1));
+    assert_eq!(radiotap::channel_of(900), None);
+}

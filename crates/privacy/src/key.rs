@@ -1,0 +1,209 @@
+//! Epoch keys and the keyed pseudonymizer.
+
+use rand::RngCore;
+use zeroize::Zeroize;
+
+use crate::{Fingerprint, Pseudonym, RawMac};
+
+/// A random 256-bit key for one epoch.
+///
+/// Lives only in memory: locked into RAM when the system allows it (so it is
+/// never swapped out), zeroized when dropped, and never serialized or
+/// printed. A new process starts with a new key, so pseudonyms are unlinkable
+/// across restarts too.
+pub struct EpochKey {
+    // Boxed so the locked pages stay where they are when the key moves.
+    bytes: Box<[u8; 32]>,
+    locked: Option<region::LockGuard>,
+}
+
+impl EpochKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = Box::new([0u8; 32]);
+        rand::rng().fill_bytes(&mut bytes[..]);
+        // mlock can fail without CAP_IPC_LOCK over RLIMIT_MEMLOCK; the key is
+        // still zeroized, and the audit reports whether swap is off.
+        let locked = region::lock(bytes.as_ptr(), bytes.len()).ok();
+        EpochKey { bytes, locked }
+    }
+
+    /// Whether the key's memory is locked against swapping.
+    pub fn is_locked(&self) -> bool {
+        self.locked.is_some()
+    }
+}
+
+impl Drop for EpochKey {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+impl std::fmt::Debug for EpochKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochKey")
+            .field("bytes", &"<redacted>")
+            .field("locked", &self.is_locked())
+            .finish()
+    }
+}
+
+/// When keys rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationPolicy {
+    /// Length of one key epoch in seconds (default 24 h).
+    pub period_s: u64,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy { period_s: 24 * 3600 }
+    }
+}
+
+/// Turns raw identifiers into per-epoch pseudonyms and rotates the key.
+#[derive(Debug)]
+pub struct Pseudonymizer {
+    key: EpochKey,
+    policy: RotationPolicy,
+    epoch: u64,
+    epoch_start_us: Option<i64>,
+}
+
+const DOMAIN_MAC: u8 = 1;
+const DOMAIN_FINGERPRINT: u8 = 2;
+
+impl Pseudonymizer {
+    pub fn new(policy: RotationPolicy) -> Self {
+        Pseudonymizer {
+            key: EpochKey::generate(),
+            policy,
+            epoch: 0,
+            epoch_start_us: None,
+        }
+    }
+
+    /// Consumes the raw MAC: after this call nothing holds it.
+    #[inline]
+    pub fn pseudonym(&self, mac: RawMac) -> Pseudonym {
+        let mut input = [0u8; 7];
+        input[0] = DOMAIN_MAC;
+        input[1..].copy_from_slice(mac.bytes());
+        let hash = blake3::keyed_hash(&self.key.bytes, &input);
+        input.zeroize();
+        Pseudonym(first_u64(hash.as_bytes()))
+    }
+
+    /// A keyed digest of the given byte strings (a device's information
+    /// elements, already stripped of anything that names a network).
+    pub fn fingerprint<'a>(&self, parts: impl IntoIterator<Item = &'a [u8]>) -> Fingerprint {
+        let mut hasher = blake3::Hasher::new_keyed(&self.key.bytes);
+        hasher.update(&[DOMAIN_FINGERPRINT]);
+        for part in parts {
+            hasher.update(&(part.len() as u32).to_le_bytes());
+            hasher.update(part);
+        }
+        Fingerprint(first_u64(hasher.finalize().as_bytes()))
+    }
+
+    /// The number of key rotations so far (0 for the first epoch).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Advances the clock; rotates the key (zeroizing the old one) when the
+    /// epoch has run its period. Returns true when a rotation happened, in
+    /// which case every pseudonym handed out before is now meaningless.
+    pub fn advance(&mut self, now_us: i64) -> bool {
+        let period_us = (self.policy.period_s as i64).saturating_mul(1_000_000);
+        match self.epoch_start_us {
+            None => {
+                self.epoch_start_us = Some(now_us);
+                false
+            }
+            Some(start) if now_us.saturating_sub(start) >= period_us => {
+                self.rotate();
+                let elapsed = now_us - start;
+                self.epoch_start_us = Some(start + elapsed - elapsed % period_us.max(1));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Replaces the key now. The old key is zeroized as it is dropped.
+    pub fn rotate(&mut self) {
+        self.key = EpochKey::generate();
+        self.epoch += 1;
+    }
+
+    pub fn key_is_locked(&self) -> bool {
+        self.key.is_locked()
+    }
+}
+
+fn first_u64(bytes: &[u8; 32]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().expect("32 >= 8"))
+}
+
+/// Makes the process refuse core dumps and ptrace attachment by other
+/// unprivileged processes, so keys and raw frames cannot leave through a
+/// crash dump.
+pub fn harden_process() -> nix::Result<()> {
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)?;
+    nix::sys::prctl::set_dumpable(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(last: u8) -> RawMac {
+        RawMac::from_bytes([0x02, 0xca, 0xfe, 0, 0, last])
+    }
+
+    #[test]
+    fn same_mac_same_epoch_gives_the_same_pseudonym() {
+        let p = Pseudonymizer::new(RotationPolicy::default());
+        assert_eq!(p.pseudonym(mac(1)), p.pseudonym(mac(1)));
+        assert_ne!(p.pseudonym(mac(1)), p.pseudonym(mac(2)));
+    }
+
+    #[test]
+    fn rotation_makes_the_same_mac_unlinkable() {
+        let mut p = Pseudonymizer::new(RotationPolicy { period_s: 60 });
+        assert!(!p.advance(0));
+        let before = p.pseudonym(mac(1));
+        assert!(!p.advance(59_999_999));
+        assert_eq!(p.pseudonym(mac(1)), before);
+        assert!(p.advance(60_000_000));
+        assert_eq!(p.epoch(), 1);
+        assert_ne!(p.pseudonym(mac(1)), before);
+    }
+
+    #[test]
+    fn two_processes_never_share_a_key() {
+        let a = Pseudonymizer::new(RotationPolicy::default());
+        let b = Pseudonymizer::new(RotationPolicy::default());
+        assert_ne!(a.pseudonym(mac(1)), b.pseudonym(mac(1)));
+    }
+
+    #[test]
+    fn fingerprints_depend_on_element_boundaries_and_key() {
+        let p = Pseudonymizer::new(RotationPolicy::default());
+        let a = p.fingerprint([&b"ab"[..], b"c"]);
+        assert_eq!(a, p.fingerprint([&b"ab"[..], b"c"]));
+        assert_ne!(a, p.fingerprint([&b"a"[..], b"bc"]));
+        let q = Pseudonymizer::new(RotationPolicy::default());
+        assert_ne!(a, q.fingerprint([&b"ab"[..], b"c"]));
+    }
+
+    #[test]
+    fn epoch_key_debug_is_redacted() {
+        let k = EpochKey::generate();
+        let hex: String = k.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let dbg = format!("{k:?}");
+        assert!(!dbg.contains(&hex[..8]));
+    }
+}
