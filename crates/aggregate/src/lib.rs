@@ -1,0 +1,58 @@
+//! Aggregation of pseudonymized observations into per-window summaries.
+//!
+//! Input is an [`Observation`] per packet, made by the capture stage: it
+//! holds no raw identifier, only a [`Pseudonym`] and a [`Fingerprint`] that
+//! are meaningful within one key epoch. Output is a [`vitrine_schema::Summary`]
+//! per window, with k-anonymity applied to every histogram bin and breakdown.
+//!
+//! Memory is bounded: per-device state (per window and per epoch) is capped
+//! at [`Config::max_devices`]; past the cap, distinct counts come from a
+//! HyperLogLog sketch and the summary says so.
+
+mod linker;
+mod window;
+
+pub use linker::{AddressTrack, LinkerParams, estimate_devices};
+pub use window::{Aggregator, Config};
+
+use vitrine_dot11::{FrameKind, Malformed};
+use vitrine_privacy::{Fingerprint, Pseudonym};
+
+/// What the capture stage saw in one packet, with identifiers pseudonymized.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    /// Capture time, Unix microseconds.
+    pub ts_us: i64,
+    pub what: Observed,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Observed {
+    /// A frame that is not a probe request.
+    Frame {
+        kind: FrameKind,
+        channel: Option<u8>,
+    },
+    /// A probe request, the frame devices announce themselves with.
+    Probe {
+        channel: Option<u8>,
+        device: ProbeObservation,
+    },
+    /// A probe request from a device on the ignore list.
+    Ignored { channel: Option<u8> },
+    /// A packet that could not be parsed.
+    Malformed(Malformed),
+}
+
+/// The pseudonymized facts of one probe request.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeObservation {
+    pub pseudonym: Pseudonym,
+    pub fingerprint: Fingerprint,
+    /// Locally administered address.
+    pub randomized: bool,
+    pub seq: u16,
+    pub rssi_dbm: Option<i8>,
+    /// The probe named a network (its SSID is not kept).
+    pub directed: bool,
+}

@@ -1,0 +1,387 @@
+//! Windows, per-epoch device state and the summary with k-anonymity.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+
+use hyperloglogplus::{HyperLogLog, HyperLogLogPF};
+use vitrine_dot11::{FrameKind, Malformed};
+use vitrine_privacy::Pseudonym;
+use vitrine_schema::{ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary};
+
+use crate::linker::{AddressTrack, LinkerParams, estimate_devices};
+use crate::{Observation, Observed, ProbeObservation};
+
+/// Aggregation settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Config {
+    pub window_s: u32,
+    /// Bins and breakdowns with fewer members are suppressed.
+    pub k: u32,
+    /// Devices heard weaker than this are counted as addresses but not as
+    /// present devices (passers-by outside the shop).
+    pub presence_rssi_dbm: i8,
+    /// Cap on per-device entries, per window and per epoch.
+    pub max_devices: usize,
+    pub linker: LinkerParams,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            window_s: 60,
+            k: 5,
+            presence_rssi_dbm: -80,
+            max_devices: 250_000,
+            linker: LinkerParams::default(),
+        }
+    }
+}
+
+/// Bin edges of the RSSI histogram (dBm).
+pub const RSSI_EDGES: [i64; 9] = [-128, -90, -80, -70, -60, -50, -40, -30, 0];
+/// Bin edges of the dwell histogram (seconds): 1, 5, 15, 30, 60, 120 min, a
+/// day. Values past the last edge count in the last bin.
+pub const DWELL_EDGES: [i64; 8] = [0, 60, 300, 900, 1800, 3600, 7200, 86400];
+
+const HLL_PRECISION: u8 = 14;
+type Hll = HyperLogLogPF<u64, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
+fn new_hll() -> Hll {
+    HyperLogLogPF::new(HLL_PRECISION, BuildHasherDefault::default()).expect("precision 14 is valid")
+}
+
+/// Relative standard error of HyperLogLog with 2^p registers.
+fn hll_error() -> f64 {
+    1.04 / f64::from(1u32 << HLL_PRECISION).sqrt()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WindowDevice {
+    /// Present frames only (at or above the presence threshold).
+    track: Option<AddressTrack>,
+    max_rssi: i8,
+    randomized: bool,
+    directed: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EpochDevice {
+    first_us: i64,
+    last_us: i64,
+}
+
+/// Device figures that survive a key rotation in the middle of a window.
+#[derive(Debug, Default, Clone)]
+struct DeviceTally {
+    distinct: u64,
+    global: u64,
+    randomized: u64,
+    estimated: u64,
+    ssid_leaking: u64,
+    new: u64,
+    returning: u64,
+    rssi: [u64; RSSI_EDGES.len() - 1],
+    dwell: [u64; DWELL_EDGES.len() - 1],
+}
+
+#[derive(Debug)]
+struct Window {
+    start_s: i64,
+    frames: FrameCounts,
+    malformed: [u64; Malformed::ALL.len()],
+    channels: [u64; 256],
+    devices: HashMap<Pseudonym, WindowDevice>,
+    tally: DeviceTally,
+    /// Distinct addresses past the cap, counted by a sketch.
+    overflow: Option<Hll>,
+}
+
+/// Turns observations into one summary per window.
+#[derive(Debug)]
+pub struct Aggregator {
+    cfg: Config,
+    window: Option<Window>,
+    epoch: u64,
+    epoch_devices: HashMap<Pseudonym, EpochDevice>,
+    epoch_overflow: bool,
+}
+
+/// Longest run of empty windows emitted for a gap in the capture; longer
+/// gaps are skipped.
+const MAX_EMPTY_WINDOWS: i64 = 1440;
+
+impl Aggregator {
+    pub fn new(cfg: Config) -> Self {
+        assert!(cfg.window_s > 0, "window length must be positive");
+        Aggregator {
+            cfg,
+            window: None,
+            epoch: 0,
+            epoch_devices: HashMap::new(),
+            epoch_overflow: false,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Adds one observation; calls `emit` for every window that closes.
+    pub fn push(&mut self, obs: Observation, emit: &mut impl FnMut(Summary)) {
+        let ts_s = obs.ts_us.div_euclid(1_000_000);
+        let w = i64::from(self.cfg.window_s);
+        let start = ts_s - ts_s.rem_euclid(w);
+        match &self.window {
+            None => self.window = Some(Window::new(start)),
+            Some(current) if start >= current.start_s + w => {
+                let mut next = current.start_s + w;
+                self.close(emit);
+                if (start - next) / w > MAX_EMPTY_WINDOWS {
+                    next = start;
+                }
+                while next < start {
+                    self.window = Some(Window::new(next));
+                    self.close(emit);
+                    next += w;
+                }
+                self.window = Some(Window::new(start));
+            }
+            // Late packets (clock steps backwards) count in the current window.
+            Some(_) => {}
+        }
+        self.observe(obs);
+    }
+
+    /// Forgets every pseudonym: called when the key rotates. Counts of the
+    /// current window so far are kept as numbers.
+    pub fn rotate_epoch(&mut self) {
+        if let Some(mut win) = self.window.take() {
+            self.tally_devices(&mut win);
+            self.window = Some(win);
+        }
+        self.epoch_devices = HashMap::new();
+        self.epoch_overflow = false;
+        self.epoch += 1;
+    }
+
+    /// Closes the last window.
+    pub fn finish(mut self, emit: &mut impl FnMut(Summary)) {
+        if self.window.is_some() {
+            self.close(emit);
+        }
+    }
+
+    fn close(&mut self, emit: &mut impl FnMut(Summary)) {
+        let Some(mut win) = self.window.take() else { return };
+        self.tally_devices(&mut win);
+        emit(self.summary(&win));
+    }
+
+    fn observe(&mut self, obs: Observation) {
+        let cfg = self.cfg;
+        let win = self.window.as_mut().expect("a window is open");
+        let frames = &mut win.frames;
+        frames.total += 1;
+        let channel = match obs.what {
+            Observed::Malformed(reason) => {
+                frames.malformed += 1;
+                win.malformed[reason as usize] += 1;
+                return;
+            }
+            Observed::Ignored { channel } => {
+                frames.probe_req += 1;
+                frames.ignored += 1;
+                channel
+            }
+            Observed::Frame { kind, channel } => {
+                *match kind {
+                    FrameKind::ProbeRequest => &mut frames.probe_req,
+                    FrameKind::ProbeResponse => &mut frames.probe_resp,
+                    FrameKind::Beacon => &mut frames.beacon,
+                    FrameKind::OtherManagement => &mut frames.other_mgmt,
+                    FrameKind::Control => &mut frames.control,
+                    FrameKind::Data => &mut frames.data,
+                    FrameKind::Extension => &mut frames.extension,
+                } += 1;
+                channel
+            }
+            Observed::Probe { channel, device } => {
+                frames.probe_req += 1;
+                win.channels[usize::from(channel.unwrap_or(0))] += 1;
+                observe_probe(&cfg, win, &mut self.epoch_devices, &mut self.epoch_overflow, obs.ts_us, device);
+                return;
+            }
+        };
+        win.channels[usize::from(channel.unwrap_or(0))] += 1;
+    }
+
+    /// Moves the per-device state of the window into plain counts.
+    fn tally_devices(&mut self, win: &mut Window) {
+        let mut tracks: Vec<AddressTrack> = win.devices.values().filter_map(|d| d.track).collect();
+        let t = &mut win.tally;
+        t.estimated += estimate_devices(&mut tracks, &self.cfg.linker);
+        drop(tracks);
+        for (pseudonym, d) in win.devices.drain() {
+            t.distinct += 1;
+            if d.randomized {
+                t.randomized += 1;
+            } else {
+                t.global += 1;
+            }
+            t.ssid_leaking += u64::from(d.directed);
+            t.rssi[bin(&RSSI_EDGES, i64::from(d.max_rssi))] += 1;
+            if let Some(e) = self.epoch_devices.get(&pseudonym) {
+                let dwell_s = (e.last_us - e.first_us) / 1_000_000;
+                t.dwell[bin(&DWELL_EDGES, dwell_s)] += 1;
+                if e.first_us >= win.start_s * 1_000_000 {
+                    t.new += 1;
+                } else {
+                    t.returning += 1;
+                }
+            }
+        }
+        if let Some(hll) = win.overflow.as_mut() {
+            let extra = hll.count().round() as u64;
+            t.distinct += extra;
+            t.randomized += extra;
+        }
+    }
+
+    fn summary(&self, win: &Window) -> Summary {
+        let k = u64::from(self.cfg.k);
+        let mut suppressed = Vec::new();
+        let mut gate = |path: String, n: u64| -> Option<u64> {
+            if n > 0 && n < k {
+                suppressed.push(path);
+                None
+            } else {
+                Some(n)
+            }
+        };
+        let t = &win.tally;
+        let channels = (1..=255u8)
+            .filter(|&c| win.channels[usize::from(c)] > 0)
+            .filter_map(|c| {
+                let frames = gate(format!("wifi.channels[{c}]"), win.channels[usize::from(c)])?;
+                Some(ChannelCount { channel: c, frames })
+            })
+            .collect();
+        let rssi_dbm = histogram("wifi.rssi_dbm", &RSSI_EDGES, &t.rssi, &mut gate);
+        let dwell_s = histogram("wifi.dwell_s", &DWELL_EDGES, &t.dwell, &mut gate);
+        let devices = DeviceCounts {
+            distinct_macs: t.distinct,
+            global_macs: t.global,
+            randomized_macs: t.randomized,
+            estimated: t.estimated,
+            presence_rssi_dbm: self.cfg.presence_rssi_dbm,
+            ssid_leaking: gate("wifi.devices.ssid_leaking".into(), t.ssid_leaking),
+            new: gate("wifi.devices.new".into(), t.new),
+            returning: gate("wifi.devices.returning".into(), t.returning),
+            exact: win.overflow.is_none() && !self.epoch_overflow,
+            distinct_error: if win.overflow.is_some() { hll_error() } else { 0.0 },
+        };
+        let malformed: BTreeMap<String, u64> = Malformed::ALL
+            .iter()
+            .filter(|&&m| win.malformed[m as usize] > 0)
+            .map(|&m| (m.reason().to_owned(), win.malformed[m as usize]))
+            .collect();
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            window_start: rfc3339(win.start_s),
+            window_s: self.cfg.window_s,
+            epoch: self.epoch,
+            k: self.cfg.k,
+            wifi: WifiSummary {
+                frames: win.frames.clone(),
+                malformed,
+                channels,
+                devices,
+                rssi_dbm,
+                dwell_s,
+            },
+            suppressed,
+        }
+    }
+}
+
+fn observe_probe(
+    cfg: &Config,
+    win: &mut Window,
+    epoch_devices: &mut HashMap<Pseudonym, EpochDevice>,
+    epoch_overflow: &mut bool,
+    ts_us: i64,
+    p: ProbeObservation,
+) {
+    let known = epoch_devices.len();
+    match epoch_devices.get_mut(&p.pseudonym) {
+        Some(e) => e.last_us = e.last_us.max(ts_us),
+        None if known < cfg.max_devices => {
+            epoch_devices.insert(p.pseudonym, EpochDevice { first_us: ts_us, last_us: ts_us });
+        }
+        None => *epoch_overflow = true,
+    }
+    let rssi = p.rssi_dbm.unwrap_or(0);
+    // Unknown signal counts as present: the threshold only applies when the
+    // radio reports a signal.
+    let present = p.rssi_dbm.is_none_or(|r| r >= cfg.presence_rssi_dbm);
+    let len = win.devices.len();
+    let entry = match win.devices.get_mut(&p.pseudonym) {
+        Some(d) => d,
+        None if len < cfg.max_devices => win.devices.entry(p.pseudonym).or_insert(WindowDevice {
+            track: None,
+            max_rssi: rssi,
+            randomized: p.randomized,
+            directed: false,
+        }),
+        None => {
+            win.overflow.get_or_insert_with(new_hll).insert(&p.pseudonym.key());
+            return;
+        }
+    };
+    entry.max_rssi = entry.max_rssi.max(rssi);
+    entry.directed |= p.directed;
+    if present {
+        match &mut entry.track {
+            Some(t) => t.update(ts_us, p.seq),
+            None => entry.track = Some(AddressTrack::new(p.fingerprint, ts_us, p.seq)),
+        }
+    }
+}
+
+impl Window {
+    fn new(start_s: i64) -> Self {
+        Window {
+            start_s,
+            frames: FrameCounts::default(),
+            malformed: [0; Malformed::ALL.len()],
+            channels: [0; 256],
+            devices: HashMap::new(),
+            tally: DeviceTally::default(),
+            overflow: None,
+        }
+    }
+}
+
+fn bin(edges: &[i64], v: i64) -> usize {
+    let last = edges.len() - 2;
+    edges.windows(2).position(|e| v >= e[0] && v < e[1]).unwrap_or(if v < edges[0] { 0 } else { last })
+}
+
+fn histogram(name: &str, edges: &[i64], counts: &[u64], gate: &mut impl FnMut(String, u64) -> Option<u64>) -> Histogram {
+    let counts = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| gate(format!("{name}[{},{})", edges[i], edges[i + 1]), n))
+        .collect();
+    Histogram { edges: edges.to_vec(), counts }
+}
+
+fn rfc3339(unix_s: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_s)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix_s.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+use super::*;
+use crate::ProbeObservation;
+
+/// Test doubles for pseudonyms: the aggregator only compares them, so a
+/// pseudonymizer over synthetic MACs gives realistic ones.
+struct Ids(vitrine_privacy::Pseudonymizer);
+
+impl Ids {
+    fn new() -> Self {
+        Ids(vitrine_privacy::Pseudonymizer::new(Default::default()))
+    }
+    fn mac(&self, n: u32) -> Pseudonym {
+        let b = n.to_be_bytes();
+        self.0.pseudonym(vitrine_privacy::RawMac::from_bytes([0x02, 0xaa, b[0], b[1], b[2], b[3]]))
+    }
+    fn model(&self, n: u8) -> vitrine_privacy::Fingerprint {
+        self.0.fingerprint([&[n][..]])
+    }
+}
+
+fn probe(ids: &Ids, ts_us: i64, mac: u32, model: u8, seq: u16, rssi: i8) -> Observation {
+    Observation {
+        ts_us,
+        what: Observed::Probe {
+            channel: Some(6),
+            device: ProbeObservation {
+                pseudonym: ids.mac(mac),
+                fingerprint: ids.model(model),
+                randomized: true,
+                seq,
+                rssi_dbm: Some(rssi),
+                directed: false,
+            },
+        },
+    }
+}
+
+fn run(cfg: Config, obs: impl IntoIterator<Item = Observation>) -> Vec<Summary> {
+    let mut out = Vec::new();
+    let mut agg = Aggregator::new(cfg);
+    for o in obs {
+        agg.push(o, &mut |s| out.push(s));
+    }
+    agg.finish(&mut |s| out.push(s));
+    out
+}
+
+const T0: i64 = 1_700_000_100_000_000; // a window boundary for 60 s and 300 s windows
+
+fn cfg(window_s: u32) -> Config {
+    Config { window_s, ..Config::default() }
+}
+
+#[test]
+fn one_phone_rotating_its_mac_every_burst_is_one_device() {
+    let ids = Ids::new();
+    // New MAC every 20 s, random-looking sequence numbers, two frames a burst.
+    let obs = (0..15u32).flat_map(|i| {
+        let t = T0 + i64::from(i) * 20_000_000;
+        let seq = (i * 977 % 4096) as u16;
+        [probe(&ids, t, i, 1, seq, -50), probe(&ids, t + 20_000, i, 1, seq + 1, -50)]
+    });
+    let s = run(cfg(300), obs);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].wifi.devices.distinct_macs, 15);
+    assert_eq!(s[0].wifi.devices.randomized_macs, 15);
+    assert_eq!(s[0].wifi.devices.estimated, 1);
+}
+
+#[test]
+fn phones_of_the_same_model_keeping_their_counters_are_not_merged() {
+    let ids = Ids::new();
+    // 20 identical phones, bursts every 30 s with a new MAC each time; each
+    // phone's sequence counter continues across its MAC changes.
+    let mut obs = Vec::new();
+    for phone in 0..20u32 {
+        let mut seq = (phone * 200) as u16;
+        for burst in 0..9u32 {
+            let t = T0 + i64::from(burst) * 30_000_000 + i64::from(phone) * 1_400_000;
+            let mac = phone * 100 + burst;
+            for f in 0..2 {
+                obs.push(probe(&ids, t + f * 15_000, mac, 7, seq, -60));
+                seq = (seq + 1) & 0x0fff;
+            }
+            seq = (seq + 5) & 0x0fff;
+        }
+    }
+    obs.sort_by_key(|o| o.ts_us);
+    let s = run(cfg(300), obs);
+    assert_eq!(s[0].wifi.devices.distinct_macs, 180);
+    assert_eq!(s[0].wifi.devices.estimated, 20);
+}
+
+#[test]
+fn two_fixed_macs_of_one_model_heard_alternately_are_two_devices() {
+    let ids = Ids::new();
+    let obs = (0..10).map(|i| probe(&ids, T0 + i * 10_000_000, (i % 2) as u32, 3, (i * 300) as u16, -40));
+    let s = run(cfg(300), obs);
+    assert_eq!(s[0].wifi.devices.distinct_macs, 2);
+    assert_eq!(s[0].wifi.devices.estimated, 2);
+}
+
+#[test]
+fn weak_devices_are_addresses_but_not_present_devices() {
+    let ids = Ids::new();
+    let obs = [probe(&ids, T0, 1, 1, 0, -50), probe(&ids, T0 + 1_000_000, 2, 2, 0, -92)];
+    let s = run(cfg(60), obs);
+    assert_eq!(s[0].wifi.devices.distinct_macs, 2);
+    assert_eq!(s[0].wifi.devices.estimated, 1);
+}
+
+#[test]
+fn bins_below_k_are_suppressed_and_named() {
+    let ids = Ids::new();
+    // 6 devices at -45 dBm, 2 at -65 dBm, distinct models.
+    let obs = (0..8u32).map(|i| probe(&ids, T0 + i64::from(i) * 1000, i, i as u8, 0, if i < 6 { -45 } else { -65 }));
+    let s = &run(cfg(60), obs)[0];
+    let counts = &s.wifi.rssi_dbm.counts;
+    assert_eq!(counts[RSSI_EDGES.iter().position(|&e| e == -50).unwrap()], Some(6));
+    assert_eq!(counts[RSSI_EDGES.iter().position(|&e| e == -70).unwrap()], None);
+    assert_eq!(counts[0], Some(0));
+    assert!(s.suppressed.contains(&"wifi.rssi_dbm[-70,-60)".to_string()), "{:?}", s.suppressed);
+    // Totals are published as they are.
+    assert_eq!(s.wifi.devices.distinct_macs, 8);
+    assert_eq!(s.wifi.devices.new, Some(8));
+}
+
+#[test]
+fn windows_close_on_time_and_gaps_give_empty_windows() {
+    let ids = Ids::new();
+    let obs = [probe(&ids, T0, 1, 1, 0, -50), probe(&ids, T0 + 185_000_000, 1, 1, 1, -50)];
+    let s = run(cfg(60), obs);
+    let starts: Vec<_> = s.iter().map(|s| s.window_start.as_str()).collect();
+    assert_eq!(starts, ["2023-11-14T22:15:00Z", "2023-11-14T22:16:00Z", "2023-11-14T22:17:00Z", "2023-11-14T22:18:00Z"]);
+    assert_eq!(s.iter().map(|s| s.wifi.frames.probe_req).collect::<Vec<_>>(), [1, 0, 0, 1]);
+    // The device came back within the epoch.
+    assert_eq!(s[3].wifi.devices.returning, Some(1).filter(|_| false).or(None));
+    assert!(s[3].suppressed.contains(&"wifi.devices.returning".to_string()));
+}
+
+#[test]
+fn per_device_state_is_capped_and_counts_degrade_to_a_sketch() {
+    let ids = Ids::new();
+    let cfg = Config { max_devices: 1000, ..cfg(60) };
+    let obs = (0..20_000u32).map(|i| probe(&ids, T0 + i64::from(i), i, 1, 0, -50));
+    let s = &run(cfg, obs)[0];
+    let d = &s.wifi.devices;
+    assert!(!d.exact);
+    assert!(d.distinct_error > 0.0 && d.distinct_error < 0.02);
+    let err = (d.distinct_macs as f64 - 20_000.0).abs() / 20_000.0;
+    assert!(err < 0.05, "distinct {} vs 20000", d.distinct_macs);
+}
+
+#[test]
+fn a_key_rotation_keeps_counts_but_not_links() {
+    let ids = Ids::new();
+    let mut out = Vec::new();
+    let mut agg = Aggregator::new(cfg(300));
+    agg.push(probe(&ids, T0, 1, 1, 10, -50), &mut |s| out.push(s));
+    agg.rotate_epoch();
+    // Same device, new epoch: a new pseudonym from the new key.
+    let ids2 = Ids::new();
+    agg.push(probe(&ids2, T0 + 1_000_000, 1, 1, 11, -50), &mut |s| out.push(s));
+    agg.finish(&mut |s| out.push(s));
+    assert_eq!(out[0].epoch, 1);
+    assert_eq!(out[0].wifi.devices.distinct_macs, 2);
+    assert_eq!(out[0].wifi.devices.estimated, 2);
+}
+
+#[test]
+fn malformed_packets_are_counted_by_reason() {
+    let obs = [
+        Observation { ts_us: T0, what: Observed::Malformed(Malformed::ElementOverrun) },
+        Observation { ts_us: T0, what: Observed::Malformed(Malformed::ElementOverrun) },
+        Observation { ts_us: T0, what: Observed::Frame { kind: FrameKind::Beacon, channel: Some(1) } },
+    ];
+    let s = &run(cfg(60), obs)[0];
+    assert_eq!(s.wifi.frames.total, 3);
+    assert_eq!(s.wifi.frames.malformed, 2);
+    assert_eq!(s.wifi.frames.beacon, 1);
+    assert_eq!(s.wifi.malformed.get("element_overrun"), Some(&2));
+    assert!(s.wifi.channels.is_empty(), "one frame on channel 1 is below k");
+}
