@@ -1,0 +1,55 @@
+//! The daemon's pipeline: frame source → capture stage → aggregator →
+//! summaries. The binary (`main.rs`) parses arguments and picks the source
+//! and the sink.
+
+pub mod demo;
+pub mod table;
+
+use vitrine_aggregate::{Aggregator, Config};
+use vitrine_capture::{CaptureStage, FrameSource, SourceError};
+use vitrine_schema::Summary;
+
+/// What a run went through, for the closing log line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunStats {
+    pub packets: u64,
+    pub windows: u64,
+    pub rotations: u64,
+}
+
+/// Runs `source` to its end, calling `emit` for every summary.
+///
+/// A source error stops reading, but the windows seen so far are still
+/// summarized and emitted before the error is returned.
+pub fn run(
+    source: &mut dyn FrameSource,
+    stage: &mut CaptureStage,
+    cfg: Config,
+    emit: &mut dyn FnMut(Summary),
+) -> (RunStats, Result<(), SourceError>) {
+    let mut agg = Aggregator::new(cfg);
+    let mut stats = RunStats::default();
+    let mut windows = 0u64;
+    let mut sink = |s: Summary| {
+        windows += 1;
+        emit(s);
+    };
+    let result = loop {
+        match source.next_packet() {
+            Ok(Some(packet)) => {
+                stats.packets += 1;
+                if stage.advance(packet.ts_us) {
+                    agg.rotate_epoch();
+                    stats.rotations += 1;
+                }
+                let obs = stage.observe(packet.ts_us, packet.link, packet.data);
+                agg.push(obs, &mut sink);
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    agg.finish(&mut sink);
+    stats.windows = windows;
+    (stats, result)
+}

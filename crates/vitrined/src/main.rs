@@ -1,0 +1,229 @@
+//! `vitrined`: the Vitrine sensing daemon.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use vitrine_aggregate::Config;
+use vitrine_capture::{CaptureStage, PcapFile, SourceError};
+use vitrine_privacy::{IgnoreList, RotationPolicy};
+use vitrine_schema::Summary;
+
+/// Anonymous Wi-Fi footfall sensing: turns 802.11 traffic into per-window
+/// aggregate summaries. MAC addresses and SSIDs never leave the capture
+/// stage; they are replaced by keyed pseudonyms under a random key that lives
+/// only in memory and rotates, and only counts are ever output.
+#[derive(Debug, Parser)]
+#[command(name = "vitrined", version, about, long_about = None)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyse a capture file (pcap or pcapng, radiotap or bare 802.11) and
+    /// print one summary per window, timed by the capture's own timestamps.
+    Replay {
+        /// The capture file.
+        #[arg(long, value_name = "FILE")]
+        pcap: PathBuf,
+        /// `jsonl`: one JSON summary per line (schema in docs/schema.md);
+        /// `table`: a readable table.
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        #[command(flatten)]
+        opts: PipelineOpts,
+    },
+    /// Run the pipeline on built-in simulated store traffic and show what a
+    /// rig would publish, next to the simulator's ground truth. No hardware,
+    /// no configuration.
+    Demo {
+        /// Simulated minutes of store traffic.
+        #[arg(long, default_value_t = 30)]
+        minutes: u32,
+        /// Seed of the simulation (same seed, same traffic).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Shoppers arriving per hour.
+        #[arg(long, default_value_t = 240.0)]
+        arrivals_per_hour: f64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[command(flatten)]
+        opts: PipelineOpts,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct PipelineOpts {
+    /// Window length in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    window: u32,
+    /// Ignore list: one MAC address or OUI prefix per line, `#` comments.
+    /// Matching devices (the auditor's own equipment) are dropped in the
+    /// capture stage and only counted as `frames.ignored`.
+    #[arg(long, value_name = "FILE")]
+    ignore: Option<PathBuf>,
+    /// k-anonymity: histogram bins and breakdowns with fewer members are suppressed.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    k: u32,
+    /// Devices heard weaker than this (dBm) are counted as addresses but not
+    /// as present devices in `devices.estimated`.
+    #[arg(long, value_name = "DBM", default_value_t = -80, allow_negative_numbers = true)]
+    presence_rssi: i8,
+    /// Key epoch length in hours: pseudonyms are unlinkable across epochs.
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    epoch_hours: u64,
+    /// Cap on per-device state (per window and per epoch); past it, distinct
+    /// counts come from a HyperLogLog sketch.
+    #[arg(long, default_value_t = 250_000)]
+    max_devices: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl PipelineOpts {
+    fn config(&self) -> Config {
+        Config {
+            window_s: self.window,
+            k: self.k,
+            presence_rssi_dbm: self.presence_rssi,
+            max_devices: self.max_devices,
+            ..Config::default()
+        }
+    }
+
+    fn stage(&self) -> anyhow::Result<CaptureStage> {
+        let ignore = match &self.ignore {
+            Some(path) => IgnoreList::from_file(path)?,
+            None => IgnoreList::default(),
+        };
+        Ok(CaptureStage::new(RotationPolicy { period_s: self.epoch_hours * 3600 }, ignore))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    if let Err(e) = vitrine_privacy::harden_process() {
+        tracing::warn!(error = %e, "could not disable core dumps");
+    }
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("vitrined: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Replay { pcap, format, opts } => {
+            let mut stage = opts.stage()?;
+            let mut source = PcapFile::open(&pcap)?;
+            let started = std::time::Instant::now();
+            let mut out = Output::new(format);
+            let (stats, result) = vitrined::run(&mut source, &mut stage, opts.config(), &mut |s| out.write(&s));
+            out.finish().context("writing summaries")?;
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(
+                packets = stats.packets,
+                windows = stats.windows,
+                key_rotations = stats.rotations,
+                seconds = format!("{secs:.3}"),
+                packets_per_s = (stats.packets as f64 / secs.max(1e-9)) as u64,
+                "replay done"
+            );
+            match result {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e @ SourceError::Truncated { .. }) => {
+                    tracing::warn!("{e}; the packets before it were analysed");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Demo { minutes, seed, arrivals_per_hour, format, opts } => {
+            let cfg = opts.config();
+            println!(
+                "Simulating {minutes} minutes of a shop with about {arrivals_per_hour:.0} people an hour walking by or in,\n\
+                 carrying phones, laptops and watches of several makes, each probing for Wi-Fi the way real ones do\n\
+                 (some change their MAC address at every scan). Every frame goes through the real pipeline;\n\
+                 below is what a rig would publish: counts only, one row per {}-second window.\n",
+                cfg.window_s
+            );
+            let sim = vitrined::demo::sim_config(minutes, seed, arrivals_per_hour);
+            let (summaries, truth) = vitrined::demo::simulate(sim, cfg, opts.stage()?);
+            let mut out = Output::new(format);
+            for s in &summaries {
+                out.write(s);
+            }
+            out.finish()?;
+            println!("\n{}", vitrined::demo::report(&summaries, &truth, cfg.window_s));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Summaries to stdout, as JSON lines or table rows.
+struct Output {
+    format: Format,
+    out: BufWriter<std::io::Stdout>,
+    rows: u64,
+}
+
+impl Output {
+    fn new(format: Format) -> Self {
+        Output { format, out: BufWriter::new(std::io::stdout()), rows: 0 }
+    }
+
+    fn write(&mut self, s: &Summary) {
+        // Stdout closed (e.g. piped into `head`) is not worth a panic.
+        let _ = match self.format {
+            Format::Jsonl => writeln!(self.out, "{}", s.to_json_line()),
+            Format::Table => {
+                if self.rows % 40 == 0 {
+                    let _ = writeln!(self.out, "{}", vitrined::table::header());
+                }
+                writeln!(self.out, "{}", vitrined::table::row(s))
+            }
+        };
+        self.rows += 1;
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        match self.out.flush() {
+            // The reader went away (`| head`): not an error of ours.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}
