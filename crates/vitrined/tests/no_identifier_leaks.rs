@@ -1,0 +1,149 @@
+//! Known MAC addresses and SSIDs go in; none of them may come out, in any
+//! encoding, on stdout, stderr (logs) or as files.
+
+use std::path::Path;
+use std::process::Command;
+
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+const CANARY_MACS: [[u8; 6]; 3] = [
+    [0x02, 0xca, 0xfe, 0x00, 0x00, 0x01], // randomized
+    [0x3c, 0x22, 0xfb, 0x12, 0x34, 0x56], // globally unique (Apple OUI)
+    [0xda, 0xa1, 0x19, 0xbe, 0xef, 0x42], // randomized, seen many times
+];
+const CANARY_SSIDS: [&str; 2] = ["CanaryHomeNet-7731", "Vitrine-Canary-Office"];
+
+fn radiotap_probe(sa: [u8; 6], seq: u16, ssid: &[u8], rssi: i8) -> Vec<u8> {
+    let mut p = vec![0, 0, 14, 0, 0x28, 0x08, 0, 0];
+    p.extend_from_slice(&2437u16.to_le_bytes());
+    p.extend_from_slice(&[0xa0, 0x00, rssi as u8, 0]);
+    p.extend_from_slice(&[0x40, 0x00, 0, 0]);
+    p.extend_from_slice(&[0xff; 6]);
+    p.extend_from_slice(&sa);
+    p.extend_from_slice(&[0xff; 6]);
+    p.extend_from_slice(&(seq << 4).to_le_bytes());
+    p.extend_from_slice(&[0, ssid.len() as u8]);
+    p.extend_from_slice(ssid);
+    p.extend_from_slice(&[1, 4, 0x02, 0x04, 0x0b, 0x16, 45, 2, 0x2d, 0x40]);
+    p
+}
+
+fn write_pcap(path: &Path, packets: &[(i64, Vec<u8>)]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&127u32.to_le_bytes());
+    for (ts_us, p) in packets {
+        out.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every form of `text` and `raw` a careless pipeline might write.
+fn encodings(texts: &[String], raw: &[u8]) -> Vec<Vec<u8>> {
+    let mut forms: Vec<Vec<u8>> = vec![raw.to_vec(), hex(raw).into_bytes(), hex(raw).to_uppercase().into_bytes()];
+    let mut inputs: Vec<Vec<u8>> = texts.iter().map(|t| t.clone().into_bytes()).collect();
+    inputs.push(raw.to_vec());
+    for input in inputs {
+        forms.push(input.clone());
+        for digest in [hex(&Md5::digest(&input)), hex(&Sha1::digest(&input)), hex(&Sha256::digest(&input))] {
+            // Vendors also publish truncated digests.
+            forms.push(digest[..12].as_bytes().to_vec());
+            forms.push(digest[..12].to_uppercase().into_bytes());
+            forms.push(digest.into_bytes());
+        }
+    }
+    forms
+}
+
+fn mac_texts(m: &[u8; 6]) -> Vec<String> {
+    let parts: Vec<String> = m.iter().map(|b| format!("{b:02x}")).collect();
+    let lower = [
+        parts.join(":"),
+        parts.join("-"),
+        parts.concat(),
+        format!("{}.{}.{}", &parts[..2].concat(), &parts[2..4].concat(), &parts[4..].concat()),
+    ];
+    lower.iter().flat_map(|s| [s.clone(), s.to_uppercase()]).collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.len() <= haystack.len() && haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[test]
+fn no_mac_ssid_or_pseudonym_reaches_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("canaries.pcap");
+    let t0 = 1_700_000_100_000_000i64;
+    let mut packets = Vec::new();
+    for i in 0..400i64 {
+        let mac = CANARY_MACS[(i % 3) as usize];
+        let ssid = if i % 2 == 0 { CANARY_SSIDS[(i / 2 % 2) as usize].as_bytes() } else { b"" };
+        packets.push((t0 + i * 1_500_000, radiotap_probe(mac, (i * 3) as u16, ssid, -55)));
+    }
+    write_pcap(&pcap, &packets);
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+
+    let mut output = Vec::new();
+    for (format, log_format) in [("jsonl", "json"), ("table", "text")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .current_dir(dir.path())
+            .env("VITRINE_LOG", "trace")
+            .args(["--log-format", log_format, "replay", "--pcap"])
+            .arg(&pcap)
+            .args(["--format", format, "--k", "1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stdout.is_empty() && !out.stderr.is_empty());
+        output.extend_from_slice(&out.stdout);
+        output.extend_from_slice(&out.stderr);
+    }
+    // The pipeline did see the devices (so the search below means something).
+    let text = String::from_utf8_lossy(&output);
+    assert!(text.contains("\"distinct_macs\":3"), "{text}");
+    assert!(text.contains("\"ssid_leaking\":3"), "{text}");
+
+    for mac in &CANARY_MACS {
+        for form in encodings(&mac_texts(mac), mac) {
+            assert!(!contains(&output, &form), "a MAC address leaked as {:?}", String::from_utf8_lossy(&form));
+        }
+    }
+    for ssid in CANARY_SSIDS {
+        for form in encodings(&[ssid.to_string()], ssid.as_bytes()) {
+            assert!(!contains(&output, &form), "an SSID leaked as {:?}", String::from_utf8_lossy(&form));
+        }
+    }
+    // Pseudonyms are 64-bit keyed hashes: any long hex run would be one.
+    let longest_hex = text.split(|c: char| !c.is_ascii_hexdigit()).map(str::len).max().unwrap();
+    assert!(longest_hex < 12, "a long hexadecimal string appeared in the output");
+
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "replay must not write files");
+}
+
+#[test]
+fn the_leak_search_finds_what_it_looks_for() {
+    // The oracle itself: a line that does contain a canary is caught in each form.
+    let mac = CANARY_MACS[1];
+    for form in encodings(&mac_texts(&mac), &mac) {
+        let line = [b"log: device ".as_slice(), &form, b" seen"].concat();
+        assert!(contains(&line, &form));
+    }
+    let sha = hex(&Sha256::digest(b"3c:22:fb:12:34:56"));
+    let forms = encodings(&mac_texts(&mac), &mac);
+    assert!(forms.iter().any(|f| f == sha.as_bytes()));
+    assert!(forms.iter().any(|f| f == &sha.as_bytes()[..12]));
+}
