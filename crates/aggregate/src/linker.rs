@@ -22,8 +22,9 @@
 //!   is a lower bound for them (docs/estimator.md).
 //!
 //! Random counters also continue by chance (a gap of 1..=64 out of 4096 is
-//! 1.6 %), which is why a group only counts as counter-keeping when at least
-//! half of its addresses have a predecessor.
+//! 1.6 % per candidate), so a group only counts as counter-keeping when it
+//! has clearly more links (at least twice, plus two) than random counters
+//! would give.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -100,36 +101,43 @@ fn estimate_group(group: &[AddressTrack], p: &LinkerParams) -> u64 {
     if n <= 1 {
         return n as u64;
     }
-    let links = sequence_links(group, p);
-    if links >= 2 && 2 * links >= n - 1 {
+    let (links, expected_by_chance) = sequence_links(group, p);
+    if links >= 2 && links as f64 >= 2.0 * expected_by_chance + 2.0 {
         (n - links) as u64
     } else {
         max_concurrent(group, p.overlap_guard_us)
     }
 }
 
-/// Number of addresses that continue an earlier one's sequence numbers.
-fn sequence_links(group: &[AddressTrack], p: &LinkerParams) -> usize {
+/// Number of addresses that continue an earlier one's sequence numbers, and
+/// how many would do so by chance if the counters were random.
+fn sequence_links(group: &[AddressTrack], p: &LinkerParams) -> (usize, f64) {
     let mut has_successor = vec![false; group.len()];
     let mut links = 0;
+    let mut expected = 0.0;
+    // Chance that one random 12-bit counter lands within the gap.
+    let miss = 1.0 - f64::from(p.max_seq_gap) / 4096.0;
     for (i, b) in group.iter().enumerate() {
         let mut best: Option<(u16, usize)> = None;
+        let mut candidates = 0;
         for (j, a) in group[..i].iter().enumerate().rev().take(p.max_candidates) {
             let silence = b.first_us - a.last_us;
             if has_successor[j] || silence <= 0 || silence > p.max_seq_silence_us {
                 continue;
             }
+            candidates += 1;
             let gap = b.first_seq.wrapping_sub(a.last_seq) & 0x0fff;
             if gap > 0 && gap <= p.max_seq_gap && best.is_none_or(|(g, _)| gap < g) {
                 best = Some((gap, j));
             }
         }
+        expected += 1.0 - miss.powi(candidates);
         if let Some((_, j)) = best {
             has_successor[j] = true;
             links += 1;
         }
     }
-    links
+    (links, expected)
 }
 
 /// The fewest devices that can use these address intervals one at a time.

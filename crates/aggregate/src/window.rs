@@ -59,7 +59,8 @@ fn hll_error() -> f64 {
 struct WindowDevice {
     /// Present frames only (at or above the presence threshold).
     track: Option<AddressTrack>,
-    max_rssi: i8,
+    /// Strongest signal heard, when the radio reports one.
+    max_rssi: Option<i8>,
     randomized: bool,
     directed: bool,
 }
@@ -229,7 +230,9 @@ impl Aggregator {
                 t.global += 1;
             }
             t.ssid_leaking += u64::from(d.directed);
-            t.rssi[bin(&RSSI_EDGES, i64::from(d.max_rssi))] += 1;
+            if let Some(rssi) = d.max_rssi {
+                t.rssi[bin(&RSSI_EDGES, i64::from(rssi))] += 1;
+            }
             if let Some(e) = self.epoch_devices.get(&pseudonym) {
                 let dwell_s = (e.last_us - e.first_us) / 1_000_000;
                 t.dwell[bin(&DWELL_EDGES, dwell_s)] += 1;
@@ -320,7 +323,6 @@ fn observe_probe(
         }
         None => *epoch_overflow = true,
     }
-    let rssi = p.rssi_dbm.unwrap_or(0);
     // Unknown signal counts as present: the threshold only applies when the
     // radio reports a signal.
     let present = p.rssi_dbm.is_none_or(|r| r >= cfg.presence_rssi_dbm);
@@ -329,7 +331,7 @@ fn observe_probe(
         Some(d) => d,
         None if len < cfg.max_devices => win.devices.entry(p.pseudonym).or_insert(WindowDevice {
             track: None,
-            max_rssi: rssi,
+            max_rssi: p.rssi_dbm,
             randomized: p.randomized,
             directed: false,
         }),
@@ -338,7 +340,7 @@ fn observe_probe(
             return;
         }
     };
-    entry.max_rssi = entry.max_rssi.max(rssi);
+    entry.max_rssi = entry.max_rssi.max(p.rssi_dbm);
     entry.directed |= p.directed;
     if present {
         match &mut entry.track {
@@ -367,13 +369,21 @@ fn bin(edges: &[i64], v: i64) -> usize {
     edges.windows(2).position(|e| v >= e[0] && v < e[1]).unwrap_or(if v < edges[0] { 0 } else { last })
 }
 
+/// A histogram with small bins suppressed. When that withholds a single bin,
+/// the next smallest non-empty bin is withheld too (secondary suppression):
+/// otherwise the published total minus the published bins would reveal it.
 fn histogram(name: &str, edges: &[i64], counts: &[u64], gate: &mut impl FnMut(String, u64) -> Option<u64>) -> Histogram {
-    let counts = counts
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| gate(format!("{name}[{},{})", edges[i], edges[i + 1]), n))
-        .collect();
-    Histogram { edges: edges.to_vec(), counts }
+    let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
+    let mut out: Vec<Option<u64>> = counts.iter().enumerate().map(|(i, &n)| gate(label(i), n)).collect();
+    if out.iter().filter(|c| c.is_none()).count() == 1 {
+        let smallest = (0..counts.len()).filter(|&i| out[i].is_some_and(|n| n > 0)).min_by_key(|&i| counts[i]);
+        if let Some(i) = smallest {
+            out[i] = None;
+            // Always suppressed: the gate takes n = 1 as below any k >= 2.
+            gate(label(i), 1);
+        }
+    }
+    Histogram { edges: edges.to_vec(), counts: out }
 }
 
 fn rfc3339(unix_s: i64) -> String {

@@ -107,7 +107,8 @@ pub struct Histogram {
 }
 
 impl Summary {
-    /// The window's start in Unix seconds, parsed back from `window_start`.
+    /// Serializes the summary as one line of JSON (no trailing newline), as
+    /// written by the `jsonl` output format.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("summaries always serialize")
     }

@@ -42,42 +42,68 @@ pub fn simulate(sim: SimConfig, cfg: Config, mut stage: CaptureStage) -> (Vec<Su
     (summaries, truth)
 }
 
-/// The closing explanation: what was published against what was true.
-pub fn report(summaries: &[Summary], truth: &GroundTruth, window_s: u32) -> String {
-    let probes: u64 = summaries.iter().map(|s| s.wifi.frames.probe_req).sum();
-    let truth_windows = truth.windows(window_s);
+/// Visitors (not passers-by) who probed at least once in each window,
+/// by window start: what `devices.estimated` is meant to measure.
+pub fn visitors_by_window(truth: &GroundTruth, window_s: u32) -> Vec<(i64, u64)> {
+    truth
+        .windows(window_s)
+        .iter()
+        .map(|w| {
+            let (start, end) = (w.start_unix_s * 1_000_000, (w.start_unix_s + i64::from(window_s)) * 1_000_000);
+            let n = truth
+                .device_log
+                .iter()
+                .filter(|d| !d.passer_by && d.probe_requests > 0 && d.first_probe_us < end && d.last_probe_us >= start)
+                .count();
+            (w.start_unix_s, n as u64)
+        })
+        .collect()
+}
+
+/// Median absolute percentage error of the published estimate against the
+/// visitors present, and of the naive distinct-MAC count, over windows with visitors.
+pub fn estimate_error(summaries: &[Summary], truth: &GroundTruth, window_s: u32) -> (f64, f64) {
+    let visitors = visitors_by_window(truth, window_s);
     let mut est_err = Vec::new();
     let mut naive_err = Vec::new();
     for s in summaries {
-        let Some(t) = truth_windows.iter().find(|t| vitrine_schema_start(s) == Some(t.start_unix_s)) else { continue };
-        if t.devices > 0 {
-            let d = t.devices as f64;
-            est_err.push((s.wifi.devices.estimated as f64 - d).abs() / d);
-            naive_err.push((s.wifi.devices.distinct_macs as f64 - d).abs() / d);
+        let start = time_of(&s.window_start);
+        let Some(&(_, v)) = visitors.iter().find(|(t, _)| Some(*t) == start) else { continue };
+        if v > 0 {
+            let v = v as f64;
+            est_err.push((s.wifi.devices.estimated as f64 - v).abs() / v);
+            naive_err.push((s.wifi.devices.distinct_macs as f64 - v).abs() / v);
         }
     }
+    (median(&mut est_err), median(&mut naive_err))
+}
+
+/// The closing explanation: what was published against what was true.
+pub fn report(summaries: &[Summary], truth: &GroundTruth, window_s: u32) -> String {
+    let probes: u64 = summaries.iter().map(|s| s.wifi.frames.probe_req).sum();
+    let (est, naive) = estimate_error(summaries, truth, window_s);
     let suppressed: usize = summaries.iter().map(|s| s.suppressed.len()).sum();
     format!(
         "What the simulator knows and the rig never published:\n  \
-         {} probe requests counted (truth {}), {} devices in all behind {} MAC addresses, {} of them randomized.\n  \
-         Per window, the device estimate is off by {:.0} % (median) from the true number of devices nearby;\n  \
+         {} probe requests counted (truth {}) from {} devices ({} in the shop, {} passing by outside)\n  \
+         behind {} MAC addresses, {} of them randomized.\n  \
+         Per window, the device estimate is off by {:.0} % (median) from the devices really in the shop;\n  \
          counting MAC addresses instead would be off by {:.0} %.\n  \
          {} small bins were withheld (fewer than k devices), so no one can be singled out.\n\
          No MAC address, SSID or pseudonym was written anywhere: the key that made pseudonyms lived only in memory.",
         probes,
         truth.probe_requests,
         truth.devices,
+        truth.visitors,
+        truth.passers_by,
         truth.distinct_macs,
         truth.randomized_macs,
-        100.0 * median(&mut est_err),
-        100.0 * median(&mut naive_err),
+        100.0 * est,
+        100.0 * naive,
         suppressed
     )
 }
 
-fn vitrine_schema_start(s: &Summary) -> Option<i64> {
-    time_of(&s.window_start)
-}
 
 /// Unix seconds of an RFC 3339 UTC timestamp as written in summaries.
 pub fn time_of(rfc3339: &str) -> Option<i64> {

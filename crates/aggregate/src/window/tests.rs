@@ -112,17 +112,26 @@ fn weak_devices_are_addresses_but_not_present_devices() {
 #[test]
 fn bins_below_k_are_suppressed_and_named() {
     let ids = Ids::new();
-    // 6 devices at -45 dBm, 2 at -65 dBm, distinct models.
-    let obs = (0..8u32).map(|i| probe(&ids, T0 + i64::from(i) * 1000, i, i as u8, 0, if i < 6 { -45 } else { -65 }));
+    // 7 devices at -55 dBm, 6 at -45 dBm, 2 at -65 dBm, distinct models.
+    let rssi = |i: u32| match i {
+        0..7 => -55,
+        7..13 => -45,
+        _ => -65,
+    };
+    let obs = (0..15u32).map(|i| probe(&ids, T0 + i64::from(i) * 1000, i, i as u8, 0, rssi(i)));
     let s = &run(cfg(60), obs)[0];
     let counts = &s.wifi.rssi_dbm.counts;
-    assert_eq!(counts[RSSI_EDGES.iter().position(|&e| e == -50).unwrap()], Some(6));
-    assert_eq!(counts[RSSI_EDGES.iter().position(|&e| e == -70).unwrap()], None);
-    assert_eq!(counts[0], Some(0));
-    assert!(s.suppressed.contains(&"wifi.rssi_dbm[-70,-60)".to_string()), "{:?}", s.suppressed);
+    let at = |edge: i64| counts[RSSI_EDGES.iter().position(|&e| e == edge).unwrap()];
+    assert_eq!(at(-60), Some(7));
+    assert_eq!(at(-70), None, "2 devices < k");
+    // Secondary suppression: with one bin withheld, the total (15) minus the
+    // others would give it away, so the next smallest bin goes too.
+    assert_eq!(at(-50), None);
+    assert_eq!(at(-128), Some(0), "empty bins are published");
+    assert_eq!(s.suppressed, ["wifi.rssi_dbm[-70,-60)", "wifi.rssi_dbm[-50,-40)"]);
     // Totals are published as they are.
-    assert_eq!(s.wifi.devices.distinct_macs, 8);
-    assert_eq!(s.wifi.devices.new, Some(8));
+    assert_eq!(s.wifi.devices.distinct_macs, 15);
+    assert_eq!(s.wifi.devices.new, Some(15));
 }
 
 #[test]

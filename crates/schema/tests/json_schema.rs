@@ -1,0 +1,393 @@
+//! Pins the summary wire format: the example in `docs/schema/` must match the
+//! Rust types exactly, and the JSON Schema must accept what the Rust types
+//! serialize and reject what they cannot produce.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use vitrine_schema::{
+    ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary,
+};
+
+const SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/summary-v1.schema.json"
+);
+const EXAMPLE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/summary-v1.example.json"
+);
+
+fn read_json(path: &str) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
+}
+
+fn schema() -> Value {
+    read_json(SCHEMA_PATH)
+}
+
+fn example() -> Value {
+    read_json(EXAMPLE_PATH)
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema = schema();
+    jsonschema::draft202012::meta::validate(&schema)
+        .expect("the schema is a valid draft 2020-12 schema");
+    jsonschema::draft202012::new(&schema).expect("the schema compiles")
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value) {
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "schema rejected {instance}:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Asserts that the schema rejects `instance`, and only at `at` (a JSON
+/// pointer), so the rejection is the mutation's and not another mismatch.
+fn assert_invalid(v: &jsonschema::Validator, instance: &Value, what: &str, at: &str) {
+    assert!(!v.is_valid(instance), "schema accepted {what}: {instance}");
+    let paths: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| e.instance_path().to_string())
+        .collect();
+    assert_eq!(paths, [at], "{what}: errors at unexpected places");
+}
+
+#[test]
+fn example_round_trips_through_the_rust_types() {
+    let value = example();
+    let summary: Summary =
+        serde_json::from_value(value.clone()).expect("the example deserializes into Summary");
+    let back = serde_json::to_value(&summary).unwrap();
+    assert_eq!(
+        back, value,
+        "the example has a field or value the Rust types do not reproduce"
+    );
+    // The JSON-lines form is the same value on one line.
+    let line = summary.to_json_line();
+    assert!(!line.contains('\n'));
+    assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), value);
+}
+
+#[test]
+fn example_is_consistent() {
+    let s: Summary = serde_json::from_value(example()).unwrap();
+    assert_eq!(s.schema_version, SCHEMA_VERSION);
+    let d = &s.wifi.devices;
+    assert_eq!(d.distinct_macs, d.global_macs + d.randomized_macs);
+    assert!(d.estimated <= d.distinct_macs);
+    let f = &s.wifi.frames;
+    assert_eq!(
+        f.total,
+        f.probe_req
+            + f.probe_resp
+            + f.beacon
+            + f.other_mgmt
+            + f.control
+            + f.data
+            + f.extension
+            + f.malformed
+    );
+    assert!(f.ignored <= f.probe_req);
+    assert_eq!(f.malformed, s.wifi.malformed.values().sum::<u64>());
+    let k = u64::from(s.k);
+    for h in [&s.wifi.rssi_dbm, &s.wifi.dwell_s] {
+        assert_eq!(h.counts.len() + 1, h.edges.len());
+        assert!(h.edges.windows(2).all(|e| e[0] < e[1]));
+        // Every device falls in exactly one bin: the withheld bins hold the rest.
+        let published: u64 = h.counts.iter().flatten().sum();
+        let withheld = h.counts.iter().filter(|c| c.is_none()).count() as u64;
+        let rest = d.distinct_macs - published;
+        assert!(rest >= withheld && rest <= withheld * (k - 1), "{h:?}");
+    }
+    assert_eq!(
+        s.wifi.rssi_dbm.edges,
+        [-128, -90, -80, -70, -60, -50, -40, -30, 0]
+    );
+    assert_eq!(
+        s.wifi.dwell_s.edges,
+        [0, 60, 300, 900, 1800, 3600, 7200, 86400]
+    );
+    // Each null is listed in `suppressed` under the path the aggregator uses.
+    let mut nulls = Vec::new();
+    for (name, h) in [
+        ("wifi.rssi_dbm", &s.wifi.rssi_dbm),
+        ("wifi.dwell_s", &s.wifi.dwell_s),
+    ] {
+        for (i, c) in h.counts.iter().enumerate() {
+            if c.is_none() {
+                nulls.push(format!("{name}[{},{})", h.edges[i], h.edges[i + 1]));
+            }
+        }
+    }
+    for (name, c) in [
+        ("ssid_leaking", d.ssid_leaking),
+        ("new", d.new),
+        ("returning", d.returning),
+    ] {
+        if c.is_none() {
+            nulls.push(format!("wifi.devices.{name}"));
+        }
+    }
+    for path in &nulls {
+        assert!(
+            s.suppressed.contains(path),
+            "{path} is null but not listed in suppressed"
+        );
+    }
+    for ch in &s.wifi.channels {
+        assert!(
+            ch.frames >= k,
+            "channel {} is published below k",
+            ch.channel
+        );
+    }
+    for c in s
+        .wifi
+        .rssi_dbm
+        .counts
+        .iter()
+        .chain(&s.wifi.dwell_s.counts)
+        .flatten()
+    {
+        assert!(*c == 0 || *c >= k, "bin {c} published below k");
+    }
+}
+
+#[test]
+fn example_validates_against_the_schema() {
+    assert_valid(&validator(), &example());
+}
+
+/// Applies `edit` to a copy of the example.
+fn mutated(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut v = example();
+    edit(&mut v);
+    v
+}
+
+#[test]
+fn schema_rejects_what_the_rust_types_cannot_produce() {
+    let v = validator();
+    let cases = [
+        (
+            "an unknown field in wifi.devices",
+            "/wifi/devices",
+            mutated(|s| {
+                s["wifi"]["devices"]["mac"] = json!("02:00:5e:10:00:01");
+            }),
+        ),
+        (
+            "a string where a count should be",
+            "/wifi/devices/distinct_macs",
+            mutated(|s| s["wifi"]["devices"]["distinct_macs"] = json!("57")),
+        ),
+        (
+            "a missing window_start",
+            "",
+            mutated(|s| {
+                s.as_object_mut().unwrap().remove("window_start");
+            }),
+        ),
+        // More of the same kind, each a real way to drift from the Rust types.
+        (
+            "an unknown top-level field",
+            "",
+            mutated(|s| s["ssid"] = json!("HomeNet")),
+        ),
+        (
+            "an unknown field in a channel",
+            "/wifi/channels/0",
+            mutated(|s| s["wifi"]["channels"][0]["bssid"] = json!("x")),
+        ),
+        (
+            "an unknown malformed reason",
+            "/wifi/malformed",
+            mutated(|s| s["wifi"]["malformed"]["bogus"] = json!(1)),
+        ),
+        (
+            "null where the Rust type is not an Option",
+            "/wifi/devices/estimated",
+            mutated(|s| s["wifi"]["devices"]["estimated"] = Value::Null),
+        ),
+        (
+            "a negative count",
+            "/wifi/frames/total",
+            mutated(|s| s["wifi"]["frames"]["total"] = json!(-1)),
+        ),
+        (
+            "a fractional count",
+            "/wifi/rssi_dbm/counts/0",
+            mutated(|s| s["wifi"]["rssi_dbm"]["counts"][0] = json!(6.5)),
+        ),
+        (
+            "another schema version",
+            "/schema_version",
+            mutated(|s| s["schema_version"] = json!(2)),
+        ),
+        (
+            "a window_start not in UTC",
+            "/window_start",
+            mutated(|s| s["window_start"] = json!("2024-01-06T16:52:00+01:00")),
+        ),
+        (
+            "a channel past u8",
+            "/wifi/channels/0/channel",
+            mutated(|s| s["wifi"]["channels"][0]["channel"] = json!(256)),
+        ),
+        (
+            "a threshold past i8",
+            "/wifi/devices/presence_rssi_dbm",
+            mutated(|s| s["wifi"]["devices"]["presence_rssi_dbm"] = json!(-129)),
+        ),
+        (
+            "a missing Option field (producers always write it, as null if withheld)",
+            "/wifi/devices",
+            mutated(|s| {
+                s["wifi"]["devices"].as_object_mut().unwrap().remove("new");
+            }),
+        ),
+    ];
+    for (what, at, instance) in &cases {
+        assert_invalid(&v, instance, what, at);
+    }
+    // The unmutated example still passes, so each rejection is the mutation's.
+    assert_valid(&v, &example());
+}
+
+fn summary(opt: Option<u64>) -> Summary {
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        window_start: "2024-01-06T15:52:00Z".into(),
+        window_s: 60,
+        epoch: 3,
+        k: 5,
+        wifi: WifiSummary {
+            frames: FrameCounts {
+                total: 100,
+                probe_req: 40,
+                beacon: 55,
+                malformed: 5,
+                ignored: 2,
+                ..Default::default()
+            },
+            malformed: BTreeMap::from([
+                ("radiotap_truncated".to_owned(), 1),
+                ("radiotap_version".to_owned(), 1),
+                ("radiotap_field_overrun".to_owned(), 1),
+                ("bad_fcs".to_owned(), 1),
+                ("dot11_truncated".to_owned(), 0),
+                ("dot11_version".to_owned(), 0),
+                ("element_overrun".to_owned(), 1),
+            ]),
+            channels: vec![
+                ChannelCount {
+                    channel: 6,
+                    frames: 90,
+                },
+                ChannelCount {
+                    channel: 165,
+                    frames: 5,
+                },
+            ],
+            devices: DeviceCounts {
+                distinct_macs: u64::MAX,
+                global_macs: 0,
+                randomized_macs: u64::MAX,
+                estimated: 12,
+                presence_rssi_dbm: i8::MIN,
+                ssid_leaking: opt,
+                new: opt,
+                returning: opt,
+                exact: false,
+                distinct_error: 0.008125,
+            },
+            rssi_dbm: Histogram {
+                edges: vec![i64::MIN, -80, 0, i64::MAX],
+                counts: vec![opt, Some(0), opt],
+            },
+            dwell_s: Histogram {
+                edges: vec![0, 60, 300],
+                counts: vec![opt, opt],
+            },
+        },
+        suppressed: if opt.is_none() {
+            vec!["wifi.devices.new".into(), "wifi.dwell_s[0,60)".into()]
+        } else {
+            vec![]
+        },
+    }
+}
+
+#[test]
+fn rust_summaries_validate_with_options_none_and_some() {
+    let v = validator();
+    for opt in [None, Some(0), Some(7), Some(u64::MAX)] {
+        let s = summary(opt);
+        let value = serde_json::to_value(&s).unwrap();
+        assert_valid(&v, &value);
+        // And through the JSON-lines text, as a consumer would read it.
+        let line: Value = serde_json::from_str(&s.to_json_line()).unwrap();
+        assert_valid(&v, &line);
+        assert_eq!(serde_json::from_value::<Summary>(line).unwrap(), s);
+    }
+    // Empty collections are valid too.
+    let mut s = summary(None);
+    s.wifi.malformed.clear();
+    s.wifi.channels.clear();
+    s.wifi.rssi_dbm = Histogram::default();
+    s.suppressed.clear();
+    assert_valid(&v, &serde_json::to_value(&s).unwrap());
+}
+
+/// Every object in the schema lists all its properties as required (serde
+/// always writes every field) and describes each one.
+#[test]
+fn every_property_is_required_and_described() {
+    fn walk(path: &str, node: &Value, seen: &mut usize) {
+        let Some(obj) = node.as_object() else { return };
+        if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+            assert_eq!(
+                obj.get("additionalProperties"),
+                Some(&json!(false)),
+                "{path} allows unknown fields"
+            );
+            let mut required: Vec<&str> = obj["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            required.sort_unstable();
+            let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            assert_eq!(required, names, "{path}: required and properties differ");
+            for (name, p) in props {
+                let d = p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                assert!(
+                    !d.is_empty() && !d.contains('\n'),
+                    "{path}.{name} needs a one-line description"
+                );
+                *seen += 1;
+            }
+        }
+        for (key, child) in obj {
+            walk(&format!("{path}/{key}"), child, seen);
+        }
+    }
+    let mut seen = 0;
+    walk("#", &schema(), &mut seen);
+    // 7 top-level + 6 wifi + 10 frames + 2 channel + 10 devices + 2 histogram.
+    assert_eq!(seen, 37);
+}
