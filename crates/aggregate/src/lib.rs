@@ -12,7 +12,7 @@
 mod linker;
 mod window;
 
-pub use linker::{AddressTrack, LinkerParams, estimate_devices};
+pub use linker::{AddressTrack, EvidenceBook, LinkEvidence, LinkerParams, estimate_devices};
 pub use window::{Aggregator, Config};
 
 use vitrine_dot11::{FrameKind, Malformed};

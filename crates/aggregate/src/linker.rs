@@ -22,12 +22,13 @@
 //!   is a lower bound for them (docs/estimator.md).
 //!
 //! Random counters also continue by chance (a gap of 1..=64 out of 4096 is
-//! 1.6 % per candidate), so a group only counts as counter-keeping when it
-//! has clearly more links (at least twice, plus two) than random counters
-//! would give.
+//! 1.6 % per candidate), so a fingerprint only counts as counter-keeping when
+//! its links clearly exceed what random counters would give: the evidence
+//! (links and links expected by chance) accumulates over the key epoch, and
+//! the excess must be at least five standard deviations of the chance count.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use vitrine_privacy::Fingerprint;
 
@@ -86,27 +87,51 @@ impl AddressTrack {
     }
 }
 
-/// The estimated number of devices behind `tracks` (reordered in place).
-pub fn estimate_devices(tracks: &mut [AddressTrack], p: &LinkerParams) -> u64 {
+/// Sequence-number evidence for one fingerprint, accumulated over an epoch.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LinkEvidence {
+    links: u64,
+    expected_by_chance: f64,
+}
+
+impl LinkEvidence {
+    /// Whether the devices of this fingerprint keep their counters across
+    /// address changes: links in excess of chance by five standard deviations
+    /// (Poisson), and at least three.
+    pub fn keeps_counters(&self) -> bool {
+        let excess = self.links as f64 - self.expected_by_chance;
+        self.links >= 3 && excess >= 5.0 * self.expected_by_chance.sqrt() + 1.0
+    }
+}
+
+/// Per-fingerprint evidence of one key epoch. Bounded by the caller.
+pub type EvidenceBook = HashMap<Fingerprint, LinkEvidence>;
+
+/// The estimated number of devices behind `tracks` (reordered in place),
+/// adding this window's sequence-number evidence to `book`.
+pub fn estimate_devices(tracks: &mut [AddressTrack], p: &LinkerParams, book: &mut EvidenceBook, max_entries: usize) -> u64 {
     tracks.sort_unstable_by_key(|t| (t.fingerprint.key(), t.first_us));
     tracks
         .chunk_by(|a, b| a.fingerprint == b.fingerprint)
-        .map(|group| estimate_group(group, p))
+        .map(|group| {
+            let n = group.len();
+            if n <= 1 {
+                return n as u64;
+            }
+            let (links, chance) = sequence_links(group, p);
+            let mut evidence = book.get(&group[0].fingerprint).copied().unwrap_or_default();
+            evidence.links += links as u64;
+            evidence.expected_by_chance += chance;
+            if book.len() < max_entries || book.contains_key(&group[0].fingerprint) {
+                book.insert(group[0].fingerprint, evidence);
+            }
+            if evidence.keeps_counters() {
+                (n - links) as u64
+            } else {
+                max_concurrent(group, p.overlap_guard_us)
+            }
+        })
         .sum()
-}
-
-/// One fingerprint's addresses, ordered by first frame.
-fn estimate_group(group: &[AddressTrack], p: &LinkerParams) -> u64 {
-    let n = group.len();
-    if n <= 1 {
-        return n as u64;
-    }
-    let (links, expected_by_chance) = sequence_links(group, p);
-    if links >= 2 && links as f64 >= 2.0 * expected_by_chance + 2.0 {
-        (n - links) as u64
-    } else {
-        max_concurrent(group, p.overlap_guard_us)
-    }
 }
 
 /// Number of addresses that continue an earlier one's sequence numbers, and

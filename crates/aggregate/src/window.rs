@@ -8,7 +8,7 @@ use vitrine_dot11::{FrameKind, Malformed};
 use vitrine_privacy::Pseudonym;
 use vitrine_schema::{ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary};
 
-use crate::linker::{AddressTrack, LinkerParams, estimate_devices};
+use crate::linker::{AddressTrack, EvidenceBook, LinkerParams, estimate_devices};
 use crate::{Observation, Observed, ProbeObservation};
 
 /// Aggregation settings.
@@ -105,6 +105,8 @@ pub struct Aggregator {
     epoch: u64,
     epoch_devices: HashMap<Pseudonym, EpochDevice>,
     epoch_overflow: bool,
+    /// Sequence-number evidence per fingerprint, for this epoch.
+    evidence: EvidenceBook,
 }
 
 /// Longest run of empty windows emitted for a gap in the capture; longer
@@ -120,6 +122,7 @@ impl Aggregator {
             epoch: 0,
             epoch_devices: HashMap::new(),
             epoch_overflow: false,
+            evidence: EvidenceBook::new(),
         }
     }
 
@@ -162,6 +165,7 @@ impl Aggregator {
         }
         self.epoch_devices = HashMap::new();
         self.epoch_overflow = false;
+        self.evidence = EvidenceBook::new();
         self.epoch += 1;
     }
 
@@ -220,7 +224,7 @@ impl Aggregator {
     fn tally_devices(&mut self, win: &mut Window) {
         let mut tracks: Vec<AddressTrack> = win.devices.values().filter_map(|d| d.track).collect();
         let t = &mut win.tally;
-        t.estimated += estimate_devices(&mut tracks, &self.cfg.linker);
+        t.estimated += estimate_devices(&mut tracks, &self.cfg.linker, &mut self.evidence, self.cfg.max_devices);
         drop(tracks);
         for (pseudonym, d) in win.devices.drain() {
             t.distinct += 1;
