@@ -31,7 +31,7 @@ impl Default for Config {
             window_s: 60,
             k: 5,
             presence_rssi_dbm: -80,
-            max_devices: 250_000,
+            max_devices: 200_000,
             linker: LinkerParams::default(),
         }
     }

@@ -3,6 +3,7 @@
 //! and the sink.
 
 pub mod demo;
+pub mod eval;
 pub mod table;
 
 use vitrine_aggregate::{Aggregator, Config};

@@ -83,7 +83,7 @@ struct PipelineOpts {
     epoch_hours: u64,
     /// Cap on per-device state (per window and per epoch); past it, distinct
     /// counts come from a HyperLogLog sketch.
-    #[arg(long, default_value_t = 250_000)]
+    #[arg(long, default_value_t = 200_000)]
     max_devices: usize,
 }
 
@@ -160,6 +160,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 key_rotations = stats.rotations,
                 seconds = format!("{secs:.3}"),
                 packets_per_s = (stats.packets as f64 / secs.max(1e-9)) as u64,
+                peak_rss_kib = peak_rss_kib(),
                 "replay done"
             );
             match result {
@@ -191,6 +192,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The process's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Summaries to stdout, as JSON lines or table rows.
