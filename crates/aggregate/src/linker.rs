@@ -109,7 +109,12 @@ pub type EvidenceBook = HashMap<Fingerprint, LinkEvidence>;
 
 /// The estimated number of devices behind `tracks` (reordered in place),
 /// adding this window's sequence-number evidence to `book`.
-pub fn estimate_devices(tracks: &mut [AddressTrack], p: &LinkerParams, book: &mut EvidenceBook, max_entries: usize) -> u64 {
+pub fn estimate_devices(
+    tracks: &mut [AddressTrack],
+    p: &LinkerParams,
+    book: &mut EvidenceBook,
+    max_entries: usize,
+) -> u64 {
     tracks.sort_unstable_by_key(|t| (t.fingerprint.key(), t.first_us));
     tracks
         .chunk_by(|a, b| a.fingerprint == b.fingerprint)

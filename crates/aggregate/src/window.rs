@@ -6,7 +6,9 @@ use std::hash::BuildHasherDefault;
 use hyperloglogplus::{HyperLogLog, HyperLogLogPF};
 use vitrine_dot11::{FrameKind, Malformed};
 use vitrine_privacy::Pseudonym;
-use vitrine_schema::{ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary};
+use vitrine_schema::{
+    ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary,
+};
 
 use crate::linker::{AddressTrack, EvidenceBook, LinkerParams, estimate_devices};
 use crate::{Observation, Observed, ProbeObservation};
@@ -177,7 +179,9 @@ impl Aggregator {
     }
 
     fn close(&mut self, emit: &mut impl FnMut(Summary)) {
-        let Some(mut win) = self.window.take() else { return };
+        let Some(mut win) = self.window.take() else {
+            return;
+        };
         self.tally_devices(&mut win);
         emit(self.summary(&win));
     }
@@ -213,7 +217,14 @@ impl Aggregator {
             Observed::Probe { channel, device } => {
                 frames.probe_req += 1;
                 win.channels[usize::from(channel.unwrap_or(0))] += 1;
-                observe_probe(&cfg, win, &mut self.epoch_devices, &mut self.epoch_overflow, obs.ts_us, device);
+                observe_probe(
+                    &cfg,
+                    win,
+                    &mut self.epoch_devices,
+                    &mut self.epoch_overflow,
+                    obs.ts_us,
+                    device,
+                );
                 return;
             }
         };
@@ -224,7 +235,12 @@ impl Aggregator {
     fn tally_devices(&mut self, win: &mut Window) {
         let mut tracks: Vec<AddressTrack> = win.devices.values().filter_map(|d| d.track).collect();
         let t = &mut win.tally;
-        t.estimated += estimate_devices(&mut tracks, &self.cfg.linker, &mut self.evidence, self.cfg.max_devices);
+        t.estimated += estimate_devices(
+            &mut tracks,
+            &self.cfg.linker,
+            &mut self.evidence,
+            self.cfg.max_devices,
+        );
         drop(tracks);
         for (pseudonym, d) in win.devices.drain() {
             t.distinct += 1;
@@ -285,7 +301,11 @@ impl Aggregator {
             new: gate("wifi.devices.new".into(), t.new),
             returning: gate("wifi.devices.returning".into(), t.returning),
             exact: win.overflow.is_none() && !self.epoch_overflow,
-            distinct_error: if win.overflow.is_some() { hll_error() } else { 0.0 },
+            distinct_error: if win.overflow.is_some() {
+                hll_error()
+            } else {
+                0.0
+            },
         };
         let malformed: BTreeMap<String, u64> = Malformed::ALL
             .iter()
@@ -323,7 +343,13 @@ fn observe_probe(
     match epoch_devices.get_mut(&p.pseudonym) {
         Some(e) => e.last_us = e.last_us.max(ts_us),
         None if known < cfg.max_devices => {
-            epoch_devices.insert(p.pseudonym, EpochDevice { first_us: ts_us, last_us: ts_us });
+            epoch_devices.insert(
+                p.pseudonym,
+                EpochDevice {
+                    first_us: ts_us,
+                    last_us: ts_us,
+                },
+            );
         }
         None => *epoch_overflow = true,
     }
@@ -340,7 +366,9 @@ fn observe_probe(
             directed: false,
         }),
         None => {
-            win.overflow.get_or_insert_with(new_hll).insert(&p.pseudonym.key());
+            win.overflow
+                .get_or_insert_with(new_hll)
+                .insert(&p.pseudonym.key());
             return;
         }
     };
@@ -370,30 +398,50 @@ impl Window {
 
 fn bin(edges: &[i64], v: i64) -> usize {
     let last = edges.len() - 2;
-    edges.windows(2).position(|e| v >= e[0] && v < e[1]).unwrap_or(if v < edges[0] { 0 } else { last })
+    edges
+        .windows(2)
+        .position(|e| v >= e[0] && v < e[1])
+        .unwrap_or(if v < edges[0] { 0 } else { last })
 }
 
 /// A histogram with small bins suppressed. When that withholds a single bin,
 /// the next smallest non-empty bin is withheld too (secondary suppression):
 /// otherwise the published total minus the published bins would reveal it.
-fn histogram(name: &str, edges: &[i64], counts: &[u64], gate: &mut impl FnMut(String, u64) -> Option<u64>) -> Histogram {
+fn histogram(
+    name: &str,
+    edges: &[i64],
+    counts: &[u64],
+    gate: &mut impl FnMut(String, u64) -> Option<u64>,
+) -> Histogram {
     let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
-    let mut out: Vec<Option<u64>> = counts.iter().enumerate().map(|(i, &n)| gate(label(i), n)).collect();
+    let mut out: Vec<Option<u64>> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| gate(label(i), n))
+        .collect();
     if out.iter().filter(|c| c.is_none()).count() == 1 {
-        let smallest = (0..counts.len()).filter(|&i| out[i].is_some_and(|n| n > 0)).min_by_key(|&i| counts[i]);
+        let smallest = (0..counts.len())
+            .filter(|&i| out[i].is_some_and(|n| n > 0))
+            .min_by_key(|&i| counts[i]);
         if let Some(i) = smallest {
             out[i] = None;
             // Always suppressed: the gate takes n = 1 as below any k >= 2.
             gate(label(i), 1);
         }
     }
-    Histogram { edges: edges.to_vec(), counts: out }
+    Histogram {
+        edges: edges.to_vec(),
+        counts: out,
+    }
 }
 
 fn rfc3339(unix_s: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_s)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix_s.to_string())
 }
 

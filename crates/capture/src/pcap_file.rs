@@ -12,7 +12,10 @@ use crate::{FrameSource, LinkType, Packet};
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("cannot open {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a pcap or pcapng file")]
     NotPcap { path: PathBuf },
     #[error("{path}: link type {link} is not 802.11 (radiotap 127 or raw 105)")]
@@ -22,7 +25,11 @@ pub enum SourceError {
     #[error("{path}: ends in the middle of a packet at byte {offset}")]
     Truncated { path: PathBuf, offset: u64 },
     #[error("{path}: damaged at byte {offset}: {message}")]
-    Damaged { path: PathBuf, offset: u64, message: String },
+    Damaged {
+        path: PathBuf,
+        offset: u64,
+        message: String,
+    },
 }
 
 /// Reads a capture file packet by packet.
@@ -39,7 +46,10 @@ pub struct PcapFile {
 
 impl std::fmt::Debug for PcapFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PcapFile").field("path", &self.path).field("offset", &self.offset).finish()
+        f.debug_struct("PcapFile")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .finish()
     }
 }
 
@@ -47,8 +57,13 @@ const BUFFER: usize = 1 << 20;
 
 impl PcapFile {
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        let file = File::open(path).map_err(|source| SourceError::Open { path: path.to_owned(), source })?;
-        let reader = create_reader(BUFFER, file).map_err(|_| SourceError::NotPcap { path: path.to_owned() })?;
+        let file = File::open(path).map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let reader = create_reader(BUFFER, file).map_err(|_| SourceError::NotPcap {
+            path: path.to_owned(),
+        })?;
         Ok(PcapFile {
             path: path.to_owned(),
             reader,
@@ -63,12 +78,19 @@ impl PcapFile {
         match link.0 {
             127 => Ok(LinkType::Radiotap),
             105 => Ok(LinkType::Ieee80211),
-            other => Err(SourceError::LinkType { path: self.path.clone(), link: other }),
+            other => Err(SourceError::LinkType {
+                path: self.path.clone(),
+                link: other,
+            }),
         }
     }
 
     fn damaged(&self, message: impl Into<String>) -> SourceError {
-        SourceError::Damaged { path: self.path.clone(), offset: self.offset, message: message.into() }
+        SourceError::Damaged {
+            path: self.path.clone(),
+            offset: self.offset,
+            message: message.into(),
+        }
     }
 }
 
@@ -114,7 +136,11 @@ impl FrameSource for PcapFile {
                     self.interfaces = vec![(link, 1_000_000, 0)];
                     self.nanos = nanos;
                 }
-                BlockInfo::Interface { link, resolution, offset } => {
+                BlockInfo::Interface {
+                    link,
+                    resolution,
+                    offset,
+                } => {
                     let link = self.link(link)?;
                     self.interfaces.push((link, resolution, offset));
                 }
@@ -126,21 +152,42 @@ impl FrameSource for PcapFile {
         let interfaces = self.interfaces.clone();
         let path = self.path.clone();
         let offset = self.offset;
-        let (_, block) = self.reader.next().map_err(|e| SourceError::Damaged { path: path.clone(), offset, message: format!("{e:?}") })?;
+        let (_, block) = self.reader.next().map_err(|e| SourceError::Damaged {
+            path: path.clone(),
+            offset,
+            message: format!("{e:?}"),
+        })?;
         match block {
             PcapBlockOwned::Legacy(b) => {
                 let (link, _, _) = *interfaces.first().ok_or(SourceError::NotPcap { path })?;
-                let frac = if nanos { i64::from(b.ts_usec) / 1000 } else { i64::from(b.ts_usec) };
-                Ok(Some(Packet { ts_us: i64::from(b.ts_sec) * 1_000_000 + frac, link, data: b.data }))
+                let frac = if nanos {
+                    i64::from(b.ts_usec) / 1000
+                } else {
+                    i64::from(b.ts_usec)
+                };
+                Ok(Some(Packet {
+                    ts_us: i64::from(b.ts_sec) * 1_000_000 + frac,
+                    link,
+                    data: b.data,
+                }))
             }
             PcapBlockOwned::NG(Block::EnhancedPacket(b)) => {
-                let &(link, resolution, if_offset) = interfaces
-                    .get(b.if_id as usize)
-                    .ok_or_else(|| SourceError::Damaged { path, offset, message: format!("packet on unknown interface {}", b.if_id) })?;
+                let &(link, resolution, if_offset) =
+                    interfaces
+                        .get(b.if_id as usize)
+                        .ok_or_else(|| SourceError::Damaged {
+                            path,
+                            offset,
+                            message: format!("packet on unknown interface {}", b.if_id),
+                        })?;
                 let ticks = (u64::from(b.ts_high) << 32) | u64::from(b.ts_low);
                 let us = (u128::from(ticks) * 1_000_000 / u128::from(resolution.max(1))) as i64;
                 let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
-                Ok(Some(Packet { ts_us: us + if_offset * 1_000_000, link, data }))
+                Ok(Some(Packet {
+                    ts_us: us + if_offset * 1_000_000,
+                    link,
+                    data,
+                }))
             }
             _ => unreachable!("classified as a packet above"),
         }
@@ -148,15 +195,25 @@ impl FrameSource for PcapFile {
 }
 
 enum BlockInfo {
-    LegacyHeader { link: pcap_parser::Linktype, nanos: bool },
-    Interface { link: pcap_parser::Linktype, resolution: u64, offset: i64 },
+    LegacyHeader {
+        link: pcap_parser::Linktype,
+        nanos: bool,
+    },
+    Interface {
+        link: pcap_parser::Linktype,
+        resolution: u64,
+        offset: i64,
+    },
     Packet,
     Skip,
 }
 
 fn classify(block: PcapBlockOwned<'_>) -> BlockInfo {
     match block {
-        PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader { link: h.network, nanos: h.is_nanosecond_precision() },
+        PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader {
+            link: h.network,
+            nanos: h.is_nanosecond_precision(),
+        },
         PcapBlockOwned::Legacy(_) => BlockInfo::Packet,
         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => BlockInfo::Interface {
             link: idb.linktype,

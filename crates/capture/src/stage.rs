@@ -23,7 +23,10 @@ pub struct CaptureStage {
 
 impl CaptureStage {
     pub fn new(rotation: RotationPolicy, ignore: IgnoreList) -> Self {
-        CaptureStage { pseudonymizer: Pseudonymizer::new(rotation), ignore }
+        CaptureStage {
+            pseudonymizer: Pseudonymizer::new(rotation),
+            ignore,
+        }
     }
 
     /// Advances the epoch clock; true when the key rotated (every pseudonym
@@ -50,8 +53,19 @@ impl CaptureStage {
         };
         let what = match parsed {
             Err(reason) => Observed::Malformed(reason),
-            Ok(Frame { radio, kind, probe: None }) => Observed::Frame { kind, channel: radio.channel() },
-            Ok(Frame { radio, probe: Some(probe), .. }) => {
+            Ok(Frame {
+                radio,
+                kind,
+                probe: None,
+            }) => Observed::Frame {
+                kind,
+                channel: radio.channel(),
+            },
+            Ok(Frame {
+                radio,
+                probe: Some(probe),
+                ..
+            }) => {
                 let channel = radio.channel();
                 if self.ignore.contains(&probe.transmitter) {
                     Observed::Ignored { channel }

@@ -37,12 +37,28 @@ fn read_all(path: &Path) -> (Vec<(i64, LinkType, usize)>, Option<SourceError>) {
 fn packets_come_out_with_their_times_and_a_cut_off_tail_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cut.pcap");
-    let mut bytes = pcap(127, &[(10, 5, &[1; 30]), (11, 999_999, &[2; 40]), (12, 0, &[3; 50])]);
+    let mut bytes = pcap(
+        127,
+        &[
+            (10, 5, &[1; 30]),
+            (11, 999_999, &[2; 40]),
+            (12, 0, &[3; 50]),
+        ],
+    );
     bytes.truncate(bytes.len() - 20);
     std::fs::write(&path, bytes).unwrap();
     let (packets, err) = read_all(&path);
-    assert_eq!(packets, vec![(10_000_005, LinkType::Radiotap, 30), (11_999_999, LinkType::Radiotap, 40)]);
-    assert!(matches!(err, Some(SourceError::Truncated { .. })), "{err:?}");
+    assert_eq!(
+        packets,
+        vec![
+            (10_000_005, LinkType::Radiotap, 30),
+            (11_999_999, LinkType::Radiotap, 40)
+        ]
+    );
+    assert!(
+        matches!(err, Some(SourceError::Truncated { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -50,13 +66,19 @@ fn files_that_are_not_802_11_captures_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a capture at all, just some text").unwrap();
-    let err = PcapFile::open(&text).err().or_else(|| read_all(&text).1).unwrap();
+    let err = PcapFile::open(&text)
+        .err()
+        .or_else(|| read_all(&text).1)
+        .unwrap();
     assert!(err.to_string().contains("notes.txt"), "{err}");
 
     let ethernet = dir.path().join("ethernet.pcap");
     std::fs::write(&ethernet, pcap(1, &[(1, 0, &[0; 60])])).unwrap();
     let err = read_all(&ethernet).1.unwrap();
-    assert!(matches!(err, SourceError::LinkType { link: 1, .. }), "{err}");
+    assert!(
+        matches!(err, SourceError::LinkType { link: 1, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("ethernet.pcap"));
 }
 
@@ -65,10 +87,16 @@ fn pcapng_written_by_editcap_reads_like_the_original_pcap() {
     let Ok(_) = Command::new("editcap").arg("-h").output() else {
         panic!("editcap (Wireshark) is needed: the test command installs it");
     };
-    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let original = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures/lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
     let dir = tempfile::tempdir().unwrap();
     let ng = dir.path().join("converted.pcapng");
-    let status = Command::new("editcap").args(["-F", "pcapng"]).arg(&original).arg(&ng).status().unwrap();
+    let status = Command::new("editcap")
+        .args(["-F", "pcapng"])
+        .arg(&original)
+        .arg(&ng)
+        .status()
+        .unwrap();
     assert!(status.success());
     let (a, err_a) = read_all(&original);
     let (b, err_b) = read_all(&ng);

@@ -118,7 +118,9 @@ pub mod element_id {
 impl<'a> ProbeRequest<'a> {
     /// The information elements in order. The chain was validated by [`parse`].
     pub fn elements(&self) -> Elements<'a> {
-        Elements { rest: self.elements }
+        Elements {
+            rest: self.elements,
+        }
     }
 }
 

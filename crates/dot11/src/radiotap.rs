@@ -83,7 +83,9 @@ pub fn parse(packet: &[u8]) -> Result<(Radio, &[u8]), Malformed> {
                 radio.fcs_at_end = field[0] & FLAG_FCS_AT_END != 0;
                 radio.bad_fcs = field[0] & FLAG_BAD_FCS != 0;
             }
-            3 => radio.freq_mhz = Some(u16::from_le_bytes([field[0], field[1]])).filter(|&f| f != 0),
+            3 => {
+                radio.freq_mhz = Some(u16::from_le_bytes([field[0], field[1]])).filter(|&f| f != 0)
+            }
             5 => radio.signal_dbm = Some(field[0] as i8),
             _ => {}
         }

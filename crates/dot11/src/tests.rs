@@ -34,10 +34,18 @@ fn probe_request_fields_are_read() {
     assert_eq!(probe.seq, 1234);
     assert!(probe.transmitter.is_randomized());
     assert!(probe.ssid.is_directed());
-    let ids: Vec<_> = probe.elements().map(|e| (e.id, e.ext_id, e.data.len())).collect();
+    let ids: Vec<_> = probe
+        .elements()
+        .map(|e| (e.id, e.ext_id, e.data.len()))
+        .collect();
     assert_eq!(
         ids,
-        vec![(0, None, 7), (1, None, 4), (255, Some(35), 2), (221, None, 5)]
+        vec![
+            (0, None, 7),
+            (1, None, 4),
+            (255, Some(35), 2),
+            (221, None, 5)
+        ]
     );
 }
 
@@ -119,10 +127,19 @@ fn other_frame_types_are_classified() {
 
 #[test]
 fn radiotap_errors_are_classified() {
-    assert_eq!(parse(&[1, 0, 8, 0, 0, 0, 0, 0]).unwrap_err(), Malformed::RadiotapVersion);
-    assert_eq!(parse(&[0, 0, 200, 0, 0, 0, 0, 0]).unwrap_err(), Malformed::RadiotapTruncated);
+    assert_eq!(
+        parse(&[1, 0, 8, 0, 0, 0, 0, 0]).unwrap_err(),
+        Malformed::RadiotapVersion
+    );
+    assert_eq!(
+        parse(&[0, 0, 200, 0, 0, 0, 0, 0]).unwrap_err(),
+        Malformed::RadiotapTruncated
+    );
     // Signal present but the header ends before it.
-    assert_eq!(parse(&[0, 0, 8, 0, 0x20, 0, 0, 0]).unwrap_err(), Malformed::RadiotapFieldOverrun);
+    assert_eq!(
+        parse(&[0, 0, 8, 0, 0x20, 0, 0, 0]).unwrap_err(),
+        Malformed::RadiotapFieldOverrun
+    );
     // Extended presence words that never end.
     assert_eq!(
         parse(&[0, 0, 12, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80]).unwrap_err(),

@@ -74,7 +74,7 @@ fn parse_prefix(entry: &str) -> Result<Vec<u8>, String> {
         .chars()
         .filter(|c| !matches!(c, ':' | '-' | '.'))
         .collect();
-    if hex.len() % 2 != 0 || !(6..=12).contains(&hex.len()) {
+    if !hex.len().is_multiple_of(2) || !(6..=12).contains(&hex.len()) {
         return Err(format!(
             "expected a MAC address or an OUI prefix of 3 to 6 bytes, found {} hex digits",
             hex.len()
@@ -95,7 +95,8 @@ mod tests {
 
     #[test]
     fn matches_full_addresses_and_oui_prefixes() {
-        let list = IgnoreList::parse("# lab PCs\ndc:fb:48:68:be:e4\n40-ec-99 # a vendor\n\n").unwrap();
+        let list =
+            IgnoreList::parse("# lab PCs\ndc:fb:48:68:be:e4\n40-ec-99 # a vendor\n\n").unwrap();
         assert_eq!(list.len(), 2);
         assert!(list.contains(&RawMac::from_bytes([0xdc, 0xfb, 0x48, 0x68, 0xbe, 0xe4])));
         assert!(!list.contains(&RawMac::from_bytes([0xdc, 0xfb, 0x48, 0x68, 0xbe, 0xe5])));

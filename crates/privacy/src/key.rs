@@ -58,7 +58,9 @@ pub struct RotationPolicy {
 
 impl Default for RotationPolicy {
     fn default() -> Self {
-        RotationPolicy { period_s: 24 * 3600 }
+        RotationPolicy {
+            period_s: 24 * 3600,
+        }
     }
 }
 

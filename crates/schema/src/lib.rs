@@ -40,7 +40,8 @@ pub struct WifiSummary {
     /// Frames per channel; channels with fewer than k frames are suppressed.
     pub channels: Vec<ChannelCount>,
     pub devices: DeviceCounts,
-    /// Histogram of each present device's strongest signal in the window.
+    /// Histogram of the strongest signal of each address heard in the window
+    /// (addresses without a reported signal are not in it).
     pub rssi_dbm: Histogram,
     /// Histogram of how long devices seen in this window have been present in
     /// the epoch (first to last frame), in seconds.

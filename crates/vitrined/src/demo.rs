@@ -20,20 +20,35 @@ impl SimSource {
 
 impl FrameSource for SimSource {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
-        let Some(f) = self.frames.get(self.next) else { return Ok(None) };
+        let Some(f) = self.frames.get(self.next) else {
+            return Ok(None);
+        };
         self.next += 1;
-        Ok(Some(Packet { ts_us: f.ts_us, link: LinkType::Radiotap, data: &f.bytes }))
+        Ok(Some(Packet {
+            ts_us: f.ts_us,
+            link: LinkType::Radiotap,
+            data: &f.bytes,
+        }))
     }
 }
 
 /// The simulation used by the demo: `minutes` of a store.
 pub fn sim_config(minutes: u32, seed: u64, arrivals_per_hour: f64) -> SimConfig {
-    SimConfig { seed, duration_s: minutes * 60, arrivals_per_hour, ..SimConfig::quiet_store() }
+    SimConfig {
+        seed,
+        duration_s: minutes * 60,
+        arrivals_per_hour,
+        ..SimConfig::quiet_store()
+    }
 }
 
 /// Runs the pipeline over simulated traffic; returns the summaries and the
 /// simulator's ground truth.
-pub fn simulate(sim: SimConfig, cfg: Config, mut stage: CaptureStage) -> (Vec<Summary>, GroundTruth) {
+pub fn simulate(
+    sim: SimConfig,
+    cfg: Config,
+    mut stage: CaptureStage,
+) -> (Vec<Summary>, GroundTruth) {
     let (frames, truth) = Simulator::new(sim).run();
     let mut source = SimSource::new(frames);
     let mut summaries = Vec::new();
@@ -49,11 +64,19 @@ pub fn visitors_by_window(truth: &GroundTruth, window_s: u32) -> Vec<(i64, u64)>
         .windows(window_s)
         .iter()
         .map(|w| {
-            let (start, end) = (w.start_unix_s * 1_000_000, (w.start_unix_s + i64::from(window_s)) * 1_000_000);
+            let (start, end) = (
+                w.start_unix_s * 1_000_000,
+                (w.start_unix_s + i64::from(window_s)) * 1_000_000,
+            );
             let n = truth
                 .device_log
                 .iter()
-                .filter(|d| !d.passer_by && d.probe_requests > 0 && d.first_probe_us < end && d.last_probe_us >= start)
+                .filter(|d| {
+                    !d.passer_by
+                        && d.probe_requests > 0
+                        && d.first_probe_us < end
+                        && d.last_probe_us >= start
+                })
                 .count();
             (w.start_unix_s, n as u64)
         })
@@ -68,7 +91,9 @@ pub fn estimate_error(summaries: &[Summary], truth: &GroundTruth, window_s: u32)
     let mut naive_err = Vec::new();
     for s in summaries {
         let start = time_of(&s.window_start);
-        let Some(&(_, v)) = visitors.iter().find(|(t, _)| Some(*t) == start) else { continue };
+        let Some(&(_, v)) = visitors.iter().find(|(t, _)| Some(*t) == start) else {
+            continue;
+        };
         if v > 0 {
             let v = v as f64;
             est_err.push((s.wifi.devices.estimated as f64 - v).abs() / v);
@@ -104,10 +129,10 @@ pub fn report(summaries: &[Summary], truth: &GroundTruth, window_s: u32) -> Stri
     )
 }
 
-
 /// Unix seconds of an RFC 3339 UTC timestamp as written in summaries.
 pub fn time_of(rfc3339: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()?;
     Some(t.unix_timestamp())
 }
 

@@ -30,10 +30,15 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
     let ignore = IgnoreList::parse(LAB_MACHINES).expect("the list is valid");
     let mut est_err = Vec::new();
     let mut naive_err = Vec::new();
-    for day in ["sc6-61_2022-10-19", "sc6-61_2023-02-08", "sc6-61_2023-04-13"] {
+    for day in [
+        "sc6-61_2022-10-19",
+        "sc6-61_2023-02-08",
+        "sc6-61_2023-04-13",
+    ] {
         let pcap = dir.join(format!("{day}_anonymized.pcap"));
         let csv_path = dir.join(format!("{day}_ver-99.csv"));
-        let csv = std::fs::read_to_string(&csv_path).with_context(|| format!("reading {}", csv_path.display()))?;
+        let csv = std::fs::read_to_string(&csv_path)
+            .with_context(|| format!("reading {}", csv_path.display()))?;
         // Packet index -> capture time.
         let mut times = Vec::new();
         let mut src = PcapFile::open(&pcap)?;
@@ -42,7 +47,12 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
         }
         let mut lines = csv.lines();
         let header: Vec<_> = lines.next().unwrap_or_default().split(';').collect();
-        let col = |name: &str| header.iter().position(|h| *h == name).with_context(|| format!("{}: no column {name}", csv_path.display()));
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| *h == name)
+                .with_context(|| format!("{}: no column {name}", csv_path.display()))
+        };
         let (src_col, idx_col, occ_col) = (col("src")?, col("idx")?, col("occupancy")?);
         let mut occ_at = Vec::new();
         for line in lines {
@@ -58,7 +68,11 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
         for s in replay(&pcap, cfg, ignore.clone())? {
             let start = crate::demo::time_of(&s.window_start).context("window_start")? * 1_000_000;
             let end = start + i64::from(s.window_s) * 1_000_000;
-            let mut occ: Vec<f64> = occ_at.iter().filter(|(t, _)| *t >= start && *t < end).map(|(_, o)| *o).collect();
+            let mut occ: Vec<f64> = occ_at
+                .iter()
+                .filter(|(t, _)| *t >= start && *t < end)
+                .map(|(_, o)| *o)
+                .collect();
             if occ.is_empty() {
                 continue;
             }
@@ -78,6 +92,9 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
-

@@ -115,7 +115,12 @@ impl PipelineOpts {
             Some(path) => IgnoreList::from_file(path)?,
             None => IgnoreList::default(),
         };
-        Ok(CaptureStage::new(RotationPolicy { period_s: self.epoch_hours * 3600 }, ignore))
+        Ok(CaptureStage::new(
+            RotationPolicy {
+                period_s: self.epoch_hours * 3600,
+            },
+            ignore,
+        ))
     }
 }
 
@@ -136,8 +141,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -151,7 +159,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut source = PcapFile::open(&pcap)?;
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
-            let (stats, result) = vitrined::run(&mut source, &mut stage, opts.config(), &mut |s| out.write(&s));
+            let (stats, result) = vitrined::run(&mut source, &mut stage, opts.config(), &mut |s| {
+                out.write(&s)
+            });
             out.finish().context("writing summaries")?;
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(
@@ -172,7 +182,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e.into()),
             }
         }
-        Command::Demo { minutes, seed, arrivals_per_hour, format, opts } => {
+        Command::Demo {
+            minutes,
+            seed,
+            arrivals_per_hour,
+            format,
+            opts,
+        } => {
             let cfg = opts.config();
             println!(
                 "Simulating {minutes} minutes of a shop with about {arrivals_per_hour:.0} people an hour walking by or in,\n\
@@ -188,7 +204,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 out.write(s);
             }
             out.finish()?;
-            println!("\n{}", vitrined::demo::report(&summaries, &truth, cfg.window_s));
+            println!(
+                "\n{}",
+                vitrined::demo::report(&summaries, &truth, cfg.window_s)
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -198,7 +217,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -211,7 +237,11 @@ struct Output {
 
 impl Output {
     fn new(format: Format) -> Self {
-        Output { format, out: BufWriter::new(std::io::stdout()), rows: 0 }
+        Output {
+            format,
+            out: BufWriter::new(std::io::stdout()),
+            rows: 0,
+        }
     }
 
     fn write(&mut self, s: &Summary) {
@@ -219,7 +249,7 @@ impl Output {
         let _ = match self.format {
             Format::Jsonl => writeln!(self.out, "{}", s.to_json_line()),
             Format::Table => {
-                if self.rows % 40 == 0 {
+                if self.rows.is_multiple_of(40) {
                     let _ = writeln!(self.out, "{}", vitrined::table::header());
                 }
                 writeln!(self.out, "{}", vitrined::table::row(s))

@@ -9,13 +9,13 @@ pub fn header() -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}  {}",
-        "window (UTC)", "frames", "probes", "bad", "addresses", "random", "devices", "naming", "signal of devices (dBm)"
+        "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}  addresses by signal (dBm)",
+        "window (UTC)", "frames", "probes", "bad", "addresses", "random", "devices", "naming"
     );
     let _ = write!(
         s,
-        "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}  {}",
-        "", "", "", "", "(MACs)", "MACs", "(est.)", "a net", "-90 -80 -70 -60 -50 -40 -30"
+        "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}  -90 -80 -70 -60 -50 -40 -30",
+        "", "", "", "", "(MACs)", "MACs", "(est.)", "a net"
     );
     s
 }
@@ -38,7 +38,11 @@ pub fn row(s: &Summary) -> String {
             Some(n) => format!("{:>3} ", n),
         })
         .collect();
-    let start = s.window_start.replace('T', " ").trim_end_matches('Z').to_string();
+    let start = s
+        .window_start
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_string();
     format!(
         "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}  {}",
         start,

@@ -52,14 +52,22 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Every form of `text` and `raw` a careless pipeline might write.
 fn encodings(texts: &[String], raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut forms: Vec<Vec<u8>> = vec![raw.to_vec(), hex(raw).into_bytes(), hex(raw).to_uppercase().into_bytes()];
+    let mut forms: Vec<Vec<u8>> = vec![
+        raw.to_vec(),
+        hex(raw).into_bytes(),
+        hex(raw).to_uppercase().into_bytes(),
+    ];
     let mut inputs: Vec<Vec<u8>> = texts.iter().map(|t| t.clone().into_bytes()).collect();
     inputs.push(raw.to_vec());
     for input in inputs {
         forms.push(input.clone());
-        for digest in [hex(&Md5::digest(&input)), hex(&Sha1::digest(&input)), hex(&Sha256::digest(&input))] {
+        for digest in [
+            hex(&Md5::digest(&input)),
+            hex(&Sha1::digest(&input)),
+            hex(&Sha256::digest(&input)),
+        ] {
             // Vendors also publish truncated digests.
-            forms.push(digest[..12].as_bytes().to_vec());
+            forms.push(digest.as_bytes()[..12].to_vec());
             forms.push(digest[..12].to_uppercase().into_bytes());
             forms.push(digest.into_bytes());
         }
@@ -73,13 +81,24 @@ fn mac_texts(m: &[u8; 6]) -> Vec<String> {
         parts.join(":"),
         parts.join("-"),
         parts.concat(),
-        format!("{}.{}.{}", &parts[..2].concat(), &parts[2..4].concat(), &parts[4..].concat()),
+        format!(
+            "{}.{}.{}",
+            &parts[..2].concat(),
+            &parts[2..4].concat(),
+            &parts[4..].concat()
+        ),
     ];
-    lower.iter().flat_map(|s| [s.clone(), s.to_uppercase()]).collect()
+    lower
+        .iter()
+        .flat_map(|s| [s.clone(), s.to_uppercase()])
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.len() <= haystack.len() && haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    needle.len() <= haystack.len()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[test]
@@ -90,11 +109,21 @@ fn no_mac_ssid_or_pseudonym_reaches_any_output() {
     let mut packets = Vec::new();
     for i in 0..400i64 {
         let mac = CANARY_MACS[(i % 3) as usize];
-        let ssid = if i % 2 == 0 { CANARY_SSIDS[(i / 2 % 2) as usize].as_bytes() } else { b"" };
-        packets.push((t0 + i * 1_500_000, radiotap_probe(mac, (i * 3) as u16, ssid, -55)));
+        let ssid = if i % 2 == 0 {
+            CANARY_SSIDS[(i / 2 % 2) as usize].as_bytes()
+        } else {
+            b""
+        };
+        packets.push((
+            t0 + i * 1_500_000,
+            radiotap_probe(mac, (i * 3) as u16, ssid, -55),
+        ));
     }
     write_pcap(&pcap, &packets);
-    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
 
     let mut output = Vec::new();
     for (format, log_format) in [("jsonl", "json"), ("table", "text")] {
@@ -106,7 +135,11 @@ fn no_mac_ssid_or_pseudonym_reaches_any_output() {
             .args(["--format", format, "--k", "1"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!out.stdout.is_empty() && !out.stderr.is_empty());
         output.extend_from_slice(&out.stdout);
         output.extend_from_slice(&out.stderr);
@@ -118,19 +151,37 @@ fn no_mac_ssid_or_pseudonym_reaches_any_output() {
 
     for mac in &CANARY_MACS {
         for form in encodings(&mac_texts(mac), mac) {
-            assert!(!contains(&output, &form), "a MAC address leaked as {:?}", String::from_utf8_lossy(&form));
+            assert!(
+                !contains(&output, &form),
+                "a MAC address leaked as {:?}",
+                String::from_utf8_lossy(&form)
+            );
         }
     }
     for ssid in CANARY_SSIDS {
         for form in encodings(&[ssid.to_string()], ssid.as_bytes()) {
-            assert!(!contains(&output, &form), "an SSID leaked as {:?}", String::from_utf8_lossy(&form));
+            assert!(
+                !contains(&output, &form),
+                "an SSID leaked as {:?}",
+                String::from_utf8_lossy(&form)
+            );
         }
     }
     // Pseudonyms are 64-bit keyed hashes: any long hex run would be one.
-    let longest_hex = text.split(|c: char| !c.is_ascii_hexdigit()).map(str::len).max().unwrap();
-    assert!(longest_hex < 12, "a long hexadecimal string appeared in the output");
+    let longest_hex = text
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .map(str::len)
+        .max()
+        .unwrap();
+    assert!(
+        longest_hex < 12,
+        "a long hexadecimal string appeared in the output"
+    );
 
-    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(before, after, "replay must not write files");
 }
 

@@ -12,18 +12,37 @@ fn stage() -> CaptureStage {
 
 #[test]
 fn frame_and_address_counts_match_the_ground_truth_exactly() {
-    let sim = SimConfig { duration_s: 20 * 60, ..SimConfig::busy_store() };
+    let sim = SimConfig {
+        duration_s: 20 * 60,
+        ..SimConfig::busy_store()
+    };
     let (frames, truth) = Simulator::new(sim).run();
     let mut summaries = Vec::new();
-    let (stats, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), Config::default(), &mut |s| summaries.push(s));
+    let (stats, result) = vitrined::run(
+        &mut SimSource::new(frames),
+        &mut stage(),
+        Config::default(),
+        &mut |s| summaries.push(s),
+    );
     result.unwrap();
     assert_eq!(stats.packets, truth.frames);
     let windows = truth.windows(60);
     assert_eq!(summaries.len(), windows.len());
     for (s, t) in summaries.iter().zip(&windows) {
-        assert_eq!(vitrined::demo::time_of(&s.window_start), Some(t.start_unix_s));
-        assert_eq!(s.wifi.frames.probe_req, t.probe_requests, "{}", s.window_start);
-        assert_eq!(s.wifi.devices.distinct_macs, t.distinct_macs, "{}", s.window_start);
+        assert_eq!(
+            vitrined::demo::time_of(&s.window_start),
+            Some(t.start_unix_s)
+        );
+        assert_eq!(
+            s.wifi.frames.probe_req, t.probe_requests,
+            "{}",
+            s.window_start
+        );
+        assert_eq!(
+            s.wifi.devices.distinct_macs, t.distinct_macs,
+            "{}",
+            s.window_start
+        );
         assert_eq!(s.wifi.frames.malformed, 0);
     }
     let beacons: u64 = summaries.iter().map(|s| s.wifi.frames.beacon).sum();
@@ -33,23 +52,43 @@ fn frame_and_address_counts_match_the_ground_truth_exactly() {
 
 #[test]
 fn device_estimate_tracks_the_visitors_in_the_shop() {
-    for (name, sim) in [("quiet", SimConfig::quiet_store()), ("busy", SimConfig::busy_store())] {
-        let sim = SimConfig { duration_s: 30 * 60, ..sim };
+    for (name, sim) in [
+        ("quiet", SimConfig::quiet_store()),
+        ("busy", SimConfig::busy_store()),
+    ] {
+        let sim = SimConfig {
+            duration_s: 30 * 60,
+            ..sim
+        };
         let (frames, truth) = Simulator::new(sim).run();
         let mut summaries = Vec::new();
-        let cfg = Config { window_s: 300, ..Config::default() };
-        let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| summaries.push(s));
+        let cfg = Config {
+            window_s: 300,
+            ..Config::default()
+        };
+        let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| {
+            summaries.push(s)
+        });
         result.unwrap();
         let visitors = visitors_by_window(&truth, 300);
         for (s, (_, v)) in summaries.iter().zip(&visitors) {
-            eprintln!("{name} {} estimated {} visitors {} macs {}", s.window_start, s.wifi.devices.estimated, v, s.wifi.devices.distinct_macs);
+            eprintln!(
+                "{name} {} estimated {} visitors {} macs {}",
+                s.window_start, s.wifi.devices.estimated, v, s.wifi.devices.distinct_macs
+            );
         }
         let (est, naive) = estimate_error(&summaries, &truth, 300);
         eprintln!("{name}: estimate error {est:.2}, naive {naive:.2}");
-        assert!(est < naive, "{name}: the estimate must beat counting addresses");
+        assert!(
+            est < naive,
+            "{name}: the estimate must beat counting addresses"
+        );
         // Documented tolerance (docs/estimator.md): same-model phones that also
         // randomize their sequence numbers are merged, so busy shops undercount.
         let tolerance = if name == "quiet" { 0.30 } else { 0.50 };
-        assert!(est <= tolerance, "{name}: median error {est:.2} over {tolerance}");
+        assert!(
+            est <= tolerance,
+            "{name}: median error {est:.2} over {tolerance}"
+        );
     }
 }

@@ -12,7 +12,10 @@ use vitrine_sim::{PcapWriter, SimConfig, SimFrame, Simulator, models, probe_requ
 pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> anyhow::Result<()> {
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    super::step("build", super::cargo(&["build", "--release", "-p", "vitrined"]))?;
+    super::step(
+        "build",
+        super::cargo(&["build", "--release", "-p", "vitrined"]),
+    )?;
     let vitrined = root.join("target/release/vitrined");
 
     let busy = dir.join(format!("busy-store-{frames}.pcap"));
@@ -23,11 +26,25 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
     let mut rows = Vec::new();
     let replay = |window: &str, file: &Path| {
         let mut c = pinned(&vitrined);
-        c.args(["--log-format", "json", "replay", "--format", "jsonl", "--window", window, "--pcap"]).arg(file);
+        c.args([
+            "--log-format",
+            "json",
+            "replay",
+            "--format",
+            "jsonl",
+            "--window",
+            window,
+            "--pcap",
+        ])
+        .arg(file);
         c
     };
     let (secs, rss) = best_of(3, || replay("60", &busy))?;
-    rows.push(("vitrined replay --format jsonl (60 s windows)".to_string(), secs, rss));
+    rows.push((
+        "vitrined replay --format jsonl (60 s windows)".to_string(),
+        secs,
+        rss,
+    ));
     let (secs, _) = best_of(3, || {
         let mut c = pinned(Path::new("tcpdump"));
         c.args(["-r"]).arg(&busy).args(["-w", "/dev/null"]);
@@ -37,10 +54,16 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
     if with_tshark {
         let (secs, _) = best_of(1, || {
             let mut c = pinned(Path::new("tshark"));
-            c.arg("-r").arg(&busy).args(["-T", "fields", "-e", "wlan.sa"]);
+            c.arg("-r")
+                .arg(&busy)
+                .args(["-T", "fields", "-e", "wlan.sa"]);
             c
         })?;
-        rows.push(("tshark -r FILE -T fields -e wlan.sa".to_string(), secs, None));
+        rows.push((
+            "tshark -r FILE -T fields -e wlan.sa".to_string(),
+            secs,
+            None,
+        ));
     }
 
     let flood = dir.join(format!("distinct-{distinct_macs}.pcap"));
@@ -48,27 +71,53 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
     let mut memory = Vec::new();
     for window in ["60", "3600"] {
         let (secs, rss) = best_of(1, || replay(window, &flood))?;
-        memory.push((window, secs, rss.context("vitrined reported no peak memory")?));
+        memory.push((
+            window,
+            secs,
+            rss.context("vitrined reported no peak memory")?,
+        ));
     }
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     let mut report = String::new();
-    writeln!(report, "Machine: {cpu}, one core (`taskset -c 0`); best of 3 runs (tshark: 1).\n")?;
-    writeln!(report, "Throughput on `{}` ({n} frames, {size_mb:.0} MB, simulated busy store):\n", busy.file_name().unwrap_or_default().to_string_lossy())?;
+    writeln!(
+        report,
+        "Machine: {cpu}, one core (`taskset -c 0`); best of 3 runs (tshark: 1).\n"
+    )?;
+    writeln!(
+        report,
+        "Throughput on `{}` ({n} frames, {size_mb:.0} MB, simulated busy store):\n",
+        busy.file_name().unwrap_or_default().to_string_lossy()
+    )?;
     writeln!(report, "| command | seconds | frames/s | peak RSS |")?;
     writeln!(report, "|---|---|---|---|")?;
     for (name, secs, rss) in &rows {
         let rss = rss.map_or("".to_string(), |k| format!("{:.1} MB", k as f64 / 1024.0));
-        writeln!(report, "| `{name}` | {secs:.2} | {:.0} | {rss} |", n as f64 / secs)?;
+        writeln!(
+            report,
+            "| `{name}` | {secs:.2} | {:.0} | {rss} |",
+            n as f64 / secs
+        )?;
     }
-    writeln!(report, "\nMemory with {distinct_macs} distinct MACs in one key epoch (one probe request each, over one hour):\n")?;
+    writeln!(
+        report,
+        "\nMemory with {distinct_macs} distinct MACs in one key epoch (one probe request each, over one hour):\n"
+    )?;
     writeln!(report, "| window | seconds | peak RSS |")?;
     writeln!(report, "|---|---|---|")?;
     for (window, secs, rss) in &memory {
-        writeln!(report, "| {window} s | {secs:.2} | {:.1} MB |", *rss as f64 / 1024.0)?;
+        writeln!(
+            report,
+            "| {window} s | {secs:.2} | {:.1} MB |",
+            *rss as f64 / 1024.0
+        )?;
     }
     std::fs::write(dir.join("report.md"), &report)?;
     println!("{report}");
@@ -89,14 +138,22 @@ fn best_of(runs: u32, make: impl Fn() -> Command) -> anyhow::Result<(f64, Option
     for _ in 0..runs {
         let mut cmd = make();
         let started = Instant::now();
-        let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().with_context(|| format!("{cmd:?}"))?;
+        let out = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("{cmd:?}"))?;
         let secs = started.elapsed().as_secs_f64();
         if !out.status.success() {
             bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         best = best.min(secs);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if let Some(kib) = stderr.split("\"peak_rss_kib\":").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()) {
+        if let Some(kib) = stderr
+            .split("\"peak_rss_kib\":")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        {
             rss = Some(kib);
         }
     }
@@ -105,14 +162,18 @@ fn best_of(runs: u32, make: impl Fn() -> Command) -> anyhow::Result<(f64, Option
 
 /// The busy-store capture, simulated long enough for `frames` frames.
 fn ensure_busy_capture(path: &PathBuf, frames: u64) -> anyhow::Result<u64> {
-    if let Some(n) = std::fs::read_to_string(path.with_extension("frames")).ok().and_then(|s| s.trim().parse().ok()) {
-        if path.exists() {
-            return Ok(n);
-        }
+    let cached = std::fs::read_to_string(path.with_extension("frames"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    if let Some(n) = cached.filter(|_| path.exists()) {
+        return Ok(n);
     }
     // About 76,000 frames per simulated hour in a busy store.
     let hours = frames.div_ceil(70_000) as u32;
-    let sim = SimConfig { duration_s: hours * 3600, ..SimConfig::busy_store() };
+    let sim = SimConfig {
+        duration_s: hours * 3600,
+        ..SimConfig::busy_store()
+    };
     let tmp = path.with_extension("tmp");
     let mut writer = PcapWriter::create(&tmp)?;
     let mut err = None;

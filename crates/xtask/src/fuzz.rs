@@ -19,8 +19,11 @@ pub fn run(root: &Path, seconds: u64) -> anyhow::Result<()> {
             // A sample is enough to seed every structure the captures hold.
             let mut i = 0u32;
             while let Some(p) = src.next_packet()? {
-                if i % 50 == 0 {
-                    let name = format!("{}-{i}", entry.file_stem().unwrap_or_default().to_string_lossy());
+                if i.is_multiple_of(50) {
+                    let name = format!(
+                        "{}-{i}",
+                        entry.file_stem().unwrap_or_default().to_string_lossy()
+                    );
                     std::fs::write(corpus.join(name), p.data)?;
                     seeds += 1;
                 }
@@ -31,7 +34,14 @@ pub fn run(root: &Path, seconds: u64) -> anyhow::Result<()> {
     eprintln!("xtask: {seeds} seeds from the shared captures; fuzzing for {seconds} s");
     let mut cmd = std::process::Command::new("cargo");
     cmd.current_dir(root.join("fuzz"))
-        .args(["+nightly", "fuzz", "run", "frame_parser", "corpus/frame_parser", "--"])
+        .args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "frame_parser",
+            "corpus/frame_parser",
+            "--",
+        ])
         .arg(format!("-max_total_time={seconds}"))
         .arg("-print_final_stats=1");
     super::run(&mut cmd).context("fuzzing found a failure (see fuzz/artifacts/)")

@@ -59,11 +59,23 @@ fn main() -> anyhow::Result<()> {
         Cmd::Deps => deps::ensure(deps::TEST_PACKAGES),
         Cmd::Test => test(),
         Cmd::Demo { args } => {
-            let mut cmd = cargo(&["run", "--quiet", "--release", "-p", "vitrined", "--", "demo"]);
+            let mut cmd = cargo(&[
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "vitrined",
+                "--",
+                "demo",
+            ]);
             cmd.args(args);
             run(&mut cmd)
         }
-        Cmd::Bench { frames, distinct_macs, tshark } => {
+        Cmd::Bench {
+            frames,
+            distinct_macs,
+            tshark,
+        } => {
             deps::ensure(deps::BENCH_PACKAGES)?;
             bench::run(&root, frames, distinct_macs, tshark)
         }
@@ -75,7 +87,17 @@ fn main() -> anyhow::Result<()> {
 fn test() -> anyhow::Result<()> {
     deps::ensure(deps::TEST_PACKAGES)?;
     step("formatting", cargo(&["fmt", "--all", "--check"]))?;
-    step("lints", cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step(
+        "lints",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
     step("tests", cargo(&["test", "--workspace", "--release"]))?;
     eprintln!("xtask: all checks passed");
     Ok(())
@@ -83,20 +105,37 @@ fn test() -> anyhow::Result<()> {
 
 fn occupancy(root: &Path) -> anyhow::Result<()> {
     let dir = shared(root)?.join("captures/lab-occupancy");
-    println!("| presence threshold (dBm) | windows | MAPE devices.estimated | MAPE distinct MACs |");
+    println!(
+        "| presence threshold (dBm) | windows | MAPE devices.estimated | MAPE distinct MACs |"
+    );
     println!("|---|---|---|---|");
     for thr in [-128i8, -90, -85, -80, -75, -70] {
-        let cfg = vitrine_aggregate::Config { window_s: 300, presence_rssi_dbm: thr, ..Default::default() };
+        let cfg = vitrine_aggregate::Config {
+            window_s: 300,
+            presence_rssi_dbm: thr,
+            ..Default::default()
+        };
         let (est, naive, n) = vitrined::eval::occupancy_mape(&dir, cfg)?;
-        let label = if thr == -128 { "none".to_string() } else { thr.to_string() };
-        println!("| {label} | {n} | {:.0} % | {:.0} % |", est * 100.0, naive * 100.0);
+        let label = if thr == -128 {
+            "none".to_string()
+        } else {
+            thr.to_string()
+        };
+        println!(
+            "| {label} | {n} | {:.0} % | {:.0} % |",
+            est * 100.0,
+            naive * 100.0
+        );
     }
     Ok(())
 }
 
 /// The workspace root.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the workspace exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace exists")
 }
 
 /// `../shared` beside the repository: test data that stays outside it.
@@ -109,7 +148,10 @@ fn shared(root: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn on_path_cargo_fuzz() -> bool {
-    Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success())
+    Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn cargo(args: &[&str]) -> Command {
@@ -124,7 +166,9 @@ fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} exited with {status}");
     }

@@ -11,7 +11,9 @@ impl Ids {
     }
     fn mac(&self, n: u32) -> Pseudonym {
         let b = n.to_be_bytes();
-        self.0.pseudonym(vitrine_privacy::RawMac::from_bytes([0x02, 0xaa, b[0], b[1], b[2], b[3]]))
+        self.0.pseudonym(vitrine_privacy::RawMac::from_bytes([
+            0x02, 0xaa, b[0], b[1], b[2], b[3],
+        ]))
     }
     fn model(&self, n: u8) -> vitrine_privacy::Fingerprint {
         self.0.fingerprint([&[n][..]])
@@ -48,7 +50,10 @@ fn run(cfg: Config, obs: impl IntoIterator<Item = Observation>) -> Vec<Summary> 
 const T0: i64 = 1_700_000_100_000_000; // a window boundary for 60 s and 300 s windows
 
 fn cfg(window_s: u32) -> Config {
-    Config { window_s, ..Config::default() }
+    Config {
+        window_s,
+        ..Config::default()
+    }
 }
 
 #[test]
@@ -58,7 +63,10 @@ fn one_phone_rotating_its_mac_every_burst_is_one_device() {
     let obs = (0..15u32).flat_map(|i| {
         let t = T0 + i64::from(i) * 20_000_000;
         let seq = (i * 977 % 4096) as u16;
-        [probe(&ids, t, i, 1, seq, -50), probe(&ids, t + 20_000, i, 1, seq + 1, -50)]
+        [
+            probe(&ids, t, i, 1, seq, -50),
+            probe(&ids, t + 20_000, i, 1, seq + 1, -50),
+        ]
     });
     let s = run(cfg(300), obs);
     assert_eq!(s.len(), 1);
@@ -94,7 +102,16 @@ fn phones_of_the_same_model_keeping_their_counters_are_not_merged() {
 #[test]
 fn two_fixed_macs_of_one_model_heard_alternately_are_two_devices() {
     let ids = Ids::new();
-    let obs = (0..10).map(|i| probe(&ids, T0 + i * 10_000_000, (i % 2) as u32, 3, (i * 300) as u16, -40));
+    let obs = (0..10).map(|i| {
+        probe(
+            &ids,
+            T0 + i * 10_000_000,
+            (i % 2) as u32,
+            3,
+            (i * 300) as u16,
+            -40,
+        )
+    });
     let s = run(cfg(300), obs);
     assert_eq!(s[0].wifi.devices.distinct_macs, 2);
     assert_eq!(s[0].wifi.devices.estimated, 2);
@@ -103,7 +120,10 @@ fn two_fixed_macs_of_one_model_heard_alternately_are_two_devices() {
 #[test]
 fn weak_devices_are_addresses_but_not_present_devices() {
     let ids = Ids::new();
-    let obs = [probe(&ids, T0, 1, 1, 0, -50), probe(&ids, T0 + 1_000_000, 2, 2, 0, -92)];
+    let obs = [
+        probe(&ids, T0, 1, 1, 0, -50),
+        probe(&ids, T0 + 1_000_000, 2, 2, 0, -92),
+    ];
     let s = run(cfg(60), obs);
     assert_eq!(s[0].wifi.devices.distinct_macs, 2);
     assert_eq!(s[0].wifi.devices.estimated, 1);
@@ -128,7 +148,10 @@ fn bins_below_k_are_suppressed_and_named() {
     // others would give it away, so the next smallest bin goes too.
     assert_eq!(at(-50), None);
     assert_eq!(at(-128), Some(0), "empty bins are published");
-    assert_eq!(s.suppressed, ["wifi.rssi_dbm[-70,-60)", "wifi.rssi_dbm[-50,-40)"]);
+    assert_eq!(
+        s.suppressed,
+        ["wifi.rssi_dbm[-70,-60)", "wifi.rssi_dbm[-50,-40)"]
+    );
     // Totals are published as they are.
     assert_eq!(s.wifi.devices.distinct_macs, 15);
     assert_eq!(s.wifi.devices.new, Some(15));
@@ -137,20 +160,45 @@ fn bins_below_k_are_suppressed_and_named() {
 #[test]
 fn windows_close_on_time_and_gaps_give_empty_windows() {
     let ids = Ids::new();
-    let obs = [probe(&ids, T0, 1, 1, 0, -50), probe(&ids, T0 + 185_000_000, 1, 1, 1, -50)];
+    let obs = [
+        probe(&ids, T0, 1, 1, 0, -50),
+        probe(&ids, T0 + 185_000_000, 1, 1, 1, -50),
+    ];
     let s = run(cfg(60), obs);
     let starts: Vec<_> = s.iter().map(|s| s.window_start.as_str()).collect();
-    assert_eq!(starts, ["2023-11-14T22:15:00Z", "2023-11-14T22:16:00Z", "2023-11-14T22:17:00Z", "2023-11-14T22:18:00Z"]);
-    assert_eq!(s.iter().map(|s| s.wifi.frames.probe_req).collect::<Vec<_>>(), [1, 0, 0, 1]);
+    assert_eq!(
+        starts,
+        [
+            "2023-11-14T22:15:00Z",
+            "2023-11-14T22:16:00Z",
+            "2023-11-14T22:17:00Z",
+            "2023-11-14T22:18:00Z"
+        ]
+    );
+    assert_eq!(
+        s.iter()
+            .map(|s| s.wifi.frames.probe_req)
+            .collect::<Vec<_>>(),
+        [1, 0, 0, 1]
+    );
     // The device came back within the epoch.
-    assert_eq!(s[3].wifi.devices.returning, Some(1).filter(|_| false).or(None));
-    assert!(s[3].suppressed.contains(&"wifi.devices.returning".to_string()));
+    assert_eq!(
+        s[3].wifi.devices.returning,
+        Some(1).filter(|_| false).or(None)
+    );
+    assert!(
+        s[3].suppressed
+            .contains(&"wifi.devices.returning".to_string())
+    );
 }
 
 #[test]
 fn per_device_state_is_capped_and_counts_degrade_to_a_sketch() {
     let ids = Ids::new();
-    let cfg = Config { max_devices: 1000, ..cfg(60) };
+    let cfg = Config {
+        max_devices: 1000,
+        ..cfg(60)
+    };
     let obs = (0..20_000u32).map(|i| probe(&ids, T0 + i64::from(i), i, 1, 0, -50));
     let s = &run(cfg, obs)[0];
     let d = &s.wifi.devices;
@@ -169,7 +217,9 @@ fn a_key_rotation_keeps_counts_but_not_links() {
     agg.rotate_epoch();
     // Same device, new epoch: a new pseudonym from the new key.
     let ids2 = Ids::new();
-    agg.push(probe(&ids2, T0 + 1_000_000, 1, 1, 11, -50), &mut |s| out.push(s));
+    agg.push(probe(&ids2, T0 + 1_000_000, 1, 1, 11, -50), &mut |s| {
+        out.push(s)
+    });
     agg.finish(&mut |s| out.push(s));
     assert_eq!(out[0].epoch, 1);
     assert_eq!(out[0].wifi.devices.distinct_macs, 2);
@@ -179,14 +229,29 @@ fn a_key_rotation_keeps_counts_but_not_links() {
 #[test]
 fn malformed_packets_are_counted_by_reason() {
     let obs = [
-        Observation { ts_us: T0, what: Observed::Malformed(Malformed::ElementOverrun) },
-        Observation { ts_us: T0, what: Observed::Malformed(Malformed::ElementOverrun) },
-        Observation { ts_us: T0, what: Observed::Frame { kind: FrameKind::Beacon, channel: Some(1) } },
+        Observation {
+            ts_us: T0,
+            what: Observed::Malformed(Malformed::ElementOverrun),
+        },
+        Observation {
+            ts_us: T0,
+            what: Observed::Malformed(Malformed::ElementOverrun),
+        },
+        Observation {
+            ts_us: T0,
+            what: Observed::Frame {
+                kind: FrameKind::Beacon,
+                channel: Some(1),
+            },
+        },
     ];
     let s = &run(cfg(60), obs)[0];
     assert_eq!(s.wifi.frames.total, 3);
     assert_eq!(s.wifi.frames.malformed, 2);
     assert_eq!(s.wifi.frames.beacon, 1);
     assert_eq!(s.wifi.malformed.get("element_overrun"), Some(&2));
-    assert!(s.wifi.channels.is_empty(), "one frame on channel 1 is below k");
+    assert!(
+        s.wifi.channels.is_empty(),
+        "one frame on channel 1 is below k"
+    );
 }
