@@ -57,8 +57,11 @@ pub fn simulate(
     (summaries, truth)
 }
 
-/// Visitors (not passers-by) who probed at least once in each window,
-/// by window start: what `devices.estimated` is meant to measure.
+/// Visitors (not passers-by) present in each window, from their first to
+/// their last probe request, by window start: what `devices.estimated` is
+/// meant to measure. A device that stays silent through a whole window cannot
+/// be heard in it, so short windows undercount; 5-minute windows suit
+/// occupancy.
 pub fn visitors_by_window(truth: &GroundTruth, window_s: u32) -> Vec<(i64, u64)> {
     truth
         .windows(window_s)

@@ -46,7 +46,7 @@ enum Command {
     /// no configuration.
     Demo {
         /// Simulated minutes of store traffic.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 60)]
         minutes: u32,
         /// Seed of the simulation (same seed, same traffic).
         #[arg(long, default_value_t = 7)]
@@ -63,9 +63,9 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct PipelineOpts {
-    /// Window length in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
-    window: u32,
+    /// Window length in seconds [default: 60; demo: 300].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+    window: Option<u32>,
     /// Ignore list: one MAC address or OUI prefix per line, `#` comments.
     /// Matching devices (the auditor's own equipment) are dropped in the
     /// capture stage and only counted as `frames.ignored`.
@@ -100,9 +100,9 @@ enum LogFormat {
 }
 
 impl PipelineOpts {
-    fn config(&self) -> Config {
+    fn config(&self, default_window_s: u32) -> Config {
         Config {
-            window_s: self.window,
+            window_s: self.window.unwrap_or(default_window_s),
             k: self.k,
             presence_rssi_dbm: self.presence_rssi,
             max_devices: self.max_devices,
@@ -159,7 +159,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut source = PcapFile::open(&pcap)?;
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
-            let (stats, result) = vitrined::run(&mut source, &mut stage, opts.config(), &mut |s| {
+            let (stats, result) = vitrined::run(&mut source, &mut stage, opts.config(60), &mut |s| {
                 out.write(&s)
             });
             out.finish().context("writing summaries")?;
@@ -189,7 +189,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             format,
             opts,
         } => {
-            let cfg = opts.config();
+            // Five-minute windows: long enough to hear every device present.
+            let cfg = opts.config(300);
             println!(
                 "Simulating {minutes} minutes of a shop with about {arrivals_per_hour:.0} people an hour walking by or in,\n\
                  carrying phones, laptops and watches of several makes, each probing for Wi-Fi the way real ones do\n\

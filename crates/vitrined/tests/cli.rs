@@ -42,7 +42,7 @@ fn help_explains_the_replay_options() {
 
 #[test]
 fn the_demo_prints_a_table_and_compares_with_the_truth() {
-    let out = vitrined().args(["demo", "--minutes", "5"]).output().unwrap();
+    let out = vitrined().args(["demo", "--minutes", "5", "--window", "60"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("window (UTC)"));
