@@ -13,10 +13,39 @@ mod linker;
 mod window;
 
 pub use linker::{AddressTrack, EvidenceBook, LinkEvidence, LinkerParams, estimate_devices};
-pub use window::{Aggregator, Config};
+pub use window::{Aggregator, Config, DWELL_EDGES, RSSI_EDGES};
 
-use vitrine_dot11::{FrameKind, Malformed};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use vitrine_dot11::{Channel, FrameKind, Malformed};
 use vitrine_privacy::{Fingerprint, Pseudonym};
+
+/// A hash map keyed by pseudonyms or fingerprints. Those are already keyed
+/// hashes (uniform, unpredictable without the epoch key), so hashing them
+/// again would only cost time.
+pub type KeyedMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyedHashHasher>>;
+
+/// Passes a `u64` through; keys hash as a single `write_u64`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyedHashHasher(u64);
+
+impl Hasher for KeyedHashHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by our keys; a fallback that still mixes every byte.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// What the capture stage saw in one packet, with identifiers pseudonymized.
 #[derive(Debug, Clone, Copy)]
@@ -31,15 +60,15 @@ pub enum Observed {
     /// A frame that is not a probe request.
     Frame {
         kind: FrameKind,
-        channel: Option<u8>,
+        channel: Option<Channel>,
     },
     /// A probe request, the frame devices announce themselves with.
     Probe {
-        channel: Option<u8>,
+        channel: Option<Channel>,
         device: ProbeObservation,
     },
     /// A probe request from a device on the ignore list.
-    Ignored { channel: Option<u8> },
+    Ignored { channel: Option<Channel> },
     /// A packet that could not be parsed.
     Malformed(Malformed),
 }

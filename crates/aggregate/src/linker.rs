@@ -28,7 +28,7 @@
 //! the excess must be at least five standard deviations of the chance count.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use vitrine_privacy::Fingerprint;
 
@@ -105,7 +105,7 @@ impl LinkEvidence {
 }
 
 /// Per-fingerprint evidence of one key epoch. Bounded by the caller.
-pub type EvidenceBook = HashMap<Fingerprint, LinkEvidence>;
+pub type EvidenceBook = crate::KeyedMap<Fingerprint, LinkEvidence>;
 
 /// The estimated number of devices behind `tracks` (reordered in place),
 /// adding this window's sequence-number evidence to `book`.
@@ -115,7 +115,7 @@ pub fn estimate_devices(
     book: &mut EvidenceBook,
     max_entries: usize,
 ) -> u64 {
-    tracks.sort_unstable_by_key(|t| (t.fingerprint.key(), t.first_us));
+    tracks.sort_unstable_by_key(|t| (t.fingerprint, t.first_us));
     tracks
         .chunk_by(|a, b| a.fingerprint == b.fingerprint)
         .map(|group| {
@@ -150,11 +150,13 @@ fn sequence_links(group: &[AddressTrack], p: &LinkerParams) -> (usize, f64) {
     for (i, b) in group.iter().enumerate() {
         let mut best: Option<(u16, usize)> = None;
         let mut candidates = 0;
-        for (j, a) in group[..i].iter().enumerate().rev().take(p.max_candidates) {
+        // Filter first, then cap: in a busy group the real predecessor may be
+        // behind many addresses that cannot be it.
+        let eligible = group[..i].iter().enumerate().rev().filter(|&(j, a)| {
             let silence = b.first_us - a.last_us;
-            if has_successor[j] || silence <= 0 || silence > p.max_seq_silence_us {
-                continue;
-            }
+            !has_successor[j] && silence > 0 && silence <= p.max_seq_silence_us
+        });
+        for (j, a) in eligible.take(p.max_candidates) {
             candidates += 1;
             let gap = b.first_seq.wrapping_sub(a.last_seq) & 0x0fff;
             if gap > 0 && gap <= p.max_seq_gap && best.is_none_or(|(g, _)| gap < g) {

@@ -1,17 +1,17 @@
 //! Windows, per-epoch device state and the summary with k-anonymity.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::BuildHasherDefault;
 
 use hyperloglogplus::{HyperLogLog, HyperLogLogPF};
-use vitrine_dot11::{FrameKind, Malformed};
+use vitrine_dot11::{Band, Channel, FrameKind, Malformed};
 use vitrine_privacy::Pseudonym;
 use vitrine_schema::{
     ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary,
 };
 
 use crate::linker::{AddressTrack, EvidenceBook, LinkerParams, estimate_devices};
-use crate::{Observation, Observed, ProbeObservation};
+use crate::{KeyedMap, Observation, Observed, ProbeObservation};
 
 /// Aggregation settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,7 +46,7 @@ pub const RSSI_EDGES: [i64; 9] = [-128, -90, -80, -70, -60, -50, -40, -30, 0];
 pub const DWELL_EDGES: [i64; 8] = [0, 60, 300, 900, 1800, 3600, 7200, 86400];
 
 const HLL_PRECISION: u8 = 14;
-type Hll = HyperLogLogPF<u64, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+type Hll = HyperLogLogPF<Pseudonym, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
 
 fn new_hll() -> Hll {
     HyperLogLogPF::new(HLL_PRECISION, BuildHasherDefault::default()).expect("precision 14 is valid")
@@ -73,7 +73,8 @@ struct EpochDevice {
     last_us: i64,
 }
 
-/// Device figures that survive a key rotation in the middle of a window.
+/// Device figures of a window, as plain numbers: they survive a key
+/// rotation in the middle of the window.
 #[derive(Debug, Default, Clone)]
 struct DeviceTally {
     distinct: u64,
@@ -85,15 +86,21 @@ struct DeviceTally {
     returning: u64,
     rssi: [u64; RSSI_EDGES.len() - 1],
     dwell: [u64; DWELL_EDGES.len() - 1],
+    /// Per-address state hit its cap in this window (the window's own, or
+    /// the epoch's): some figures come from the sketch or are partial.
+    capped: bool,
 }
+
+/// Frames per channel, indexed by band and channel number.
+const CHANNEL_SLOTS: usize = Band::ALL.len() * 256;
 
 #[derive(Debug)]
 struct Window {
     start_s: i64,
     frames: FrameCounts,
     malformed: [u64; Malformed::ALL.len()],
-    channels: [u64; 256],
-    devices: HashMap<Pseudonym, WindowDevice>,
+    channels: Box<[u64; CHANNEL_SLOTS]>,
+    devices: KeyedMap<Pseudonym, WindowDevice>,
     tally: DeviceTally,
     /// Distinct addresses past the cap, counted by a sketch.
     overflow: Option<Hll>,
@@ -105,8 +112,7 @@ pub struct Aggregator {
     cfg: Config,
     window: Option<Window>,
     epoch: u64,
-    epoch_devices: HashMap<Pseudonym, EpochDevice>,
-    epoch_overflow: bool,
+    epoch_devices: KeyedMap<Pseudonym, EpochDevice>,
     /// Sequence-number evidence per fingerprint, for this epoch.
     evidence: EvidenceBook,
 }
@@ -122,9 +128,8 @@ impl Aggregator {
             cfg,
             window: None,
             epoch: 0,
-            epoch_devices: HashMap::new(),
-            epoch_overflow: false,
-            evidence: EvidenceBook::new(),
+            epoch_devices: KeyedMap::default(),
+            evidence: EvidenceBook::default(),
         }
     }
 
@@ -134,7 +139,15 @@ impl Aggregator {
 
     /// Adds one observation; calls `emit` for every window that closes.
     pub fn push(&mut self, obs: Observation, emit: &mut impl FnMut(Summary)) {
-        let ts_s = obs.ts_us.div_euclid(1_000_000);
+        self.advance_to(obs.ts_us, emit);
+        self.observe(obs);
+    }
+
+    /// Closes every window that ends at or before `ts_us` (emitting empty
+    /// windows for gaps) and opens the one that holds it. Call it before a
+    /// key rotation at `ts_us`, so that closed windows carry their epoch.
+    pub fn advance_to(&mut self, ts_us: i64, emit: &mut impl FnMut(Summary)) {
+        let ts_s = ts_us.div_euclid(1_000_000);
         let w = i64::from(self.cfg.window_s);
         let start = ts_s - ts_s.rem_euclid(w);
         match &self.window {
@@ -155,19 +168,17 @@ impl Aggregator {
             // Late packets (clock steps backwards) count in the current window.
             Some(_) => {}
         }
-        self.observe(obs);
     }
 
-    /// Forgets every pseudonym: called when the key rotates. Counts of the
-    /// current window so far are kept as numbers.
+    /// Forgets every pseudonym and fingerprint: called when the key rotates.
+    /// Counts of the current window so far are kept as numbers.
     pub fn rotate_epoch(&mut self) {
         if let Some(mut win) = self.window.take() {
             self.tally_devices(&mut win);
             self.window = Some(win);
         }
-        self.epoch_devices = HashMap::new();
-        self.epoch_overflow = false;
-        self.evidence = EvidenceBook::new();
+        self.epoch_devices = KeyedMap::default();
+        self.evidence = EvidenceBook::default();
         self.epoch += 1;
     }
 
@@ -188,7 +199,7 @@ impl Aggregator {
 
     fn observe(&mut self, obs: Observation) {
         let cfg = self.cfg;
-        let win = self.window.as_mut().expect("a window is open");
+        let win = self.window.as_mut().expect("advance_to opened a window");
         let frames = &mut win.frames;
         frames.total += 1;
         let channel = match obs.what {
@@ -216,31 +227,20 @@ impl Aggregator {
             }
             Observed::Probe { channel, device } => {
                 frames.probe_req += 1;
-                win.channels[usize::from(channel.unwrap_or(0))] += 1;
-                observe_probe(
-                    &cfg,
-                    win,
-                    &mut self.epoch_devices,
-                    &mut self.epoch_overflow,
-                    obs.ts_us,
-                    device,
-                );
-                return;
+                observe_probe(&cfg, win, &mut self.epoch_devices, obs.ts_us, device);
+                channel
             }
         };
-        win.channels[usize::from(channel.unwrap_or(0))] += 1;
+        if let Some(c) = channel {
+            win.channels[slot(c)] += 1;
+        }
     }
 
     /// Moves the per-device state of the window into plain counts.
     fn tally_devices(&mut self, win: &mut Window) {
         let mut tracks: Vec<AddressTrack> = win.devices.values().filter_map(|d| d.track).collect();
         let t = &mut win.tally;
-        t.estimated += estimate_devices(
-            &mut tracks,
-            &self.cfg.linker,
-            &mut self.evidence,
-            self.cfg.max_devices,
-        );
+        t.estimated += estimate_devices(&mut tracks, &self.cfg.linker, &mut self.evidence, self.cfg.max_devices);
         drop(tracks);
         for (pseudonym, d) in win.devices.drain() {
             t.distinct += 1;
@@ -253,59 +253,58 @@ impl Aggregator {
             if let Some(rssi) = d.max_rssi {
                 t.rssi[bin(&RSSI_EDGES, i64::from(rssi))] += 1;
             }
-            if let Some(e) = self.epoch_devices.get(&pseudonym) {
-                let dwell_s = (e.last_us - e.first_us) / 1_000_000;
-                t.dwell[bin(&DWELL_EDGES, dwell_s)] += 1;
-                if e.first_us >= win.start_s * 1_000_000 {
-                    t.new += 1;
-                } else {
-                    t.returning += 1;
+            match self.epoch_devices.get(&pseudonym) {
+                Some(e) => {
+                    let dwell_s = (e.last_us - e.first_us) / 1_000_000;
+                    t.dwell[bin(&DWELL_EDGES, dwell_s)] += 1;
+                    if e.first_us >= win.start_s * 1_000_000 {
+                        t.new += 1;
+                    } else {
+                        t.returning += 1;
+                    }
                 }
+                // Past the epoch's cap: no dwell or new/returning for it.
+                None => t.capped = true,
             }
         }
-        if let Some(hll) = win.overflow.as_mut() {
+        // Taken, not read: a rotation and the window's close both tally.
+        if let Some(mut hll) = win.overflow.take() {
             let extra = hll.count().round() as u64;
             t.distinct += extra;
             t.randomized += extra;
+            t.capped = true;
         }
     }
 
     fn summary(&self, win: &Window) -> Summary {
-        let k = u64::from(self.cfg.k);
-        let mut suppressed = Vec::new();
-        let mut gate = |path: String, n: u64| -> Option<u64> {
-            if n > 0 && n < k {
-                suppressed.push(path);
-                None
-            } else {
-                Some(n)
-            }
-        };
+        let mut k = Suppressor::new(self.cfg.k);
         let t = &win.tally;
-        let channels = (1..=255u8)
-            .filter(|&c| win.channels[usize::from(c)] > 0)
+        let channels = Band::ALL
+            .iter()
+            .flat_map(|&band| (1..=255u8).map(move |number| Channel { band, number }))
+            .filter(|&c| win.channels[slot(c)] > 0)
             .filter_map(|c| {
-                let frames = gate(format!("wifi.channels[{c}]"), win.channels[usize::from(c)])?;
-                Some(ChannelCount { channel: c, frames })
+                let path = format!("wifi.channels[{}/{}]", c.band.name(), c.number);
+                let frames = k.gate(path, win.channels[slot(c)])?;
+                Some(ChannelCount { band: c.band.name().to_string(), channel: c.number, frames })
             })
             .collect();
-        let rssi_dbm = histogram("wifi.rssi_dbm", &RSSI_EDGES, &t.rssi, &mut gate);
-        let dwell_s = histogram("wifi.dwell_s", &DWELL_EDGES, &t.dwell, &mut gate);
+        let rssi_dbm = k.histogram("wifi.rssi_dbm", &RSSI_EDGES, &t.rssi);
+        let dwell_s = k.histogram("wifi.dwell_s", &DWELL_EDGES, &t.dwell);
+        let (global_macs, randomized_macs) =
+            k.pair(("wifi.devices.global_macs", t.global), ("wifi.devices.randomized_macs", t.randomized));
+        let (new, returning) = k.pair(("wifi.devices.new", t.new), ("wifi.devices.returning", t.returning));
         let devices = DeviceCounts {
             distinct_macs: t.distinct,
-            global_macs: t.global,
-            randomized_macs: t.randomized,
+            global_macs,
+            randomized_macs,
             estimated: t.estimated,
             presence_rssi_dbm: self.cfg.presence_rssi_dbm,
-            ssid_leaking: gate("wifi.devices.ssid_leaking".into(), t.ssid_leaking),
-            new: gate("wifi.devices.new".into(), t.new),
-            returning: gate("wifi.devices.returning".into(), t.returning),
-            exact: win.overflow.is_none() && !self.epoch_overflow,
-            distinct_error: if win.overflow.is_some() {
-                hll_error()
-            } else {
-                0.0
-            },
+            ssid_leaking: k.gate("wifi.devices.ssid_leaking".into(), t.ssid_leaking),
+            new,
+            returning,
+            exact: !t.capped,
+            distinct_error: if t.capped { hll_error() } else { 0.0 },
         };
         let malformed: BTreeMap<String, u64> = Malformed::ALL
             .iter()
@@ -326,16 +325,19 @@ impl Aggregator {
                 rssi_dbm,
                 dwell_s,
             },
-            suppressed,
+            suppressed: k.suppressed,
         }
     }
+}
+
+fn slot(c: Channel) -> usize {
+    c.band as usize * 256 + usize::from(c.number)
 }
 
 fn observe_probe(
     cfg: &Config,
     win: &mut Window,
-    epoch_devices: &mut HashMap<Pseudonym, EpochDevice>,
-    epoch_overflow: &mut bool,
+    epoch_devices: &mut KeyedMap<Pseudonym, EpochDevice>,
     ts_us: i64,
     p: ProbeObservation,
 ) {
@@ -343,15 +345,10 @@ fn observe_probe(
     match epoch_devices.get_mut(&p.pseudonym) {
         Some(e) => e.last_us = e.last_us.max(ts_us),
         None if known < cfg.max_devices => {
-            epoch_devices.insert(
-                p.pseudonym,
-                EpochDevice {
-                    first_us: ts_us,
-                    last_us: ts_us,
-                },
-            );
+            epoch_devices.insert(p.pseudonym, EpochDevice { first_us: ts_us, last_us: ts_us });
         }
-        None => *epoch_overflow = true,
+        // Counted as capped when the window is tallied.
+        None => {}
     }
     // Unknown signal counts as present: the threshold only applies when the
     // radio reports a signal.
@@ -366,9 +363,7 @@ fn observe_probe(
             directed: false,
         }),
         None => {
-            win.overflow
-                .get_or_insert_with(new_hll)
-                .insert(&p.pseudonym.key());
+            win.overflow.get_or_insert_with(new_hll).insert(&p.pseudonym);
             return;
         }
     };
@@ -388,8 +383,8 @@ impl Window {
             start_s,
             frames: FrameCounts::default(),
             malformed: [0; Malformed::ALL.len()],
-            channels: [0; 256],
-            devices: HashMap::new(),
+            channels: Box::new([0; CHANNEL_SLOTS]),
+            devices: KeyedMap::default(),
             tally: DeviceTally::default(),
             overflow: None,
         }
@@ -398,50 +393,70 @@ impl Window {
 
 fn bin(edges: &[i64], v: i64) -> usize {
     let last = edges.len() - 2;
-    edges
-        .windows(2)
-        .position(|e| v >= e[0] && v < e[1])
-        .unwrap_or(if v < edges[0] { 0 } else { last })
+    edges.windows(2).position(|e| v >= e[0] && v < e[1]).unwrap_or(if v < edges[0] { 0 } else { last })
 }
 
-/// A histogram with small bins suppressed. When that withholds a single bin,
-/// the next smallest non-empty bin is withheld too (secondary suppression):
-/// otherwise the published total minus the published bins would reveal it.
-fn histogram(
-    name: &str,
-    edges: &[i64],
-    counts: &[u64],
-    gate: &mut impl FnMut(String, u64) -> Option<u64>,
-) -> Histogram {
-    let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
-    let mut out: Vec<Option<u64>> = counts
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| gate(label(i), n))
-        .collect();
-    if out.iter().filter(|c| c.is_none()).count() == 1 {
-        let smallest = (0..counts.len())
-            .filter(|&i| out[i].is_some_and(|n| n > 0))
-            .min_by_key(|&i| counts[i]);
-        if let Some(i) = smallest {
-            out[i] = None;
-            // Always suppressed: the gate takes n = 1 as below any k >= 2.
-            gate(label(i), 1);
+/// Applies k-anonymity and records what it withheld.
+struct Suppressor {
+    k: u64,
+    suppressed: Vec<String>,
+}
+
+impl Suppressor {
+    fn new(k: u32) -> Self {
+        Suppressor { k: u64::from(k), suppressed: Vec::new() }
+    }
+
+    fn small(&self, n: u64) -> bool {
+        n > 0 && n < self.k
+    }
+
+    /// A single figure: withheld when it has 1..k-1 members. Zero is published.
+    fn gate(&mut self, path: String, n: u64) -> Option<u64> {
+        if self.small(n) {
+            self.suppressed.push(path);
+            None
+        } else {
+            Some(n)
         }
     }
-    Histogram {
-        edges: edges.to_vec(),
-        counts: out,
+
+    /// Two parts of a published total: withheld together, since either
+    /// part gives the other away.
+    fn pair(&mut self, a: (&str, u64), b: (&str, u64)) -> (Option<u64>, Option<u64>) {
+        if self.small(a.1) || self.small(b.1) {
+            self.suppressed.push(a.0.to_string());
+            self.suppressed.push(b.0.to_string());
+            (None, None)
+        } else {
+            (Some(a.1), Some(b.1))
+        }
+    }
+
+    /// A histogram with small bins withheld. When that withholds a single
+    /// bin, a second one goes too (the smallest other non-empty bin, else a
+    /// neighbour): otherwise the total minus the published bins would
+    /// reveal it.
+    fn histogram(&mut self, name: &str, edges: &[i64], counts: &[u64]) -> Histogram {
+        let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
+        let mut out: Vec<Option<u64>> = counts.iter().enumerate().map(|(i, &n)| self.gate(label(i), n)).collect();
+        let withheld: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+        if let [only] = withheld[..] {
+            let second = (0..counts.len())
+                .filter(|&i| i != only && counts[i] > 0)
+                .min_by_key(|&i| counts[i])
+                .unwrap_or(if only == 0 { 1 } else { only - 1 });
+            out[second] = None;
+            self.suppressed.push(label(second));
+        }
+        Histogram { edges: edges.to_vec(), counts: out }
     }
 }
 
 fn rfc3339(unix_s: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_s)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| unix_s.to_string())
 }
 

@@ -12,13 +12,19 @@ mod stage;
 pub use pcap_file::{PcapFile, SourceError};
 pub use stage::{CaptureStage, LinkType};
 
-/// One captured packet, borrowed from the source's buffer.
-#[derive(Debug)]
+/// One captured packet, borrowed from the source's buffer. Its `Debug`
+/// shows the length, never the bytes.
 pub struct Packet<'a> {
     /// Capture time, Unix microseconds.
     pub ts_us: i64,
     pub link: LinkType,
     pub data: &'a [u8],
+}
+
+impl std::fmt::Debug for Packet<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packet").field("ts_us", &self.ts_us).field("link", &self.link).field("len", &self.data.len()).finish()
+    }
 }
 
 /// A source of captured packets: a capture file, a live monitor interface,

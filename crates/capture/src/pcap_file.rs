@@ -39,9 +39,9 @@ pub struct PcapFile {
     /// Bytes to consume before reading the next block.
     pending: usize,
     offset: u64,
-    /// pcap: one link type; pcapng: per interface, with timestamp resolution.
+    /// pcap: one link type; pcapng: per interface of the current section:
+    /// link type, timestamp ticks per second, offset in seconds.
     interfaces: Vec<(LinkType, u64, i64)>,
-    nanos: bool,
 }
 
 impl std::fmt::Debug for PcapFile {
@@ -70,7 +70,6 @@ impl PcapFile {
             pending: 0,
             offset: 0,
             interfaces: Vec::new(),
-            nanos: false,
         })
     }
 
@@ -96,7 +95,7 @@ impl PcapFile {
 
 impl FrameSource for PcapFile {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, SourceError> {
-        loop {
+        let (link, resolution, if_offset_s) = loop {
             if self.pending > 0 {
                 self.reader.consume(self.pending);
                 self.offset += self.pending as u64;
@@ -118,14 +117,14 @@ impl FrameSource for PcapFile {
                         self.reader.consume(self.reader.data().len());
                         return Err(SourceError::Truncated { path, offset });
                     }
-                    if let Err(e) = self.reader.refill() {
-                        let message = format!("read error: {e:?}");
-                        return Err(self.damaged(message));
+                    if self.reader.refill().is_err() {
+                        return Err(self.damaged("read error"));
                     }
                     continue;
                 }
+                // Never format the parser's error: it carries the buffer.
                 Err(e) => {
-                    let message = format!("{e:?}");
+                    let message = describe(&e);
                     return Err(self.damaged(message));
                 }
             };
@@ -133,94 +132,97 @@ impl FrameSource for PcapFile {
             match header {
                 BlockInfo::LegacyHeader { link, nanos } => {
                     let link = self.link(link)?;
-                    self.interfaces = vec![(link, 1_000_000, 0)];
-                    self.nanos = nanos;
+                    self.interfaces = vec![(link, if nanos { 1_000_000_000 } else { 1_000_000 }, 0)];
                 }
-                BlockInfo::Interface {
-                    link,
-                    resolution,
-                    offset,
-                } => {
+                BlockInfo::Section => self.interfaces.clear(),
+                BlockInfo::Interface { link, tsresol, offset } => {
                     let link = self.link(link)?;
+                    let resolution = ts_resolution(tsresol).ok_or_else(|| self.damaged(format!("bad timestamp resolution {tsresol:#x}")))?;
                     self.interfaces.push((link, resolution, offset));
                 }
                 BlockInfo::Skip => {}
-                BlockInfo::Packet => break,
+                BlockInfo::Packet { interface } => {
+                    match self.interfaces.get(interface as usize) {
+                        Some(&found) => break found,
+                        None => return Err(self.damaged(format!("packet on unknown interface {interface}"))),
+                    }
+                }
             }
-        }
-        let nanos = self.nanos;
-        let interfaces = self.interfaces.clone();
-        let path = self.path.clone();
+        };
         let offset = self.offset;
-        let (_, block) = self.reader.next().map_err(|e| SourceError::Damaged {
-            path: path.clone(),
-            offset,
-            message: format!("{e:?}"),
-        })?;
-        match block {
-            PcapBlockOwned::Legacy(b) => {
-                let (link, _, _) = *interfaces.first().ok_or(SourceError::NotPcap { path })?;
-                let frac = if nanos {
-                    i64::from(b.ts_usec) / 1000
-                } else {
-                    i64::from(b.ts_usec)
-                };
-                Ok(Some(Packet {
-                    ts_us: i64::from(b.ts_sec) * 1_000_000 + frac,
-                    link,
-                    data: b.data,
-                }))
+        let (ticks, data) = match self.reader.next() {
+            Ok((_, PcapBlockOwned::Legacy(b))) => {
+                // The fraction is in µs or ns, per the file's magic.
+                let ticks = u64::from(b.ts_sec) * resolution + u64::from(b.ts_usec);
+                (ticks, b.data)
             }
-            PcapBlockOwned::NG(Block::EnhancedPacket(b)) => {
-                let &(link, resolution, if_offset) =
-                    interfaces
-                        .get(b.if_id as usize)
-                        .ok_or_else(|| SourceError::Damaged {
-                            path,
-                            offset,
-                            message: format!("packet on unknown interface {}", b.if_id),
-                        })?;
+            Ok((_, PcapBlockOwned::NG(Block::EnhancedPacket(b)))) => {
                 let ticks = (u64::from(b.ts_high) << 32) | u64::from(b.ts_low);
-                let us = (u128::from(ticks) * 1_000_000 / u128::from(resolution.max(1))) as i64;
-                let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
-                Ok(Some(Packet {
-                    ts_us: us + if_offset * 1_000_000,
-                    link,
-                    data,
-                }))
+                (ticks, b.data.get(..b.caplen as usize).unwrap_or(b.data))
             }
-            _ => unreachable!("classified as a packet above"),
+            _ => unreachable!("the same block was classified as a packet above"),
+        };
+        let ts_us = i64::try_from(u128::from(ticks) * 1_000_000 / u128::from(resolution))
+            .ok()
+            .and_then(|us| us.checked_add(if_offset_s.checked_mul(1_000_000)?));
+        match ts_us {
+            Some(ts_us) => Ok(Some(Packet { ts_us, link, data })),
+            None => Err(SourceError::Damaged { path: self.path.clone(), offset, message: "timestamp out of range".into() }),
         }
     }
 }
 
+/// Ticks per second for a pcapng `if_tsresol` value: 10^n, or 2^n with the
+/// top bit set. (`pcap-parser` 0.17 rejects every power-of-two resolution.)
+fn ts_resolution(tsresol: u8) -> Option<u64> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 != 0 { 1u64.checked_shl(n).filter(|_| n < 64) } else { 10u64.checked_pow(n) }
+}
+
+/// A fixed description of a parser error (its `Debug` would print the input).
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::HeaderNotRecognized => "not a pcap or pcapng file".into(),
+        PcapError::BufferTooSmall => "a block is larger than the read buffer".into(),
+        PcapError::ReadError => "read error".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => format!("unparsable block ({kind:?})"),
+        _ => "unparsable block".into(),
+    }
+}
+
 enum BlockInfo {
-    LegacyHeader {
-        link: pcap_parser::Linktype,
-        nanos: bool,
-    },
-    Interface {
-        link: pcap_parser::Linktype,
-        resolution: u64,
-        offset: i64,
-    },
-    Packet,
+    LegacyHeader { link: pcap_parser::Linktype, nanos: bool },
+    Section,
+    Interface { link: pcap_parser::Linktype, tsresol: u8, offset: i64 },
+    Packet { interface: u32 },
     Skip,
 }
 
 fn classify(block: PcapBlockOwned<'_>) -> BlockInfo {
     match block {
-        PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader {
-            link: h.network,
-            nanos: h.is_nanosecond_precision(),
-        },
-        PcapBlockOwned::Legacy(_) => BlockInfo::Packet,
+        PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader { link: h.network, nanos: h.is_nanosecond_precision() },
+        PcapBlockOwned::Legacy(_) => BlockInfo::Packet { interface: 0 },
+        PcapBlockOwned::NG(Block::SectionHeader(_)) => BlockInfo::Section,
         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => BlockInfo::Interface {
             link: idb.linktype,
-            resolution: pcap_parser::build_ts_resolution(idb.if_tsresol).unwrap_or(1_000_000),
+            tsresol: idb.if_tsresol,
             offset: idb.if_tsoffset,
         },
-        PcapBlockOwned::NG(Block::EnhancedPacket(_)) => BlockInfo::Packet,
+        PcapBlockOwned::NG(Block::EnhancedPacket(b)) => BlockInfo::Packet { interface: b.if_id },
         PcapBlockOwned::NG(_) => BlockInfo::Skip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ts_resolution;
+
+    #[test]
+    fn timestamp_resolutions_follow_the_pcapng_spec() {
+        assert_eq!(ts_resolution(6), Some(1_000_000));
+        assert_eq!(ts_resolution(9), Some(1_000_000_000));
+        assert_eq!(ts_resolution(0x80 | 10), Some(1024));
+        assert_eq!(ts_resolution(0x80 | 64), None);
+        assert_eq!(ts_resolution(20), None);
     }
 }

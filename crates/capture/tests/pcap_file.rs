@@ -103,4 +103,21 @@ fn pcapng_written_by_editcap_reads_like_the_original_pcap() {
     assert!(err_a.is_none() && err_b.is_none());
     assert_eq!(a.len(), 2_064);
     assert_eq!(a, b);
+
+    // Two sections back to back (what `cat` of two pcapng files gives): the
+    // second section's interfaces replace the first's.
+    let twice = dir.path().join("twice.pcapng");
+    let bytes = std::fs::read(&ng).unwrap();
+    std::fs::write(&twice, [bytes.clone(), bytes].concat()).unwrap();
+    let (c, err_c) = read_all(&twice);
+    assert!(err_c.is_none(), "{err_c:?}");
+    assert_eq!(c, [a.clone(), a.clone()].concat());
+
+    // Nanosecond pcap.
+    let nsec = dir.path().join("nsec.pcap");
+    let status = Command::new("editcap").args(["-F", "nsecpcap"]).arg(&original).arg(&nsec).status().unwrap();
+    assert!(status.success());
+    let (d, err_d) = read_all(&nsec);
+    assert!(err_d.is_none());
+    assert_eq!(d, a);
 }

@@ -12,7 +12,7 @@ pub mod radiotap;
 use ieee80211::{mgmt_frame::ProbeRequestFrame, scroll::Pread};
 use vitrine_privacy::{RawMac, RawSsid};
 
-pub use radiotap::Radio;
+pub use radiotap::{Band, Channel, Radio};
 
 /// Why a packet could not be parsed. Stable names, used as keys in summaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,8 +80,8 @@ pub struct Frame<'a> {
     pub probe: Option<ProbeRequest<'a>>,
 }
 
-/// The parts of a probe request that the pipeline uses.
-#[derive(Debug)]
+/// The parts of a probe request that the pipeline uses. Its `Debug` shows
+/// the element ids only: element contents can name networks and devices.
 pub struct ProbeRequest<'a> {
     /// The transmitter address (SA). Raw: capture stage only.
     pub transmitter: RawMac,
@@ -92,8 +92,9 @@ pub struct ProbeRequest<'a> {
     elements: &'a [u8],
 }
 
-/// One information element, in the order the device sent it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One information element, in the order the device sent it. Its `Debug`
+/// shows the id and length, not the contents.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Element<'a> {
     pub id: u8,
     /// For element 255 (extension), the extension id (the first byte).
@@ -125,9 +126,35 @@ impl<'a> ProbeRequest<'a> {
 }
 
 /// Iterator over a validated element chain.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Elements<'a> {
     rest: &'a [u8],
+}
+
+impl std::fmt::Debug for ProbeRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeRequest")
+            .field("transmitter", &self.transmitter)
+            .field("seq", &self.seq)
+            .field("ssid", &self.ssid)
+            .field("elements", &self.elements())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Element<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ext_id {
+            Some(ext) => write!(f, "Element({}/{ext}, {} bytes)", self.id, self.data.len()),
+            None => write!(f, "Element({}, {} bytes)", self.id, self.data.len()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Elements<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
 }
 
 impl<'a> Iterator for Elements<'a> {

@@ -23,22 +23,51 @@ pub struct Radio {
 }
 
 impl Radio {
-    /// The IEEE channel number for the frequency, if it is a Wi-Fi channel.
-    pub fn channel(&self) -> Option<u8> {
+    /// The band and channel number for the frequency, if it is a Wi-Fi channel.
+    pub fn channel(&self) -> Option<Channel> {
         channel_of(self.freq_mhz?)
     }
 }
 
-/// Maps a centre frequency to its channel number (2.4, 5 and 6 GHz bands).
-pub fn channel_of(freq_mhz: u16) -> Option<u8> {
-    let ch = match freq_mhz {
-        2484 => 14,
-        2412..=2472 => (freq_mhz - 2407) / 5,
-        5955..=7115 => (freq_mhz - 5950) / 5,
-        5000..=5895 => (freq_mhz - 5000) / 5,
+/// A Wi-Fi band. Channel numbers repeat across bands (6 GHz channel 1 is not
+/// 2.4 GHz channel 1), so a channel is always named with its band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Band {
+    Ghz2_4 = 0,
+    Ghz5 = 1,
+    Ghz6 = 2,
+}
+
+impl Band {
+    pub const ALL: [Band; 3] = [Band::Ghz2_4, Band::Ghz5, Band::Ghz6];
+
+    /// The band's name in summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Band::Ghz2_4 => "2.4GHz",
+            Band::Ghz5 => "5GHz",
+            Band::Ghz6 => "6GHz",
+        }
+    }
+}
+
+/// A channel: band and IEEE channel number (1..=233).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Channel {
+    pub band: Band,
+    pub number: u8,
+}
+
+/// Maps a centre frequency to its band and channel number.
+pub fn channel_of(freq_mhz: u16) -> Option<Channel> {
+    let (band, number) = match freq_mhz {
+        2484 => (Band::Ghz2_4, 14),
+        2412..=2472 => (Band::Ghz2_4, (freq_mhz - 2407) / 5),
+        5955..=7115 => (Band::Ghz6, (freq_mhz - 5950) / 5),
+        5005..=5895 => (Band::Ghz5, (freq_mhz - 5000) / 5),
         _ => return None,
     };
-    u8::try_from(ch).ok()
+    Some(Channel { band, number: u8::try_from(number).ok()? })
 }
 
 const FLAG_FCS_AT_END: u8 = 0x10;

@@ -1,42 +1,65 @@
 //! Epoch keys and the keyed pseudonymizer.
 
-use rand::RngCore;
+use rand::{TryRngCore, rngs::OsRng};
 use zeroize::Zeroize;
 
 use crate::{Fingerprint, Pseudonym, RawMac};
 
 /// A random 256-bit key for one epoch.
 ///
-/// Lives only in memory: locked into RAM when the system allows it (so it is
-/// never swapped out), zeroized when dropped, and never serialized or
-/// printed. A new process starts with a new key, so pseudonyms are unlinkable
-/// across restarts too.
+/// Lives only in memory: in a page of its own, locked into RAM when the
+/// system allows it (so it is never swapped out), drawn straight from the
+/// operating system's generator (no user-space generator keeps a copy),
+/// overwritten in place on rotation, zeroized when dropped, and never
+/// serialized or printed. A new process starts with a new key, so pseudonyms
+/// are unlinkable across restarts too.
 pub struct EpochKey {
-    // Boxed so the locked pages stay where they are when the key moves.
-    bytes: Box<[u8; 32]>,
+    page: Box<KeyPage>,
     locked: Option<region::LockGuard>,
+}
+
+/// One page, so that locking and unlocking it affects nothing else.
+#[repr(C, align(4096))]
+struct KeyPage {
+    key: [u8; 32],
+    rest: [u8; 4096 - 32],
 }
 
 impl EpochKey {
     /// A fresh key from the operating system's CSPRNG.
     pub fn generate() -> Self {
-        let mut bytes = Box::new([0u8; 32]);
-        rand::rng().fill_bytes(&mut bytes[..]);
+        let mut page = Box::new(KeyPage { key: [0; 32], rest: [0; 4096 - 32] });
         // mlock can fail without CAP_IPC_LOCK over RLIMIT_MEMLOCK; the key is
         // still zeroized, and the audit reports whether swap is off.
-        let locked = region::lock(bytes.as_ptr(), bytes.len()).ok();
-        EpochKey { bytes, locked }
+        let locked = region::lock(page.key.as_ptr(), page.key.len()).ok();
+        fill_from_os(&mut page.key);
+        let _ = &page.rest;
+        EpochKey { page, locked }
+    }
+
+    /// Replaces the key in place (the old bytes are overwritten, never copied).
+    pub fn regenerate(&mut self) {
+        self.page.key.zeroize();
+        fill_from_os(&mut self.page.key);
     }
 
     /// Whether the key's memory is locked against swapping.
     pub fn is_locked(&self) -> bool {
         self.locked.is_some()
     }
+
+    fn bytes(&self) -> &[u8; 32] {
+        &self.page.key
+    }
+}
+
+fn fill_from_os(key: &mut [u8; 32]) {
+    OsRng.try_fill_bytes(key).expect("the operating system's random generator is available");
 }
 
 impl Drop for EpochKey {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        self.page.key.zeroize();
     }
 }
 
@@ -92,7 +115,7 @@ impl Pseudonymizer {
         let mut input = [0u8; 7];
         input[0] = DOMAIN_MAC;
         input[1..].copy_from_slice(mac.bytes());
-        let hash = blake3::keyed_hash(&self.key.bytes, &input);
+        let hash = blake3::keyed_hash(self.key.bytes(), &input);
         input.zeroize();
         Pseudonym(first_u64(hash.as_bytes()))
     }
@@ -100,7 +123,7 @@ impl Pseudonymizer {
     /// A keyed digest of the given byte strings (a device's information
     /// elements, already stripped of anything that names a network).
     pub fn fingerprint<'a>(&self, parts: impl IntoIterator<Item = &'a [u8]>) -> Fingerprint {
-        let mut hasher = blake3::Hasher::new_keyed(&self.key.bytes);
+        let mut hasher = blake3::Hasher::new_keyed(self.key.bytes());
         hasher.update(&[DOMAIN_FINGERPRINT]);
         for part in parts {
             hasher.update(&(part.len() as u32).to_le_bytes());
@@ -134,9 +157,9 @@ impl Pseudonymizer {
         }
     }
 
-    /// Replaces the key now. The old key is zeroized as it is dropped.
+    /// Replaces the key now, in place: the old key is overwritten.
     pub fn rotate(&mut self) {
-        self.key = EpochKey::generate();
+        self.key.regenerate();
         self.epoch += 1;
     }
 
@@ -202,9 +225,20 @@ mod tests {
     }
 
     #[test]
+    fn rotation_overwrites_the_key_in_its_locked_page() {
+        let mut k = EpochKey::generate();
+        let before = *k.bytes();
+        let page = k.bytes().as_ptr();
+        k.regenerate();
+        assert_ne!(*k.bytes(), before);
+        assert_eq!(k.bytes().as_ptr(), page, "the key stays where it was locked");
+        assert_eq!(page as usize % 4096, 0);
+    }
+
+    #[test]
     fn epoch_key_debug_is_redacted() {
         let k = EpochKey::generate();
-        let hex: String = k.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = k.bytes().iter().map(|b| format!("{b:02x}")).collect();
         let dbg = format!("{k:?}");
         assert!(!dbg.contains(&hex[..8]));
     }

@@ -20,17 +20,10 @@ pub use key::{EpochKey, Pseudonymizer, RotationPolicy, harden_process};
 pub use raw::{RawMac, RawSsid};
 
 /// A keyed, per-epoch handle for one MAC address. Only meaningful inside the
-/// process and within one epoch; deliberately not `Serialize` or `Display`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// process and within one epoch; deliberately not `Serialize` or `Display`,
+/// and its value cannot be read out: it can only be compared and hashed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pseudonym(u64);
-
-impl Pseudonym {
-    /// The value used as a hash-table key. Never leaves the process.
-    #[inline]
-    pub fn key(self) -> u64 {
-        self.0
-    }
-}
 
 impl std::fmt::Debug for Pseudonym {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,15 +34,8 @@ impl std::fmt::Debug for Pseudonym {
 /// A keyed, per-epoch digest of a probe request's information elements
 /// (what a device model announces about itself). Used to link randomized MACs
 /// of the same device; never published.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(u64);
-
-impl Fingerprint {
-    #[inline]
-    pub fn key(self) -> u64 {
-        self.0
-    }
-}
 
 impl std::fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

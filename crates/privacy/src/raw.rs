@@ -35,8 +35,9 @@ impl RawMac {
     }
 
     /// Whether the address starts with `prefix` (an OUI or a full address).
+    /// Crate-private: a public prefix test would read the address out byte by byte.
     #[inline]
-    pub fn starts_with(&self, prefix: &[u8]) -> bool {
+    pub(crate) fn starts_with(&self, prefix: &[u8]) -> bool {
         self.0.starts_with(prefix)
     }
 

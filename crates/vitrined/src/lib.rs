@@ -39,6 +39,9 @@ pub fn run(
         match source.next_packet() {
             Ok(Some(packet)) => {
                 stats.packets += 1;
+                // Close finished windows before a rotation, so that they
+                // carry the epoch they were counted in.
+                agg.advance_to(packet.ts_us, &mut sink);
                 if stage.advance(packet.ts_us) {
                     agg.rotate_epoch();
                     stats.rotations += 1;

@@ -79,7 +79,7 @@ struct PipelineOpts {
     #[arg(long, value_name = "DBM", default_value_t = -80, allow_negative_numbers = true)]
     presence_rssi: i8,
     /// Key epoch length in hours: pseudonyms are unlinkable across epochs.
-    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
     epoch_hours: u64,
     /// Cap on per-device state (per window and per epoch); past it, distinct
     /// counts come from a HyperLogLog sketch.

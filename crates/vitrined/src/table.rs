@@ -50,7 +50,7 @@ pub fn row(s: &Summary) -> String {
         w.frames.probe_req,
         w.frames.malformed,
         d.distinct_macs,
-        d.randomized_macs,
+        opt(d.randomized_macs),
         d.estimated,
         opt(d.ssid_leaking),
         bars.trim_end()

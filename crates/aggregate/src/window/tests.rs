@@ -1,5 +1,8 @@
 use super::*;
 use crate::ProbeObservation;
+use vitrine_dot11::{Band, Channel};
+
+const CH6: Option<Channel> = Some(Channel { band: Band::Ghz2_4, number: 6 });
 
 /// Test doubles for pseudonyms: the aggregator only compares them, so a
 /// pseudonymizer over synthetic MACs gives realistic ones.
@@ -24,7 +27,7 @@ fn probe(ids: &Ids, ts_us: i64, mac: u32, model: u8, seq: u16, rssi: i8) -> Obse
     Observation {
         ts_us,
         what: Observed::Probe {
-            channel: Some(6),
+            channel: CH6,
             device: ProbeObservation {
                 pseudonym: ids.mac(mac),
                 fingerprint: ids.model(model),
@@ -71,7 +74,7 @@ fn one_phone_rotating_its_mac_every_burst_is_one_device() {
     let s = run(cfg(300), obs);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].wifi.devices.distinct_macs, 15);
-    assert_eq!(s[0].wifi.devices.randomized_macs, 15);
+    assert_eq!(s[0].wifi.devices.randomized_macs, Some(15));
     assert_eq!(s[0].wifi.devices.estimated, 1);
 }
 
@@ -241,7 +244,7 @@ fn malformed_packets_are_counted_by_reason() {
             ts_us: T0,
             what: Observed::Frame {
                 kind: FrameKind::Beacon,
-                channel: Some(1),
+                channel: Some(Channel { band: Band::Ghz2_4, number: 1 }),
             },
         },
     ];
@@ -254,4 +257,64 @@ fn malformed_packets_are_counted_by_reason() {
         s.wifi.channels.is_empty(),
         "one frame on channel 1 is below k"
     );
+}
+
+#[test]
+fn a_lone_small_bin_takes_a_neighbour_with_it() {
+    let ids = Ids::new();
+    // Three devices, all at -55 dBm: the only non-empty bin is below k.
+    let obs = (0..3u32).map(|i| probe(&ids, T0 + i64::from(i), i, i as u8, 0, -55));
+    let s = &run(cfg(60), obs)[0];
+    let hidden: Vec<_> = s.wifi.rssi_dbm.counts.iter().enumerate().filter(|(_, c)| c.is_none()).map(|(i, _)| i).collect();
+    assert_eq!(hidden.len(), 2, "{:?}", s.wifi.rssi_dbm.counts);
+    // The total (3) no longer says which of the two bins holds the devices.
+    assert_eq!(s.wifi.devices.distinct_macs, 3);
+}
+
+#[test]
+fn the_global_randomized_split_is_withheld_as_a_pair() {
+    let ids = Ids::new();
+    let mut obs: Vec<_> = (0..6u32).map(|i| probe(&ids, T0 + i64::from(i), i, i as u8, 0, -55)).collect();
+    // Two globally unique devices among six randomized ones.
+    for o in obs.iter_mut().take(2) {
+        if let Observed::Probe { device, .. } = &mut o.what {
+            device.randomized = false;
+        }
+    }
+    let s = &run(cfg(60), obs)[0];
+    assert_eq!(s.wifi.devices.global_macs, None);
+    assert_eq!(s.wifi.devices.randomized_macs, None);
+    assert!(s.suppressed.contains(&"wifi.devices.randomized_macs".to_string()));
+    assert_eq!(s.wifi.devices.distinct_macs, 6, "the total is published");
+}
+
+#[test]
+fn the_overflow_sketch_is_counted_once_across_a_rotation() {
+    let ids = Ids::new();
+    let cfg = Config { max_devices: 100, ..cfg(300) };
+    let mut out = Vec::new();
+    let mut agg = Aggregator::new(cfg);
+    for i in 0..1000u32 {
+        agg.push(probe(&ids, T0 + i64::from(i) * 1000, i, 1, 0, -50), &mut |s| out.push(s));
+    }
+    agg.rotate_epoch();
+    agg.finish(&mut |s| out.push(s));
+    let d = &out[0].wifi.devices;
+    assert!(!d.exact);
+    assert!((950..=1050).contains(&d.distinct_macs), "distinct {}", d.distinct_macs);
+}
+
+#[test]
+fn a_window_closed_by_the_rotating_packet_keeps_its_epoch() {
+    let ids = Ids::new();
+    let mut out = Vec::new();
+    let mut agg = Aggregator::new(cfg(60));
+    agg.push(probe(&ids, T0, 1, 1, 0, -50), &mut |s| out.push(s));
+    // The packet at T0 + 60 s both closes the first window and rotates the key.
+    let next = probe(&ids, T0 + 60_000_000, 1, 1, 1, -50);
+    agg.advance_to(next.ts_us, &mut |s| out.push(s));
+    agg.rotate_epoch();
+    agg.push(next, &mut |s| out.push(s));
+    agg.finish(&mut |s| out.push(s));
+    assert_eq!(out.iter().map(|s| s.epoch).collect::<Vec<_>>(), [0, 1]);
 }
