@@ -240,7 +240,12 @@ impl Aggregator {
     fn tally_devices(&mut self, win: &mut Window) {
         let mut tracks: Vec<AddressTrack> = win.devices.values().filter_map(|d| d.track).collect();
         let t = &mut win.tally;
-        t.estimated += estimate_devices(&mut tracks, &self.cfg.linker, &mut self.evidence, self.cfg.max_devices);
+        t.estimated += estimate_devices(
+            &mut tracks,
+            &self.cfg.linker,
+            &mut self.evidence,
+            self.cfg.max_devices,
+        );
         drop(tracks);
         for (pseudonym, d) in win.devices.drain() {
             t.distinct += 1;
@@ -286,14 +291,23 @@ impl Aggregator {
             .filter_map(|c| {
                 let path = format!("wifi.channels[{}/{}]", c.band.name(), c.number);
                 let frames = k.gate(path, win.channels[slot(c)])?;
-                Some(ChannelCount { band: c.band.name().to_string(), channel: c.number, frames })
+                Some(ChannelCount {
+                    band: c.band.name().to_string(),
+                    channel: c.number,
+                    frames,
+                })
             })
             .collect();
         let rssi_dbm = k.histogram("wifi.rssi_dbm", &RSSI_EDGES, &t.rssi);
         let dwell_s = k.histogram("wifi.dwell_s", &DWELL_EDGES, &t.dwell);
-        let (global_macs, randomized_macs) =
-            k.pair(("wifi.devices.global_macs", t.global), ("wifi.devices.randomized_macs", t.randomized));
-        let (new, returning) = k.pair(("wifi.devices.new", t.new), ("wifi.devices.returning", t.returning));
+        let (global_macs, randomized_macs) = k.pair(
+            ("wifi.devices.global_macs", t.global),
+            ("wifi.devices.randomized_macs", t.randomized),
+        );
+        let (new, returning) = k.pair(
+            ("wifi.devices.new", t.new),
+            ("wifi.devices.returning", t.returning),
+        );
         let devices = DeviceCounts {
             distinct_macs: t.distinct,
             global_macs,
@@ -345,7 +359,13 @@ fn observe_probe(
     match epoch_devices.get_mut(&p.pseudonym) {
         Some(e) => e.last_us = e.last_us.max(ts_us),
         None if known < cfg.max_devices => {
-            epoch_devices.insert(p.pseudonym, EpochDevice { first_us: ts_us, last_us: ts_us });
+            epoch_devices.insert(
+                p.pseudonym,
+                EpochDevice {
+                    first_us: ts_us,
+                    last_us: ts_us,
+                },
+            );
         }
         // Counted as capped when the window is tallied.
         None => {}
@@ -363,7 +383,9 @@ fn observe_probe(
             directed: false,
         }),
         None => {
-            win.overflow.get_or_insert_with(new_hll).insert(&p.pseudonym);
+            win.overflow
+                .get_or_insert_with(new_hll)
+                .insert(&p.pseudonym);
             return;
         }
     };
@@ -393,7 +415,10 @@ impl Window {
 
 fn bin(edges: &[i64], v: i64) -> usize {
     let last = edges.len() - 2;
-    edges.windows(2).position(|e| v >= e[0] && v < e[1]).unwrap_or(if v < edges[0] { 0 } else { last })
+    edges
+        .windows(2)
+        .position(|e| v >= e[0] && v < e[1])
+        .unwrap_or(if v < edges[0] { 0 } else { last })
 }
 
 /// Applies k-anonymity and records what it withheld.
@@ -404,7 +429,10 @@ struct Suppressor {
 
 impl Suppressor {
     fn new(k: u32) -> Self {
-        Suppressor { k: u64::from(k), suppressed: Vec::new() }
+        Suppressor {
+            k: u64::from(k),
+            suppressed: Vec::new(),
+        }
     }
 
     fn small(&self, n: u64) -> bool {
@@ -439,7 +467,11 @@ impl Suppressor {
     /// reveal it.
     fn histogram(&mut self, name: &str, edges: &[i64], counts: &[u64]) -> Histogram {
         let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
-        let mut out: Vec<Option<u64>> = counts.iter().enumerate().map(|(i, &n)| self.gate(label(i), n)).collect();
+        let mut out: Vec<Option<u64>> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| self.gate(label(i), n))
+            .collect();
         let withheld: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
         if let [only] = withheld[..] {
             let second = (0..counts.len())
@@ -449,14 +481,20 @@ impl Suppressor {
             out[second] = None;
             self.suppressed.push(label(second));
         }
-        Histogram { edges: edges.to_vec(), counts: out }
+        Histogram {
+            edges: edges.to_vec(),
+            counts: out,
+        }
     }
 }
 
 fn rfc3339(unix_s: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_s)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix_s.to_string())
 }
 

@@ -23,7 +23,11 @@ pub struct Packet<'a> {
 
 impl std::fmt::Debug for Packet<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Packet").field("ts_us", &self.ts_us).field("link", &self.link).field("len", &self.data.len()).finish()
+        f.debug_struct("Packet")
+            .field("ts_us", &self.ts_us)
+            .field("link", &self.link)
+            .field("len", &self.data.len())
+            .finish()
     }
 }
 

@@ -132,21 +132,30 @@ impl FrameSource for PcapFile {
             match header {
                 BlockInfo::LegacyHeader { link, nanos } => {
                     let link = self.link(link)?;
-                    self.interfaces = vec![(link, if nanos { 1_000_000_000 } else { 1_000_000 }, 0)];
+                    self.interfaces =
+                        vec![(link, if nanos { 1_000_000_000 } else { 1_000_000 }, 0)];
                 }
                 BlockInfo::Section => self.interfaces.clear(),
-                BlockInfo::Interface { link, tsresol, offset } => {
+                BlockInfo::Interface {
+                    link,
+                    tsresol,
+                    offset,
+                } => {
                     let link = self.link(link)?;
-                    let resolution = ts_resolution(tsresol).ok_or_else(|| self.damaged(format!("bad timestamp resolution {tsresol:#x}")))?;
+                    let resolution = ts_resolution(tsresol).ok_or_else(|| {
+                        self.damaged(format!("bad timestamp resolution {tsresol:#x}"))
+                    })?;
                     self.interfaces.push((link, resolution, offset));
                 }
                 BlockInfo::Skip => {}
-                BlockInfo::Packet { interface } => {
-                    match self.interfaces.get(interface as usize) {
-                        Some(&found) => break found,
-                        None => return Err(self.damaged(format!("packet on unknown interface {interface}"))),
+                BlockInfo::Packet { interface } => match self.interfaces.get(interface as usize) {
+                    Some(&found) => break found,
+                    None => {
+                        return Err(
+                            self.damaged(format!("packet on unknown interface {interface}"))
+                        );
                     }
-                }
+                },
             }
         };
         let offset = self.offset;
@@ -167,7 +176,11 @@ impl FrameSource for PcapFile {
             .and_then(|us| us.checked_add(if_offset_s.checked_mul(1_000_000)?));
         match ts_us {
             Some(ts_us) => Ok(Some(Packet { ts_us, link, data })),
-            None => Err(SourceError::Damaged { path: self.path.clone(), offset, message: "timestamp out of range".into() }),
+            None => Err(SourceError::Damaged {
+                path: self.path.clone(),
+                offset,
+                message: "timestamp out of range".into(),
+            }),
         }
     }
 }
@@ -176,7 +189,11 @@ impl FrameSource for PcapFile {
 /// top bit set. (`pcap-parser` 0.17 rejects every power-of-two resolution.)
 fn ts_resolution(tsresol: u8) -> Option<u64> {
     let n = u32::from(tsresol & 0x7f);
-    if tsresol & 0x80 != 0 { 1u64.checked_shl(n).filter(|_| n < 64) } else { 10u64.checked_pow(n) }
+    if tsresol & 0x80 != 0 {
+        1u64.checked_shl(n).filter(|_| n < 64)
+    } else {
+        10u64.checked_pow(n)
+    }
 }
 
 /// A fixed description of a parser error (its `Debug` would print the input).
@@ -185,22 +202,36 @@ fn describe(e: &PcapError<&[u8]>) -> String {
         PcapError::HeaderNotRecognized => "not a pcap or pcapng file".into(),
         PcapError::BufferTooSmall => "a block is larger than the read buffer".into(),
         PcapError::ReadError => "read error".into(),
-        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => format!("unparsable block ({kind:?})"),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("unparsable block ({kind:?})")
+        }
         _ => "unparsable block".into(),
     }
 }
 
 enum BlockInfo {
-    LegacyHeader { link: pcap_parser::Linktype, nanos: bool },
+    LegacyHeader {
+        link: pcap_parser::Linktype,
+        nanos: bool,
+    },
     Section,
-    Interface { link: pcap_parser::Linktype, tsresol: u8, offset: i64 },
-    Packet { interface: u32 },
+    Interface {
+        link: pcap_parser::Linktype,
+        tsresol: u8,
+        offset: i64,
+    },
+    Packet {
+        interface: u32,
+    },
     Skip,
 }
 
 fn classify(block: PcapBlockOwned<'_>) -> BlockInfo {
     match block {
-        PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader { link: h.network, nanos: h.is_nanosecond_precision() },
+        PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader {
+            link: h.network,
+            nanos: h.is_nanosecond_precision(),
+        },
         PcapBlockOwned::Legacy(_) => BlockInfo::Packet { interface: 0 },
         PcapBlockOwned::NG(Block::SectionHeader(_)) => BlockInfo::Section,
         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => BlockInfo::Interface {

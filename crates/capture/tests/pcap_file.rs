@@ -115,7 +115,12 @@ fn pcapng_written_by_editcap_reads_like_the_original_pcap() {
 
     // Nanosecond pcap.
     let nsec = dir.path().join("nsec.pcap");
-    let status = Command::new("editcap").args(["-F", "nsecpcap"]).arg(&original).arg(&nsec).status().unwrap();
+    let status = Command::new("editcap")
+        .args(["-F", "nsecpcap"])
+        .arg(&original)
+        .arg(&nsec)
+        .status()
+        .unwrap();
     assert!(status.success());
     let (d, err_d) = read_all(&nsec);
     assert!(err_d.is_none());

@@ -36,7 +36,13 @@ fn probe(sa: [u8; 6], ssid: &[u8]) -> Vec<u8> {
 fn device(stage: &CaptureStage, ts_us: i64, packet: &[u8]) -> ProbeObservation {
     match stage.observe(ts_us, LinkType::Radiotap, packet).what {
         Observed::Probe { device, channel } => {
-            assert_eq!(channel, Some(Channel { band: Band::Ghz2_4, number: 6 }));
+            assert_eq!(
+                channel,
+                Some(Channel {
+                    band: Band::Ghz2_4,
+                    number: 6
+                })
+            );
             device
         }
         other => panic!("expected a probe, got {other:?}"),
@@ -87,7 +93,12 @@ fn ignored_devices_and_bad_packets_are_classified_not_passed_on() {
         stage
             .observe(0, LinkType::Radiotap, &probe(PHONE, b""))
             .what,
-        Observed::Ignored { channel: Some(Channel { band: Band::Ghz2_4, number: 6 }) }
+        Observed::Ignored {
+            channel: Some(Channel {
+                band: Band::Ghz2_4,
+                number: 6
+            })
+        }
     ));
     let other = [0x02, 0x22, 0xfb, 0x12, 0x34, 0x56];
     assert!(matches!(

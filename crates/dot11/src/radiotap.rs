@@ -67,7 +67,10 @@ pub fn channel_of(freq_mhz: u16) -> Option<Channel> {
         5005..=5895 => (Band::Ghz5, (freq_mhz - 5000) / 5),
         _ => return None,
     };
-    Some(Channel { band, number: u8::try_from(number).ok()? })
+    Some(Channel {
+        band,
+        number: u8::try_from(number).ok()?,
+    })
 }
 
 const FLAG_FCS_AT_END: u8 = 0x10;

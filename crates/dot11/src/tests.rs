@@ -29,7 +29,13 @@ fn probe_request_fields_are_read() {
     let frame = parse(&p).unwrap();
     assert_eq!(frame.kind, FrameKind::ProbeRequest);
     assert_eq!(frame.radio.signal_dbm, Some(-61));
-    assert_eq!(frame.radio.channel(), Some(Channel { band: Band::Ghz2_4, number: 6 }));
+    assert_eq!(
+        frame.radio.channel(),
+        Some(Channel {
+            band: Band::Ghz2_4,
+            number: 6
+        })
+    );
     let probe = frame.probe.unwrap();
     assert_eq!(probe.seq, 1234);
     assert!(probe.transmitter.is_randomized());
@@ -100,7 +106,13 @@ fn extended_presence_words_and_alignment_are_honoured() {
     rt.extend(probe_request([0x00, 0x16, 0x6c, 3, 4, 5], 9, b""));
     let frame = parse(&rt).unwrap();
     assert_eq!(frame.radio.freq_mhz, Some(5180));
-    assert_eq!(frame.radio.channel(), Some(Channel { band: Band::Ghz5, number: 36 }));
+    assert_eq!(
+        frame.radio.channel(),
+        Some(Channel {
+            band: Band::Ghz5,
+            number: 36
+        })
+    );
     assert_eq!(frame.radio.signal_dbm, Some(-70));
 }
 
@@ -153,7 +165,11 @@ fn channels_map_from_frequencies() {
     assert_eq!(ch(2412), Some((Band::Ghz2_4, 1)));
     assert_eq!(ch(2484), Some((Band::Ghz2_4, 14)));
     assert_eq!(ch(5745), Some((Band::Ghz5, 149)));
-    assert_eq!(ch(5955), Some((Band::Ghz6, 1)), "not the same channel as 2.4 GHz channel 1");
+    assert_eq!(
+        ch(5955),
+        Some((Band::Ghz6, 1)),
+        "not the same channel as 2.4 GHz channel 1"
+    );
     assert_eq!(ch(5000), None);
     assert_eq!(ch(900), None);
 }
@@ -161,11 +177,18 @@ fn channels_map_from_frequencies() {
 #[test]
 fn debug_output_shows_no_address_ssid_or_element_contents() {
     let mut p = esp32_radiotap(2437, -61);
-    p.extend(probe_request([0x02, 0xca, 0xfe, 0x12, 0x34, 0x56], 1, b"HomeNet"));
+    p.extend(probe_request(
+        [0x02, 0xca, 0xfe, 0x12, 0x34, 0x56],
+        1,
+        b"HomeNet",
+    ));
     let text = format!("{:?}", parse(&p).unwrap());
     // Neither the SSID (text or bytes) nor the address (202 = 0xca, 254 = 0xfe) shows.
     for leak in ["HomeNet", "72, 111", "202", "254", "ca:fe", "cafe"] {
-        assert!(!text.to_lowercase().contains(&leak.to_lowercase()), "{leak} in {text}");
+        assert!(
+            !text.to_lowercase().contains(&leak.to_lowercase()),
+            "{leak} in {text}"
+        );
     }
     assert!(text.contains("Element(221, 5 bytes)"), "{text}");
 }

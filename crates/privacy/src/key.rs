@@ -28,7 +28,10 @@ struct KeyPage {
 impl EpochKey {
     /// A fresh key from the operating system's CSPRNG.
     pub fn generate() -> Self {
-        let mut page = Box::new(KeyPage { key: [0; 32], rest: [0; 4096 - 32] });
+        let mut page = Box::new(KeyPage {
+            key: [0; 32],
+            rest: [0; 4096 - 32],
+        });
         // mlock can fail without CAP_IPC_LOCK over RLIMIT_MEMLOCK; the key is
         // still zeroized, and the audit reports whether swap is off.
         let locked = region::lock(page.key.as_ptr(), page.key.len()).ok();
@@ -54,7 +57,9 @@ impl EpochKey {
 }
 
 fn fill_from_os(key: &mut [u8; 32]) {
-    OsRng.try_fill_bytes(key).expect("the operating system's random generator is available");
+    OsRng
+        .try_fill_bytes(key)
+        .expect("the operating system's random generator is available");
 }
 
 impl Drop for EpochKey {
@@ -231,7 +236,11 @@ mod tests {
         let page = k.bytes().as_ptr();
         k.regenerate();
         assert_ne!(*k.bytes(), before);
-        assert_eq!(k.bytes().as_ptr(), page, "the key stays where it was locked");
+        assert_eq!(
+            k.bytes().as_ptr(),
+            page,
+            "the key stays where it was locked"
+        );
         assert_eq!(page as usize % 4096, 0);
     }
 

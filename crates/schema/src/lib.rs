@@ -21,8 +21,9 @@ pub struct Summary {
     pub window_start: String,
     /// Window length in seconds.
     pub window_s: u32,
-    /// Key epoch number within this process run (0, 1, ...). Pseudonyms of
-    /// different epochs cannot be linked; counts restart per epoch.
+    /// Key epoch number within this process run (0, 1, ...) when the window
+    /// closed. Pseudonyms of different epochs cannot be linked; a window that
+    /// spans a rotation counts a device heard in both epochs twice.
     pub epoch: u64,
     /// Minimum number of members a published bin must have (k-anonymity).
     pub k: u32,
@@ -67,6 +68,8 @@ pub struct FrameCounts {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelCount {
+    /// `2.4GHz`, `5GHz` or `6GHz`: channel numbers repeat across bands.
+    pub band: String,
     pub channel: u8,
     pub frames: u64,
 }
@@ -76,10 +79,13 @@ pub struct ChannelCount {
 pub struct DeviceCounts {
     /// Distinct transmitter addresses seen in the window.
     pub distinct_macs: u64,
-    /// Of those, globally unique (vendor-assigned) addresses.
-    pub global_macs: u64,
-    /// Of those, randomized (locally administered) addresses.
-    pub randomized_macs: u64,
+    /// Of those, globally unique (vendor-assigned) addresses. This split is
+    /// a breakdown: when either part has fewer than k members both are
+    /// suppressed (one would give the other away).
+    pub global_macs: Option<u64>,
+    /// Of those, randomized (locally administered) addresses; suppressed
+    /// together with `global_macs`.
+    pub randomized_macs: Option<u64>,
     /// Estimated real devices present (signal at or above the presence
     /// threshold), after linking randomized addresses of one device through
     /// its information-element fingerprint, sequence numbers and timing.
@@ -88,9 +94,11 @@ pub struct DeviceCounts {
     pub presence_rssi_dbm: i8,
     /// Devices that sent directed probes (naming a network); k-suppressed.
     pub ssid_leaking: Option<u64>,
-    /// Devices first seen in this epoch during this window; k-suppressed.
+    /// Devices first seen in this epoch during this window; k-suppressed,
+    /// together with `returning`.
     pub new: Option<u64>,
-    /// Devices seen earlier in this epoch and again in this window; k-suppressed.
+    /// Devices seen earlier in this epoch and again in this window;
+    /// k-suppressed, together with `new`.
     pub returning: Option<u64>,
     /// False when per-device state hit its memory cap and distinct counts
     /// came from a HyperLogLog sketch instead.

@@ -82,7 +82,30 @@ fn example_is_consistent() {
     let s: Summary = serde_json::from_value(example()).unwrap();
     assert_eq!(s.schema_version, SCHEMA_VERSION);
     let d = &s.wifi.devices;
-    assert_eq!(d.distinct_macs, d.global_macs + d.randomized_macs);
+    let k = u64::from(s.k);
+    // Pairs are withheld together; published, they add up.
+    match (d.global_macs, d.randomized_macs) {
+        (Some(g), Some(r)) => {
+            assert_eq!(d.distinct_macs, g + r);
+            assert!(g == 0 || g >= k);
+            assert!(r == 0 || r >= k);
+        }
+        (None, None) => {}
+        split => panic!("global/randomized withheld apart: {split:?}"),
+    }
+    match (d.new, d.returning) {
+        (Some(n), Some(r)) => {
+            if d.exact {
+                assert_eq!(d.distinct_macs, n + r);
+            }
+            assert!(n == 0 || n >= k);
+            assert!(r == 0 || r >= k);
+        }
+        (None, None) => {}
+        split => panic!("new/returning withheld apart: {split:?}"),
+    }
+    // The example publishes the global/randomized split.
+    assert_eq!((d.global_macs, d.randomized_macs), (Some(9), Some(48)));
     assert!(d.estimated <= d.distinct_macs);
     let f = &s.wifi.frames;
     assert_eq!(
@@ -98,16 +121,41 @@ fn example_is_consistent() {
     );
     assert!(f.ignored <= f.probe_req);
     assert_eq!(f.malformed, s.wifi.malformed.values().sum::<u64>());
-    let k = u64::from(s.k);
-    for h in [&s.wifi.rssi_dbm, &s.wifi.dwell_s] {
+    for (h, every_device) in [(&s.wifi.rssi_dbm, false), (&s.wifi.dwell_s, d.exact)] {
         assert_eq!(h.counts.len() + 1, h.edges.len());
         assert!(h.edges.windows(2).all(|e| e[0] < e[1]));
-        // Every device falls in exactly one bin: the withheld bins hold the rest.
-        let published: u64 = h.counts.iter().flatten().sum();
+        // Secondary suppression: a histogram never has exactly one null.
         let withheld = h.counts.iter().filter(|c| c.is_none()).count() as u64;
-        let rest = d.distinct_macs - published;
-        assert!(rest >= withheld && rest <= withheld * (k - 1), "{h:?}");
+        assert_ne!(withheld, 1, "a lone withheld bin can be worked out: {h:?}");
+        // A device falls in at most one bin (dwell: exactly one), so the
+        // withheld bins hold at most the rest; a primary one is non-empty.
+        let published: u64 = h.counts.iter().flatten().sum();
+        let rest = d
+            .distinct_macs
+            .checked_sub(published)
+            .expect("bins add up to more than distinct_macs");
+        if every_device {
+            assert!(withheld > 0 || rest == 0, "{h:?}");
+        }
+        assert!(withheld == 0 || rest >= 1, "{h:?}");
     }
+    // In the example, dwell has one primary bin (1..k-1 devices) and its
+    // secondary (the smallest other non-empty bin, 7 devices).
+    assert_eq!(
+        s.wifi.dwell_s.counts,
+        [Some(12), Some(9), Some(14), Some(12), None, Some(0), None]
+    );
+    let rest = d.distinct_macs - s.wifi.dwell_s.counts.iter().flatten().sum::<u64>();
+    let secondary = 7;
+    assert!((1..k).contains(&(rest - secondary)));
+    assert!(
+        s.wifi
+            .dwell_s
+            .counts
+            .iter()
+            .flatten()
+            .all(|&c| c == 0 || c >= secondary)
+    );
     assert_eq!(
         s.wifi.rssi_dbm.edges,
         [-128, -90, -80, -70, -60, -50, -40, -30, 0]
@@ -129,6 +177,8 @@ fn example_is_consistent() {
         }
     }
     for (name, c) in [
+        ("global_macs", d.global_macs),
+        ("randomized_macs", d.randomized_macs),
         ("ssid_leaking", d.ssid_leaking),
         ("new", d.new),
         ("returning", d.returning),
@@ -143,13 +193,57 @@ fn example_is_consistent() {
             "{path} is null but not listed in suppressed"
         );
     }
+    // Channels: ordered by band then number, published at k or more; a
+    // withheld channel is listed as `wifi.channels[<band>/<number>]`.
+    const BANDS: [&str; 3] = ["2.4GHz", "5GHz", "6GHz"];
+    let band_rank = |band: &str| {
+        BANDS
+            .iter()
+            .position(|b| *b == band)
+            .unwrap_or_else(|| panic!("unknown band {band}"))
+    };
     for ch in &s.wifi.channels {
         assert!(
             ch.frames >= k,
-            "channel {} is published below k",
+            "channel {}/{} is published below k",
+            ch.band,
             ch.channel
         );
+        assert!((1..=233).contains(&ch.channel), "channel {}", ch.channel);
     }
+    assert!(
+        s.wifi
+            .channels
+            .windows(2)
+            .all(|w| (band_rank(&w[0].band), w[0].channel) < (band_rank(&w[1].band), w[1].channel)),
+        "channels out of order"
+    );
+    // And nothing else is listed: every path is a null above or a channel
+    // that is not published.
+    for path in &s.suppressed {
+        if nulls.contains(path) {
+            continue;
+        }
+        let (band, number) = path
+            .strip_prefix("wifi.channels[")
+            .and_then(|p| p.strip_suffix(']'))
+            .and_then(|p| p.split_once('/'))
+            .unwrap_or_else(|| panic!("{path} is listed but nothing is withheld there"));
+        band_rank(band);
+        let number: u8 = number.parse().expect("a channel number");
+        assert!((1..=233).contains(&number), "{path}");
+        assert!(
+            !s.wifi
+                .channels
+                .iter()
+                .any(|c| c.band == band && c.channel == number),
+            "{path} is listed but published"
+        );
+    }
+    assert!(
+        s.suppressed.contains(&"wifi.channels[5GHz/44]".to_owned()),
+        "the example shows a withheld channel"
+    );
     for c in s
         .wifi
         .rssi_dbm
@@ -244,6 +338,36 @@ fn schema_rejects_what_the_rust_types_cannot_produce() {
             mutated(|s| s["wifi"]["channels"][0]["channel"] = json!(256)),
         ),
         (
+            "channel 0 (channel numbers start at 1)",
+            "/wifi/channels/0/channel",
+            mutated(|s| s["wifi"]["channels"][0]["channel"] = json!(0)),
+        ),
+        (
+            "a channel past 233",
+            "/wifi/channels/0/channel",
+            mutated(|s| s["wifi"]["channels"][0]["channel"] = json!(234)),
+        ),
+        (
+            "an unknown band",
+            "/wifi/channels/3/band",
+            mutated(|s| s["wifi"]["channels"][3]["band"] = json!("7GHz")),
+        ),
+        (
+            "a channel without its band",
+            "/wifi/channels/0",
+            mutated(|s| {
+                s["wifi"]["channels"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("band");
+            }),
+        ),
+        (
+            "a negative global_macs",
+            "/wifi/devices/global_macs",
+            mutated(|s| s["wifi"]["devices"]["global_macs"] = json!(-9)),
+        ),
+        (
             "a threshold past i8",
             "/wifi/devices/presence_rssi_dbm",
             mutated(|s| s["wifi"]["devices"]["presence_rssi_dbm"] = json!(-129)),
@@ -290,18 +414,25 @@ fn summary(opt: Option<u64>) -> Summary {
             ]),
             channels: vec![
                 ChannelCount {
+                    band: "2.4GHz".into(),
                     channel: 6,
-                    frames: 90,
+                    frames: 80,
                 },
                 ChannelCount {
+                    band: "5GHz".into(),
                     channel: 165,
+                    frames: 5,
+                },
+                ChannelCount {
+                    band: "6GHz".into(),
+                    channel: 233,
                     frames: 5,
                 },
             ],
             devices: DeviceCounts {
                 distinct_macs: u64::MAX,
-                global_macs: 0,
-                randomized_macs: u64::MAX,
+                global_macs: opt.map(|_| 0),
+                randomized_macs: opt.map(|_| u64::MAX),
                 estimated: 12,
                 presence_rssi_dbm: i8::MIN,
                 ssid_leaking: opt,
@@ -320,7 +451,15 @@ fn summary(opt: Option<u64>) -> Summary {
             },
         },
         suppressed: if opt.is_none() {
-            vec!["wifi.devices.new".into(), "wifi.dwell_s[0,60)".into()]
+            vec![
+                "wifi.channels[6GHz/1]".into(),
+                "wifi.devices.global_macs".into(),
+                "wifi.devices.randomized_macs".into(),
+                "wifi.devices.new".into(),
+                "wifi.devices.returning".into(),
+                "wifi.dwell_s[0,60)".into(),
+                "wifi.dwell_s[60,300)".into(),
+            ]
         } else {
             vec![]
         },
@@ -388,6 +527,6 @@ fn every_property_is_required_and_described() {
     }
     let mut seen = 0;
     walk("#", &schema(), &mut seen);
-    // 7 top-level + 6 wifi + 10 frames + 2 channel + 10 devices + 2 histogram.
-    assert_eq!(seen, 37);
+    // 7 top-level + 6 wifi + 10 frames + 3 channel + 10 devices + 2 histogram.
+    assert_eq!(seen, 38);
 }

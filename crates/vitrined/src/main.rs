@@ -159,9 +159,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut source = PcapFile::open(&pcap)?;
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
-            let (stats, result) = vitrined::run(&mut source, &mut stage, opts.config(60), &mut |s| {
-                out.write(&s)
-            });
+            let (stats, result) =
+                vitrined::run(&mut source, &mut stage, opts.config(60), &mut |s| {
+                    out.write(&s)
+                });
             out.finish().context("writing summaries")?;
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(

@@ -117,3 +117,37 @@ fn the_ignore_list_drops_exactly_the_listed_machines() {
         assert_eq!(ignored, listed, "{day}");
     }
 }
+
+#[test]
+fn every_summary_of_a_real_capture_matches_the_published_json_schema() {
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/summary-v1.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let dir = captures().join("lab-occupancy");
+    let mut checked = 0;
+    let mut suppressed = 0;
+    for window_s in [60, 300] {
+        let s = replay(
+            &dir.join("sc6-61_2022-10-19_anonymized.pcap"),
+            Config {
+                window_s,
+                ..Config::default()
+            },
+            IgnoreList::default(),
+        );
+        for summary in s {
+            let value: serde_json::Value = serde_json::from_str(&summary.to_json_line()).unwrap();
+            if let Err(e) = validator.validate(&value) {
+                panic!("{}: {e}", summary.window_start);
+            }
+            checked += 1;
+            suppressed += summary.suppressed.len();
+        }
+    }
+    assert!(
+        checked > 100 && suppressed > 100,
+        "checked {checked}, suppressed {suppressed}"
+    );
+}

@@ -19,13 +19,19 @@ fn a_bad_ignore_list_names_the_file_and_line_and_nothing_is_read() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("mine.txt:3"), "{stderr}");
-    assert!(!stderr.contains("nonexistent"), "the ignore list is checked before the capture is opened: {stderr}");
+    assert!(
+        !stderr.contains("nonexistent"),
+        "the ignore list is checked before the capture is opened: {stderr}"
+    );
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn a_missing_capture_is_a_clear_error() {
-    let out = vitrined().args(["replay", "--pcap", "/nonexistent/day1.pcap"]).output().unwrap();
+    let out = vitrined()
+        .args(["replay", "--pcap", "/nonexistent/day1.pcap"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /nonexistent/day1.pcap"));
 }
@@ -35,21 +41,46 @@ fn help_explains_the_replay_options() {
     let out = vitrined().args(["replay", "--help"]).output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for option in ["--pcap", "--format", "--window", "--ignore", "--k", "--presence-rssi", "--epoch-hours"] {
+    for option in [
+        "--pcap",
+        "--format",
+        "--window",
+        "--ignore",
+        "--k",
+        "--presence-rssi",
+        "--epoch-hours",
+    ] {
         assert!(help.contains(option), "{option} missing from --help");
     }
 }
 
 #[test]
 fn the_demo_prints_a_table_and_compares_with_the_truth() {
-    let out = vitrined().args(["demo", "--minutes", "5", "--window", "60"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vitrined()
+        .args(["demo", "--minutes", "5", "--window", "60"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("window (UTC)"));
-    assert_eq!(text.lines().filter(|l| l.starts_with("2024-")).count(), 5, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("2024-")).count(),
+        5,
+        "{text}"
+    );
     assert!(text.contains("probe requests counted (truth"), "{text}");
     // Counted exactly what the simulator sent.
-    let line = text.lines().find(|l| l.contains("probe requests counted")).unwrap();
-    let nums: Vec<&str> = line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).collect();
+    let line = text
+        .lines()
+        .find(|l| l.contains("probe requests counted"))
+        .unwrap();
+    let nums: Vec<&str> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(nums[0], nums[1], "{line}");
 }

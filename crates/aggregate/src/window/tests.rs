@@ -2,7 +2,10 @@ use super::*;
 use crate::ProbeObservation;
 use vitrine_dot11::{Band, Channel};
 
-const CH6: Option<Channel> = Some(Channel { band: Band::Ghz2_4, number: 6 });
+const CH6: Option<Channel> = Some(Channel {
+    band: Band::Ghz2_4,
+    number: 6,
+});
 
 /// Test doubles for pseudonyms: the aggregator only compares them, so a
 /// pseudonymizer over synthetic MACs gives realistic ones.
@@ -244,7 +247,10 @@ fn malformed_packets_are_counted_by_reason() {
             ts_us: T0,
             what: Observed::Frame {
                 kind: FrameKind::Beacon,
-                channel: Some(Channel { band: Band::Ghz2_4, number: 1 }),
+                channel: Some(Channel {
+                    band: Band::Ghz2_4,
+                    number: 1,
+                }),
             },
         },
     ];
@@ -265,7 +271,15 @@ fn a_lone_small_bin_takes_a_neighbour_with_it() {
     // Three devices, all at -55 dBm: the only non-empty bin is below k.
     let obs = (0..3u32).map(|i| probe(&ids, T0 + i64::from(i), i, i as u8, 0, -55));
     let s = &run(cfg(60), obs)[0];
-    let hidden: Vec<_> = s.wifi.rssi_dbm.counts.iter().enumerate().filter(|(_, c)| c.is_none()).map(|(i, _)| i).collect();
+    let hidden: Vec<_> = s
+        .wifi
+        .rssi_dbm
+        .counts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_none())
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(hidden.len(), 2, "{:?}", s.wifi.rssi_dbm.counts);
     // The total (3) no longer says which of the two bins holds the devices.
     assert_eq!(s.wifi.devices.distinct_macs, 3);
@@ -274,7 +288,9 @@ fn a_lone_small_bin_takes_a_neighbour_with_it() {
 #[test]
 fn the_global_randomized_split_is_withheld_as_a_pair() {
     let ids = Ids::new();
-    let mut obs: Vec<_> = (0..6u32).map(|i| probe(&ids, T0 + i64::from(i), i, i as u8, 0, -55)).collect();
+    let mut obs: Vec<_> = (0..6u32)
+        .map(|i| probe(&ids, T0 + i64::from(i), i, i as u8, 0, -55))
+        .collect();
     // Two globally unique devices among six randomized ones.
     for o in obs.iter_mut().take(2) {
         if let Observed::Probe { device, .. } = &mut o.what {
@@ -284,24 +300,37 @@ fn the_global_randomized_split_is_withheld_as_a_pair() {
     let s = &run(cfg(60), obs)[0];
     assert_eq!(s.wifi.devices.global_macs, None);
     assert_eq!(s.wifi.devices.randomized_macs, None);
-    assert!(s.suppressed.contains(&"wifi.devices.randomized_macs".to_string()));
+    assert!(
+        s.suppressed
+            .contains(&"wifi.devices.randomized_macs".to_string())
+    );
     assert_eq!(s.wifi.devices.distinct_macs, 6, "the total is published");
 }
 
 #[test]
 fn the_overflow_sketch_is_counted_once_across_a_rotation() {
     let ids = Ids::new();
-    let cfg = Config { max_devices: 100, ..cfg(300) };
+    let cfg = Config {
+        max_devices: 100,
+        ..cfg(300)
+    };
     let mut out = Vec::new();
     let mut agg = Aggregator::new(cfg);
     for i in 0..1000u32 {
-        agg.push(probe(&ids, T0 + i64::from(i) * 1000, i, 1, 0, -50), &mut |s| out.push(s));
+        agg.push(
+            probe(&ids, T0 + i64::from(i) * 1000, i, 1, 0, -50),
+            &mut |s| out.push(s),
+        );
     }
     agg.rotate_epoch();
     agg.finish(&mut |s| out.push(s));
     let d = &out[0].wifi.devices;
     assert!(!d.exact);
-    assert!((950..=1050).contains(&d.distinct_macs), "distinct {}", d.distinct_macs);
+    assert!(
+        (950..=1050).contains(&d.distinct_macs),
+        "distinct {}",
+        d.distinct_macs
+    );
 }
 
 #[test]
