@@ -1,12 +1,12 @@
 //! Known MAC addresses and SSIDs go in; none of them may come out, in any
 //! encoding, on stdout, stderr (logs) or as files.
 
-use std::path::Path;
 use std::process::Command;
 
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use vitrine_sim::{SimFrame, models, probe_request, write_pcap};
 
 const CANARY_MACS: [[u8; 6]; 3] = [
     [0x02, 0xca, 0xfe, 0x00, 0x00, 0x01], // randomized
@@ -14,37 +14,6 @@ const CANARY_MACS: [[u8; 6]; 3] = [
     [0xda, 0xa1, 0x19, 0xbe, 0xef, 0x42], // randomized, seen many times
 ];
 const CANARY_SSIDS: [&str; 2] = ["CanaryHomeNet-7731", "Vitrine-Canary-Office"];
-
-fn radiotap_probe(sa: [u8; 6], seq: u16, ssid: &[u8], rssi: i8) -> Vec<u8> {
-    let mut p = vec![0, 0, 14, 0, 0x28, 0x08, 0, 0];
-    p.extend_from_slice(&2437u16.to_le_bytes());
-    p.extend_from_slice(&[0xa0, 0x00, rssi as u8, 0]);
-    p.extend_from_slice(&[0x40, 0x00, 0, 0]);
-    p.extend_from_slice(&[0xff; 6]);
-    p.extend_from_slice(&sa);
-    p.extend_from_slice(&[0xff; 6]);
-    p.extend_from_slice(&(seq << 4).to_le_bytes());
-    p.extend_from_slice(&[0, ssid.len() as u8]);
-    p.extend_from_slice(ssid);
-    p.extend_from_slice(&[1, 4, 0x02, 0x04, 0x0b, 0x16, 45, 2, 0x2d, 0x40]);
-    p
-}
-
-fn write_pcap(path: &Path, packets: &[(i64, Vec<u8>)]) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&127u32.to_le_bytes());
-    for (ts_us, p) in packets {
-        out.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        out.extend_from_slice(p);
-    }
-    std::fs::write(path, out).unwrap();
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -106,20 +75,20 @@ fn no_mac_ssid_or_pseudonym_reaches_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("canaries.pcap");
     let t0 = 1_700_000_100_000_000i64;
-    let mut packets = Vec::new();
-    for i in 0..400i64 {
-        let mac = CANARY_MACS[(i % 3) as usize];
-        let ssid = if i % 2 == 0 {
-            CANARY_SSIDS[(i / 2 % 2) as usize].as_bytes()
-        } else {
-            b""
-        };
-        packets.push((
-            t0 + i * 1_500_000,
-            radiotap_probe(mac, (i * 3) as u16, ssid, -55),
-        ));
-    }
-    write_pcap(&pcap, &packets);
+    // Probe requests as the simulator builds them (an iPhone's elements),
+    // from three canary MACs, half of them naming a canary network.
+    let iphone = &models()[0];
+    let frames: Vec<SimFrame> = (0..400i64)
+        .map(|i| {
+            let mac = CANARY_MACS[(i % 3) as usize];
+            let ssid = (i % 2 == 0).then(|| CANARY_SSIDS[(i / 2 % 2) as usize].as_bytes());
+            SimFrame {
+                ts_us: t0 + i * 1_500_000,
+                bytes: probe_request(mac, (i * 3) as u16, ssid, iphone, 6, -55),
+            }
+        })
+        .collect();
+    write_pcap(&pcap, &frames).unwrap();
     let before: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
