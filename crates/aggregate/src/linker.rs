@@ -151,11 +151,17 @@ fn sequence_links(group: &[AddressTrack], p: &LinkerParams) -> (usize, f64) {
         let mut best: Option<(u16, usize)> = None;
         let mut candidates = 0;
         // Filter first, then cap: in a busy group the real predecessor may be
-        // behind many addresses that cannot be it.
-        let eligible = group[..i].iter().enumerate().rev().filter(|&(j, a)| {
-            let silence = b.first_us - a.last_us;
-            !has_successor[j] && silence > 0 && silence <= p.max_seq_silence_us
-        });
+        // behind addresses that cannot be it. The scan itself is bounded too,
+        // so a window's estimate stays linear in its addresses.
+        let eligible = group[..i]
+            .iter()
+            .enumerate()
+            .rev()
+            .take(p.max_candidates * 8)
+            .filter(|&(j, a)| {
+                let silence = b.first_us - a.last_us;
+                !has_successor[j] && silence > 0 && silence <= p.max_seq_silence_us
+            });
         for (j, a) in eligible.take(p.max_candidates) {
             candidates += 1;
             let gap = b.first_seq.wrapping_sub(a.last_seq) & 0x0fff;
