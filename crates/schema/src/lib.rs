@@ -122,3 +122,16 @@ impl Summary {
         serde_json::to_string(self).expect("summaries always serialize")
     }
 }
+
+/// What is published on `vitrine/<site>/<rig>/wifi`: a summary stamped so
+/// that consumers can drop the duplicates QoS 1 allows, by `(rig, boot, seq)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub site: String,
+    pub rig: String,
+    /// Random id of the daemon's run; `seq` restarts with it.
+    pub boot: String,
+    /// Sequence number within the boot, from 0.
+    pub seq: u64,
+    pub summary: Summary,
+}

@@ -8,6 +8,7 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),
     ("editcap", "wireshark-common"),
     ("tcpdump", "tcpdump"),
+    ("zstd", "zstd"),
 ];
 pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),

@@ -4,6 +4,7 @@
 mod bench;
 mod deps;
 mod fuzz;
+mod payloads;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,6 +45,8 @@ enum Cmd {
     },
     /// Device-estimate accuracy on the lab-occupancy captures, for several presence thresholds.
     Occupancy,
+    /// Train the zstd dictionary shipped for payloads, on simulated summaries only.
+    TrainDict,
     /// Fuzz the frame parser (cargo fuzz, nightly), seeded with the shared captures.
     Fuzz {
         #[arg(long, default_value_t = 600)]
@@ -81,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Occupancy => occupancy(&root),
         Cmd::Fuzz { seconds } => fuzz::run(&root, seconds),
+        Cmd::TrainDict => payloads::train_dict(&root),
     }
 }
 

@@ -1,0 +1,66 @@
+//! Payload sizes: training the shipped dictionary, and bytes per day per rig.
+
+use std::path::Path;
+
+use vitrine_aggregate::Config;
+use vitrine_capture::CaptureStage;
+use vitrine_privacy::{IgnoreList, RotationPolicy};
+use vitrine_publish::{Codec, Envelope};
+use vitrine_sim::{SimConfig, Simulator};
+use vitrined::demo::SimSource;
+
+/// Envelopes of simulated summaries (60 s windows) as they would be published.
+pub fn simulated_envelopes(sim: SimConfig) -> Vec<Envelope> {
+    let (frames, _) = Simulator::new(sim).run();
+    let mut stage = CaptureStage::new(RotationPolicy::default(), IgnoreList::default());
+    let mut out = Vec::new();
+    let (_, result) = vitrined::run(
+        &mut SimSource::new(frames),
+        &mut stage,
+        Config::default(),
+        &mut |summary| {
+            let seq = out.len() as u64;
+            out.push(Envelope {
+                site: "store-0042".into(),
+                rig: "rig-01".into(),
+                boot: "6f1c2a9e4b7d4e21".into(),
+                seq,
+                summary,
+            });
+        },
+    );
+    result.expect("in-memory source");
+    out
+}
+
+pub fn train_dict(root: &Path) -> anyhow::Result<()> {
+    let mut samples = Vec::new();
+    for seed in 1..=6u64 {
+        let base = if seed % 2 == 0 {
+            SimConfig::busy_store()
+        } else {
+            SimConfig::quiet_store()
+        };
+        let sim = SimConfig {
+            seed,
+            duration_s: 3 * 3600,
+            start_unix_s: base.start_unix_s + seed as i64 * 86_400,
+            ..base
+        };
+        for e in simulated_envelopes(sim) {
+            samples.push(serde_json::to_vec(&e)?);
+        }
+    }
+    let dict = vitrine_publish::payload::train(&samples, 16 * 1024)?;
+    let path = root.join("crates/publish/dict/summary-v1.zdict");
+    std::fs::write(&path, &dict)?;
+    let codec = Codec::with_dictionary(dict);
+    eprintln!(
+        "xtask: {} samples, dictionary id {} ({} bytes) written to {}",
+        samples.len(),
+        codec.dict_id(),
+        codec.dictionary().len(),
+        path.display()
+    );
+    Ok(())
+}
