@@ -119,6 +119,8 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
             *rss as f64 / 1024.0
         )?;
     }
+    writeln!(report, "\nPayload sizes per rig (`vitrine-publish`):\n")?;
+    report += &crate::payloads::bytes_per_day();
     std::fs::write(dir.join("report.md"), &report)?;
     println!("{report}");
     Ok(())

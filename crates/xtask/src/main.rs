@@ -47,6 +47,8 @@ enum Cmd {
     Occupancy,
     /// Train the zstd dictionary shipped for payloads, on simulated summaries only.
     TrainDict,
+    /// Bytes per day per rig for plain JSON, zstd, and zstd with the dictionary.
+    PayloadSize,
     /// Fuzz the frame parser (cargo fuzz, nightly), seeded with the shared captures.
     Fuzz {
         #[arg(long, default_value_t = 600)]
@@ -85,6 +87,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Occupancy => occupancy(&root),
         Cmd::Fuzz { seconds } => fuzz::run(&root, seconds),
         Cmd::TrainDict => payloads::train_dict(&root),
+        Cmd::PayloadSize => {
+            println!("{}", payloads::bytes_per_day());
+            Ok(())
+        }
     }
 }
 
