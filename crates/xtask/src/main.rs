@@ -108,7 +108,7 @@ fn test() -> anyhow::Result<()> {
             "warnings",
         ]),
     )?;
-    step("tests", cargo(&["test", "--workspace", "--release"]))?;
+    step("tests", cargo(&["test", "--workspace"]))?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }
