@@ -177,6 +177,16 @@ fn first_u64(bytes: &[u8; 32]) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().expect("32 >= 8"))
 }
 
+/// A random 64-bit id in hex, e.g. a boot id: unique per daemon run, not
+/// derived from anything on the device.
+pub fn random_id() -> String {
+    let mut b = [0u8; 8];
+    OsRng
+        .try_fill_bytes(&mut b)
+        .expect("the operating system's random generator is available");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// Makes the process refuse core dumps and ptrace attachment by other
 /// unprivileged processes, so keys and raw frames cannot leave through a
 /// crash dump.

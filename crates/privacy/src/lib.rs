@@ -16,7 +16,7 @@ mod key;
 mod raw;
 
 pub use ignore::{IgnoreList, IgnoreListError};
-pub use key::{EpochKey, Pseudonymizer, RotationPolicy, harden_process};
+pub use key::{EpochKey, Pseudonymizer, RotationPolicy, harden_process, random_id};
 pub use raw::{RawMac, RawSsid};
 
 /// A keyed, per-epoch handle for one MAC address. Only meaningful inside the

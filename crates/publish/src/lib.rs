@@ -11,8 +11,10 @@
 //! **Architecture invariant:** only summaries (the schema crate's types) are
 //! ever spooled or published.
 
+pub mod mqtt;
 pub mod payload;
 pub mod spool;
 
+pub use mqtt::{BrokerConfig, Publisher};
 pub use payload::{Codec, Envelope, PayloadError};
 pub use spool::{Entry, Spool, SpoolError, SpoolPolicy, SpoolStats};

@@ -6,9 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use vitrine_aggregate::Config;
 use vitrine_capture::{CaptureStage, PcapFile, SourceError};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
+
+use vitrine_publish::{BrokerConfig, Codec, Envelope, Publisher, Spool, SpoolPolicy};
 use vitrine_schema::Summary;
 
 /// Anonymous Wi-Fi footfall sensing: turns 802.11 traffic into per-window
@@ -40,6 +44,8 @@ enum Command {
         format: Format,
         #[command(flatten)]
         opts: PipelineOpts,
+        #[command(flatten)]
+        publish: PublishOpts,
     },
     /// Run the pipeline on built-in simulated store traffic and show what a
     /// rig would publish, next to the simulator's ground truth. No hardware,
@@ -85,6 +91,33 @@ struct PipelineOpts {
     /// counts come from a HyperLogLog sketch.
     #[arg(long, default_value_t = 200_000)]
     max_devices: usize,
+}
+
+/// Publishing summaries to an MQTT broker, through a durable spool.
+#[derive(Debug, clap::Args)]
+struct PublishOpts {
+    /// Also publish every summary, zstd-compressed, to this broker
+    /// (`mqtt://host[:port]`) on `vitrine/<site>/<rig>/wifi`, QoS 1.
+    #[arg(long, value_name = "URL")]
+    publish: Option<String>,
+    /// Site id in topics and payloads.
+    #[arg(long, default_value = "site", requires = "publish")]
+    site: String,
+    /// Rig id in topics and payloads (also the MQTT client id's suffix).
+    #[arg(long, default_value = "rig", requires = "publish")]
+    rig: String,
+    /// Spool folder: summaries wait here until the broker acknowledges them.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/vitrine/spool",
+        requires = "publish"
+    )]
+    spool: PathBuf,
+    /// How long to wait at the end for the broker to acknowledge everything;
+    /// what is left stays spooled for the next run.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "publish")]
+    drain_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -154,16 +187,34 @@ fn init_logging(format: LogFormat) {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Replay { pcap, format, opts } => {
+        Command::Replay {
+            pcap,
+            format,
+            opts,
+            publish,
+        } => {
             let mut stage = opts.stage()?;
+            let mut publisher = publish.start()?;
             let mut source = PcapFile::open(&pcap)?;
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
+            let mut spool_error = None;
             let (stats, result) =
                 vitrined::run(&mut source, &mut stage, opts.config(60), &mut |s| {
-                    out.write(&s)
+                    out.write(&s);
+                    if let Some(p) = publisher.as_mut()
+                        && let Err(e) = p.push(s)
+                    {
+                        spool_error.get_or_insert(e);
+                    }
                 });
             out.finish().context("writing summaries")?;
+            if let Some(e) = spool_error {
+                return Err(e.context("spooling a summary"));
+            }
+            if let Some(p) = publisher {
+                p.finish(Duration::from_secs(publish.drain_timeout));
+            }
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(
                 packets = stats.packets,
@@ -212,6 +263,89 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+impl PublishOpts {
+    fn start(&self) -> anyhow::Result<Option<Publishing>> {
+        let Some(url) = &self.publish else {
+            return Ok(None);
+        };
+        let boot = vitrine_privacy::random_id();
+        let broker = BrokerConfig::from_url(url, &self.site, &self.rig, &boot)
+            .map_err(anyhow::Error::msg)?;
+        let spool = Spool::open(&self.spool, SpoolPolicy::default())?;
+        let spooled = spool.len();
+        if spooled > 0 {
+            tracing::info!(
+                spooled,
+                "publishing summaries left from an earlier run first"
+            );
+        }
+        let spool = Arc::new(Mutex::new(spool));
+        let codec = Codec::shipped();
+        let publisher = Publisher::start(&broker, spool.clone(), codec.dictionary().to_vec());
+        Ok(Some(Publishing {
+            broker,
+            spool,
+            codec,
+            publisher,
+            seq: 0,
+        }))
+    }
+}
+
+/// Summaries on their way to the broker.
+struct Publishing {
+    broker: BrokerConfig,
+    spool: Arc<Mutex<Spool>>,
+    codec: Codec,
+    publisher: Publisher,
+    seq: u64,
+}
+
+impl Publishing {
+    /// Spools a summary durably and wakes the publisher.
+    fn push(&mut self, summary: Summary) -> anyhow::Result<()> {
+        let envelope = Envelope {
+            site: self.broker.site.clone(),
+            rig: self.broker.rig.clone(),
+            boot: self.broker.boot.clone(),
+            seq: self.seq,
+            summary,
+        };
+        self.seq += 1;
+        let payload = self.codec.encode(&envelope);
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut spool = self.spool.lock().expect("spool lock");
+        spool.enforce_retention(now_s)?;
+        spool.push(now_s, &self.broker.topic("wifi"), &payload)?;
+        drop(spool);
+        self.publisher.notify();
+        Ok(())
+    }
+
+    fn finish(self, timeout: Duration) {
+        let drained = self.publisher.drain(timeout);
+        let stats = self.spool.lock().expect("spool lock").stats();
+        let left = self.spool.lock().expect("spool lock").len();
+        tracing::info!(
+            acknowledged = stats.acknowledged,
+            spooled = left,
+            expired = stats.expired,
+            dropped_full = stats.dropped_full,
+            quarantined = stats.quarantined,
+            "publishing done"
+        );
+        if !drained {
+            tracing::warn!(
+                spooled = left,
+                "the broker did not acknowledge everything in time; the rest stays spooled"
+            );
+        }
+        self.publisher.finish();
     }
 }
 

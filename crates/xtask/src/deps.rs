@@ -9,6 +9,8 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("editcap", "wireshark-common"),
     ("tcpdump", "tcpdump"),
     ("zstd", "zstd"),
+    ("mosquitto", "mosquitto"),
+    ("mosquitto_sub", "mosquitto-clients"),
 ];
 pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),

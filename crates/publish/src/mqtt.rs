@@ -1,0 +1,346 @@
+//! Publishing spooled payloads to an MQTT broker (QoS 1, persistent
+//! session), deleting each from the spool only on the broker's PUBACK.
+//!
+//! Two threads: a *sender* that publishes every spooled payload not yet in
+//! flight, oldest first, and a *connection* thread that drives the MQTT
+//! connection, maps packet ids to spool entries and acknowledges them.
+//! rumqttc retransmits in-flight messages when the broker resumes the
+//! session; when the broker has lost the session, everything still spooled is
+//! sent again. Consumers drop the duplicates by `(rig, boot, seq)`.
+//!
+//! Topics (see docs/publishing.md): `vitrine/<site>/<rig>/wifi` (payloads),
+//! `…/status` (retained; `online` with version and boot id, `offline` as last
+//! will), `…/dict` (retained: the zstd dictionary).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+
+use crate::spool::Spool;
+
+/// Where and as whom to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    pub host: String,
+    pub port: u16,
+    pub site: String,
+    pub rig: String,
+    /// Random per daemon run; stamped into payloads and the status.
+    pub boot: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl BrokerConfig {
+    /// Parses `mqtt://host[:port]` (TLS, `mqtts://`, is not supported yet).
+    pub fn from_url(url: &str, site: &str, rig: &str, boot: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .ok_or_else(|| format!("{url}: expected mqtt://host[:port]"))?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| format!("{url}: bad port {p:?}"))?,
+            ),
+            None => (rest, 1883),
+        };
+        if host.is_empty() {
+            return Err(format!("{url}: no host"));
+        }
+        for (what, v) in [("site", site), ("rig", rig)] {
+            if v.is_empty() || v.contains(['/', '+', '#']) {
+                return Err(format!("{what} id {v:?} must be non-empty without / + #"));
+            }
+        }
+        Ok(BrokerConfig {
+            host: host.to_owned(),
+            port,
+            site: site.to_owned(),
+            rig: rig.to_owned(),
+            boot: boot.to_owned(),
+            username: None,
+            password: None,
+        })
+    }
+
+    pub fn topic(&self, leaf: &str) -> String {
+        format!("vitrine/{}/{}/{leaf}", self.site, self.rig)
+    }
+
+    /// Stable across restarts, so the broker resumes the session.
+    pub fn client_id(&self) -> String {
+        format!("vitrine-{}-{}", self.site, self.rig)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Flight {
+    /// Queued to the client, packet id not yet known, in queueing order
+    /// (`None`: the status or the dictionary, which have no spool entry).
+    /// Queueing happens under the lock, so this order is the client's order.
+    unnumbered: VecDeque<Option<String>>,
+    /// Packet id to spool entry (`None`: untracked).
+    by_pkid: HashMap<u16, Option<String>>,
+    in_flight: HashSet<String>,
+    connected: bool,
+    stop: bool,
+}
+
+/// A running publisher. Drop or [`Publisher::finish`] to stop it.
+pub struct Publisher {
+    shared: Arc<(Mutex<Flight>, Condvar)>,
+    spool: Arc<Mutex<Spool>>,
+    client: Client,
+    threads: Vec<JoinHandle<()>>,
+    status_topic: String,
+    offline: Vec<u8>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("status_topic", &self.status_topic)
+            .finish()
+    }
+}
+
+impl Publisher {
+    /// Connects in the background and publishes whatever is spooled.
+    pub fn start(cfg: &BrokerConfig, spool: Arc<Mutex<Spool>>, dictionary: Vec<u8>) -> Self {
+        let status_topic = cfg.topic("status");
+        let mut opts = MqttOptions::new(cfg.client_id(), cfg.host.clone(), cfg.port);
+        opts.set_clean_session(false);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        opts.set_last_will(LastWill::new(
+            &status_topic,
+            status(cfg, "offline"),
+            QoS::AtLeastOnce,
+            true,
+        ));
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            opts.set_credentials(u.clone(), p.clone());
+        }
+        let (client, mut connection) = Client::new(opts, 64);
+        let shared = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
+
+        let conn_thread = {
+            let (shared, spool, client) = (shared.clone(), spool.clone(), client.clone());
+            let (online, dict_topic, status_topic) = (
+                status(cfg, "online"),
+                cfg.topic("dict"),
+                status_topic.clone(),
+            );
+            std::thread::spawn(move || {
+                for event in connection.iter() {
+                    let (lock, wake) = &*shared;
+                    match event {
+                        Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                            tracing::info!(
+                                session_present = ack.session_present,
+                                "connected to the broker"
+                            );
+                            let mut f = lock.lock().expect("flight lock");
+                            if !ack.session_present {
+                                // The broker lost the session: what was in flight
+                                // is gone with it; send it all again.
+                                *f = Flight {
+                                    stop: f.stop,
+                                    ..Flight::default()
+                                };
+                            }
+                            f.connected = true;
+                            // Retained status and dictionary.
+                            for (topic, body) in
+                                [(&status_topic, &online), (&dict_topic, &dictionary)]
+                            {
+                                f.unnumbered.push_back(None);
+                                if client
+                                    .try_publish(topic, QoS::AtLeastOnce, true, body.clone())
+                                    .is_err()
+                                {
+                                    f.unnumbered.pop_back();
+                                }
+                            }
+                            drop(f);
+                            wake.notify_all();
+                        }
+                        Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                            let mut f = lock.lock().expect("flight lock");
+                            // A retransmission keeps its packet id; a new publish
+                            // is the oldest queued one.
+                            if !f.by_pkid.contains_key(&pkid)
+                                && let Some(id) = f.unnumbered.pop_front()
+                            {
+                                f.by_pkid.insert(pkid, id);
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                            let mut f = lock.lock().expect("flight lock");
+                            if let Some(Some(id)) = f.by_pkid.remove(&ack.pkid) {
+                                f.in_flight.remove(&id);
+                                drop(f);
+                                if let Err(e) = spool.lock().expect("spool lock").acknowledge(&id) {
+                                    tracing::error!(error = %e, "cannot delete an acknowledged spool entry");
+                                }
+                                wake.notify_all();
+                            }
+                        }
+                        Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            let mut f = lock.lock().expect("flight lock");
+                            if f.connected {
+                                tracing::warn!(error = %e, "lost the broker; summaries stay spooled");
+                            }
+                            f.connected = false;
+                            let stop = f.stop;
+                            drop(f);
+                            if stop || matches!(e, ConnectionError::RequestsDone) {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                }
+            })
+        };
+
+        let sender_thread = {
+            let (shared, spool, client) = (shared.clone(), spool.clone(), client.clone());
+            std::thread::spawn(move || {
+                let (lock, wake) = &*shared;
+                loop {
+                    let mut f = lock.lock().expect("flight lock");
+                    while !f.stop && !f.connected {
+                        f = wake
+                            .wait_timeout(f, Duration::from_millis(200))
+                            .expect("flight lock")
+                            .0;
+                    }
+                    if f.stop {
+                        return;
+                    }
+                    let exclude = f.in_flight.clone();
+                    drop(f);
+                    let batch = match spool.lock().expect("spool lock").oldest(exclude.len() + 32) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot read the spool");
+                            Vec::new()
+                        }
+                    };
+                    let fresh: Vec<_> = batch
+                        .into_iter()
+                        .filter(|e| !exclude.contains(&e.id))
+                        .collect();
+                    if fresh.is_empty() {
+                        let f = lock.lock().expect("flight lock");
+                        let _ = wake
+                            .wait_timeout(f, Duration::from_millis(200))
+                            .expect("flight lock");
+                        continue;
+                    }
+                    let mut queue = fresh.into_iter().peekable();
+                    while let Some(entry) = queue.peek() {
+                        let mut f = lock.lock().expect("flight lock");
+                        if f.stop || !f.connected {
+                            break;
+                        }
+                        f.unnumbered.push_back(Some(entry.id.clone()));
+                        match client.try_publish(
+                            &entry.topic,
+                            QoS::AtLeastOnce,
+                            false,
+                            entry.payload.clone(),
+                        ) {
+                            Ok(()) => {
+                                f.in_flight.insert(entry.id.clone());
+                                queue.next();
+                            }
+                            Err(_) => {
+                                // The client's queue is full: back off.
+                                f.unnumbered.pop_back();
+                                drop(f);
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                        }
+                    }
+                }
+            })
+        };
+
+        let offline = status(cfg, "offline");
+        Publisher {
+            shared,
+            spool,
+            client,
+            threads: vec![conn_thread, sender_thread],
+            status_topic,
+            offline,
+        }
+    }
+
+    /// Wakes the sender: a new entry is in the spool.
+    pub fn notify(&self) {
+        self.shared.1.notify_all();
+    }
+
+    /// Waits until the spool is empty (everything acknowledged), at most `timeout`.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.spool.lock().expect("spool lock").is_empty() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the threads and disconnects cleanly (the last will is not sent).
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        {
+            let mut f = self.shared.0.lock().expect("flight lock");
+            f.stop = true;
+        }
+        self.shared.1.notify_all();
+        let _ = self.client.try_publish(
+            &self.status_topic,
+            QoS::AtLeastOnce,
+            true,
+            self.offline.clone(),
+        );
+        let _ = self.client.try_disconnect();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop();
+        }
+    }
+}
+
+fn status(cfg: &BrokerConfig, state: &str) -> Vec<u8> {
+    format!(
+        "{{\"state\":\"{state}\",\"version\":\"{}\",\"boot\":\"{}\"}}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.boot
+    )
+    .into_bytes()
+}

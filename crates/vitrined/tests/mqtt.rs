@@ -1,0 +1,310 @@
+//! Publishing against a real broker (mosquitto) and real consumers
+//! (`mosquitto_sub`, the `zstd` command line tool), all installed by the test
+//! command.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Broker {
+    child: Child,
+    port: u16,
+}
+
+impl Broker {
+    fn start(dir: &Path) -> Broker {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.join("mosquitto.conf");
+        // The broker's log stays with the test's files, for a failing run.
+        let log = dir.join("mosquitto.log");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\n"
+            ),
+        )
+        .unwrap();
+        let program = if Path::new("/usr/sbin/mosquitto").exists() {
+            "/usr/sbin/mosquitto"
+        } else {
+            "mosquitto"
+        };
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed by the test command");
+        let broker = Broker { child, port };
+        broker.wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "the broker to listen",
+        );
+        broker
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts `mosquitto_sub` and returns once the broker has acknowledged
+    /// its subscription (`-d` prints the SUBACK).
+    fn subscribe(&self, topic: &str, count: usize) -> Subscriber {
+        // Line-buffered, so that the SUBACK line arrives when it is printed.
+        let mut child = Command::new("stdbuf")
+            .args([
+                "-oL",
+                "mosquitto_sub",
+                "-d",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-F",
+                "%x",
+                "-W",
+                "60",
+            ])
+            .args(["-C", &count.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("mosquitto_sub subscribes");
+            if line.contains("received SUBACK") {
+                break;
+            }
+        }
+        Subscriber { child, lines }
+    }
+
+    fn wait_for(&self, mut ready: impl FnMut() -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Subscriber {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// The payloads a subscriber received (its debug lines left out).
+fn hex_lines(mut sub: Subscriber) -> Vec<Vec<u8>> {
+    assert!(
+        sub.child.wait().unwrap().success(),
+        "mosquitto_sub did not receive everything"
+    );
+    sub.lines
+        .iter()
+        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|l| {
+            (0..l.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn capture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures")
+        .join(name)
+}
+
+#[test]
+fn mosquitto_sub_and_zstd_recover_exactly_what_replay_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let pcap = capture("lab-occupancy/sc6-61_2022-10-19_anonymized.pcap");
+    // How many summaries to expect: the same replay without publishing.
+    let plain = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+        .args(["replay", "--pcap"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    let expected: Vec<serde_json::Value> = String::from_utf8(plain.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(expected.len() > 100);
+
+    let sub = broker.subscribe("vitrine/store-7/rig-a/wifi", expected.len());
+    let out = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+        .args(["replay", "--pcap"])
+        .arg(&pcap)
+        .args([
+            "--publish",
+            &broker.url(),
+            "--site",
+            "store-7",
+            "--rig",
+            "rig-a",
+            "--spool",
+        ])
+        .arg(dir.path().join("spool"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        printed, expected,
+        "publishing does not change what replay prints"
+    );
+    let payloads = hex_lines(sub);
+    assert_eq!(payloads.len(), expected.len());
+
+    // The dictionary comes from the broker too (retained), as a consumer gets it.
+    let dict = hex_lines(broker.subscribe("vitrine/store-7/rig-a/dict", 1)).remove(0);
+    let dict_path = dir.path().join("dict");
+    std::fs::write(&dict_path, &dict).unwrap();
+
+    let mut boots = std::collections::BTreeSet::new();
+    for (i, (payload, want)) in payloads.iter().zip(&expected).enumerate() {
+        let file = dir.path().join(format!("p{i}.zst"));
+        std::fs::write(&file, payload).unwrap();
+        let z = Command::new("zstd")
+            .args(["-d", "-c", "-q", "-D"])
+            .arg(&dict_path)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            z.status.success(),
+            "zstd: {}",
+            String::from_utf8_lossy(&z.stderr)
+        );
+        let envelope: serde_json::Value = serde_json::from_slice(&z.stdout).unwrap();
+        assert_eq!(&envelope["summary"], want, "payload {i}");
+        assert_eq!(envelope["seq"], i as u64);
+        assert_eq!(envelope["site"], "store-7");
+        boots.insert(envelope["boot"].as_str().unwrap().to_string());
+    }
+    assert_eq!(boots.len(), 1);
+
+    // A clean exit leaves the retained status at offline, and the spool empty.
+    let status = hex_lines(broker.subscribe("vitrine/store-7/rig-a/status", 1)).remove(0);
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status["state"], "offline");
+    assert_eq!(status["boot"].as_str(), boots.first().map(String::as_str));
+    let left = std::fs::read_dir(dir.path().join("spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "vsp")
+        })
+        .count();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn without_a_broker_summaries_stay_spooled_and_go_out_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let run = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .args(["replay", "--pcap"])
+            .arg(&pcap)
+            .args([
+                "--window",
+                "3600",
+                "--publish",
+                url,
+                "--site",
+                "s",
+                "--rig",
+                "r",
+                "--drain-timeout",
+                "2",
+                "--spool",
+            ])
+            .arg(&spool)
+            .output()
+            .unwrap()
+    };
+    // Nobody listens on the port: the run ends with everything spooled.
+    let out = run(&format!("mqtt://127.0.0.1:{port}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let windows = String::from_utf8(out.stdout).unwrap().lines().count();
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "vsp")
+            })
+            .count()
+    };
+    assert_eq!(spooled(), windows);
+
+    // Next run, with a broker: the old summaries go out first, then the new.
+    let broker = Broker::start(dir.path());
+    let sub = broker.subscribe("vitrine/s/r/wifi", 2 * windows);
+    let out = run(&broker.url());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hex_lines(sub).len(), 2 * windows);
+    assert_eq!(spooled(), 0);
+}
