@@ -57,3 +57,45 @@ pub fn run(
     stats.windows = windows;
     (stats, result)
 }
+
+/// Replays a source at `speed` times the pace of its capture timestamps
+/// (a capture of an hour at speed 60 takes a minute), as a live rig would
+/// see it.
+pub struct Paced<'s> {
+    inner: &'s mut dyn FrameSource,
+    speed: f64,
+    start: Option<(i64, std::time::Instant)>,
+}
+
+impl<'s> Paced<'s> {
+    pub fn new(inner: &'s mut dyn FrameSource, speed: f64) -> Self {
+        Paced {
+            inner,
+            speed,
+            start: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Paced<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Paced").field("speed", &self.speed).finish()
+    }
+}
+
+impl FrameSource for Paced<'_> {
+    fn next_packet(&mut self) -> Result<Option<vitrine_capture::Packet<'_>>, SourceError> {
+        let packet = self.inner.next_packet()?;
+        if let Some(p) = &packet {
+            let (t0, w0) = *self
+                .start
+                .get_or_insert((p.ts_us, std::time::Instant::now()));
+            let offset = (p.ts_us - t0).max(0) as f64 / 1e6 / self.speed;
+            let due = w0 + std::time::Duration::from_secs_f64(offset);
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        Ok(packet)
+    }
+}

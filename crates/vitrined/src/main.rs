@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, PcapFile, SourceError};
+use vitrine_capture::{CaptureStage, FrameSource, PcapFile, SourceError};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
+use vitrined::Paced;
 
 use vitrine_publish::{BrokerConfig, Codec, Envelope, Publisher, Spool, SpoolPolicy};
 use vitrine_schema::Summary;
@@ -42,6 +43,10 @@ enum Command {
         /// `table`: a readable table.
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
+        /// Replay at this many times the capture's own pace (60: an hour in a
+        /// minute), as a live rig would; by default as fast as possible.
+        #[arg(long, value_name = "FACTOR")]
+        speed: Option<f64>,
         #[command(flatten)]
         opts: PipelineOpts,
         #[command(flatten)]
@@ -190,24 +195,33 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Replay {
             pcap,
             format,
+            speed,
             opts,
             publish,
         } => {
             let mut stage = opts.stage()?;
             let mut publisher = publish.start()?;
-            let mut source = PcapFile::open(&pcap)?;
+            let mut file = PcapFile::open(&pcap)?;
+            let mut paced;
+            let source: &mut dyn FrameSource = match speed {
+                Some(speed) if speed > 0.0 => {
+                    paced = Paced::new(&mut file, speed);
+                    &mut paced
+                }
+                Some(speed) => anyhow::bail!("--speed must be positive, not {speed}"),
+                None => &mut file,
+            };
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
             let mut spool_error = None;
-            let (stats, result) =
-                vitrined::run(&mut source, &mut stage, opts.config(60), &mut |s| {
-                    out.write(&s);
-                    if let Some(p) = publisher.as_mut()
-                        && let Err(e) = p.push(s)
-                    {
-                        spool_error.get_or_insert(e);
-                    }
-                });
+            let (stats, result) = vitrined::run(source, &mut stage, opts.config(60), &mut |s| {
+                out.write(&s);
+                if let Some(p) = publisher.as_mut()
+                    && let Err(e) = p.push(s)
+                {
+                    spool_error.get_or_insert(e);
+                }
+            });
             out.finish().context("writing summaries")?;
             if let Some(e) = spool_error {
                 return Err(e.context("spooling a summary"));

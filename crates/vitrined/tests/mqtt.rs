@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 struct Broker {
     child: Child,
     port: u16,
+    dir: PathBuf,
 }
 
 impl Broker {
@@ -19,30 +20,44 @@ impl Broker {
             .local_addr()
             .unwrap()
             .port();
+        Broker::start_on(dir, port)
+    }
+
+    /// A broker that keeps sessions and queued messages across restarts, as
+    /// a production broker does. Its log (stdout) stays with the test's
+    /// files; `user root` keeps it from dropping privileges away from them.
+    fn start_on(dir: &Path, port: u16) -> Broker {
         let conf = dir.join("mosquitto.conf");
-        // The broker's log stays with the test's files, for a failing run.
         let log = dir.join("mosquitto.log");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\n"
-            ),
-        )
-        .unwrap();
+        let settings = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\nuser root\n\
+             persistence true\npersistence_location {}/\n",
+            dir.display()
+        );
+        std::fs::write(&conf, settings).unwrap();
         let program = if Path::new("/usr/sbin/mosquitto").exists() {
             "/usr/sbin/mosquitto"
         } else {
             "mosquitto"
         };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
         let child = Command::new(program)
             .arg("-c")
             .arg(&conf)
-            .stdout(std::fs::File::create(&log).unwrap())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is installed by the test command");
-        let broker = Broker { child, port };
-        broker.wait_for(
+        let broker = Broker {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        wait_for(
             || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
             "the broker to listen",
         );
@@ -53,14 +68,18 @@ impl Broker {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
-    /// Starts `mosquitto_sub` and returns once the broker has acknowledged
-    /// its subscription (`-d` prints the SUBACK).
     fn subscribe(&self, topic: &str, count: usize) -> Subscriber {
-        // Line-buffered, so that the SUBACK line arrives when it is printed.
+        self.subscribe_as(topic, count, &[])
+    }
+
+    /// Starts `mosquitto_sub` and returns once the broker has acknowledged
+    /// its subscription (`-d` prints the SUBACK; line-buffered so that it
+    /// arrives when printed).
+    fn subscribe_as(&self, topic: &str, count: usize, extra: &[&str]) -> Subscriber {
         let mut child = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub"])
+            .args(extra)
             .args([
-                "-oL",
-                "mosquitto_sub",
                 "-d",
                 "-h",
                 "127.0.0.1",
@@ -100,12 +119,17 @@ impl Broker {
         Subscriber { child, lines }
     }
 
-    fn wait_for(&self, mut ready: impl FnMut() -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ready() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    /// Stops the broker as an administrator would (SIGTERM: it saves its
+    /// sessions), and starts it again on the same port after `down`.
+    fn restart_after(&mut self, down: Duration) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(down);
+        let next = Broker::start_on(&self.dir.clone(), self.port);
+        *self = next;
     }
 }
 
@@ -113,6 +137,14 @@ impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -137,6 +169,37 @@ fn hex_lines(mut sub: Subscriber) -> Vec<Vec<u8>> {
                 .collect()
         })
         .collect()
+}
+
+/// Payloads of distinct summaries, in order of first arrival, dropping the
+/// duplicates QoS 1 allows by (rig, boot, seq) as a consumer must; checks
+/// that first arrivals come in sequence order.
+fn distinct_payloads(sub: Subscriber, n: usize) -> Vec<Vec<u8>> {
+    let codec = vitrine_publish::Codec::shipped();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while out.len() < n && Instant::now() < deadline {
+        let Ok(line) = sub.lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if line.is_empty() || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let bytes: Vec<u8> = (0..line.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+            .collect();
+        let e = codec.decode(&bytes).unwrap();
+        if seen.insert((e.rig, e.boot, e.seq)) {
+            assert_eq!(e.seq, out.len() as u64, "first arrivals in sequence order");
+            out.push(bytes);
+        }
+    }
+    let mut sub = sub;
+    let _ = sub.child.kill();
+    assert_eq!(out.len(), n, "every summary arrived");
+    out
 }
 
 fn capture(name: &str) -> PathBuf {
@@ -164,7 +227,7 @@ fn mosquitto_sub_and_zstd_recover_exactly_what_replay_prints() {
         .collect();
     assert!(expected.len() > 100);
 
-    let sub = broker.subscribe("vitrine/store-7/rig-a/wifi", expected.len());
+    let sub = broker.subscribe("vitrine/store-7/rig-a/wifi", 100_000);
     let out = Command::new(env!("CARGO_BIN_EXE_vitrined"))
         .args(["replay", "--pcap"])
         .arg(&pcap)
@@ -194,8 +257,7 @@ fn mosquitto_sub_and_zstd_recover_exactly_what_replay_prints() {
         printed, expected,
         "publishing does not change what replay prints"
     );
-    let payloads = hex_lines(sub);
-    assert_eq!(payloads.len(), expected.len());
+    let payloads = distinct_payloads(sub, expected.len());
 
     // The dictionary comes from the broker too (retained), as a consumer gets it.
     let dict = hex_lines(broker.subscribe("vitrine/store-7/rig-a/dict", 1)).remove(0);
@@ -307,4 +369,94 @@ fn without_a_broker_summaries_stay_spooled_and_go_out_on_the_next_run() {
     );
     assert_eq!(hex_lines(sub).len(), 2 * windows);
     assert_eq!(spooled(), 0);
+}
+
+#[test]
+fn a_broker_outage_loses_nothing_and_keeps_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(dir.path());
+    let pcap = capture("lab-occupancy/sc6-61_2022-10-19_anonymized.pcap");
+    let expected = String::from_utf8(
+        Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .args(["replay", "--pcap"])
+            .arg(&pcap)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .lines()
+    .count();
+    // A consumer with a persistent session: the broker queues for it while
+    // it is away. Duplicates are allowed, so no count limit.
+    let sub = broker.subscribe_as(
+        "vitrine/s/r/wifi",
+        100_000,
+        &["-c", "-i", "outage-consumer"],
+    );
+    // About 6 s of replay (two hours of capture at 1200 times its pace).
+    let mut rig = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+        .args(["replay", "--speed", "1200", "--pcap"])
+        .arg(&pcap)
+        .args([
+            "--publish",
+            &broker.url(),
+            "--site",
+            "s",
+            "--rig",
+            "r",
+            "--spool",
+        ])
+        .arg(dir.path().join("spool"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Down for about a quarter of the windows.
+    broker.restart_after(Duration::from_millis(1500));
+
+    let codec = vitrine_publish::Codec::shipped();
+    let mut first_seen: Vec<u64> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut deliveries = 0;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while seen.len() < expected && Instant::now() < deadline {
+        let Ok(line) = sub.lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if line.is_empty() || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let bytes: Vec<u8> = (0..line.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+            .collect();
+        let envelope = codec.decode(&bytes).unwrap();
+        deliveries += 1;
+        // Consumers drop duplicates by (rig, boot, seq).
+        if seen.insert((envelope.rig, envelope.boot, envelope.seq)) {
+            first_seen.push(envelope.seq);
+        }
+    }
+    let status = rig.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut rig.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("lost the broker"),
+        "the outage happened while the rig ran: {stderr}"
+    );
+    let mut sub = sub;
+    let _ = sub.child.kill();
+    assert_eq!(
+        seen.len(),
+        expected,
+        "every summary arrived ({deliveries} deliveries)"
+    );
+    assert!(
+        first_seen.windows(2).all(|w| w[0] < w[1]),
+        "in order: {first_seen:?}"
+    );
+    assert_eq!(first_seen.first(), Some(&0));
 }
