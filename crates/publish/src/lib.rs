@@ -11,6 +11,7 @@
 //! **Architecture invariant:** only summaries (the schema crate's types) are
 //! ever spooled or published.
 
+pub mod consume;
 pub mod mqtt;
 pub mod payload;
 pub mod spool;

@@ -1,0 +1,163 @@
+//! The consumer side: subscribe, decode (zstd with the dictionary the payload
+//! names), drop duplicates by (rig, boot, seq). Used by `vitrine-audit tail`
+//! and the demo.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+use crate::payload::{Codec, Envelope, dictionary_id, frame_dictionary_id};
+
+/// Drops QoS 1 duplicates by (rig, boot, seq), remembering a bounded number.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    seen: HashSet<(String, String, u64)>,
+    order: VecDeque<(String, String, u64)>,
+}
+
+impl Dedup {
+    const CAPACITY: usize = 100_000;
+
+    /// True the first time an envelope is seen.
+    pub fn first(&mut self, e: &Envelope) -> bool {
+        let key = (e.rig.clone(), e.boot.clone(), e.seq);
+        if !self.seen.insert(key.clone()) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > Self::CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        true
+    }
+}
+
+/// What a subscription yields.
+#[derive(Debug)]
+pub enum Received {
+    /// A summary, first delivery only.
+    Summary {
+        topic: String,
+        envelope: Box<Envelope>,
+    },
+    /// A payload that could not be decoded (named, never printed).
+    Undecodable { topic: String, reason: String },
+}
+
+/// Subscribes to `filter` (e.g. `vitrine/+/+/wifi`) on `host:port` and calls
+/// `on` for each summary until it returns `Break`. Dictionaries published on
+/// `…/dict` are picked up; the shipped one is always known.
+pub fn subscribe(
+    host: &str,
+    port: u16,
+    client_id: &str,
+    filter: &str,
+    mut on: impl FnMut(Received) -> ControlFlow<()>,
+) -> Result<(), String> {
+    let mut opts = MqttOptions::new(client_id, host, port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut connection) = Client::new(opts, 16);
+    let dict_filter = dict_topic_of(filter);
+    let shipped = Codec::shipped();
+    let mut codecs: HashMap<u32, Codec> = HashMap::new();
+    codecs.insert(shipped.dict_id(), shipped);
+    codecs.insert(0, Codec::plain());
+    let mut dedup = Dedup::default();
+    let mut failures = 0;
+    for event in connection.iter() {
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                client
+                    .subscribe(filter, QoS::AtLeastOnce)
+                    .map_err(|e| e.to_string())?;
+                client
+                    .subscribe(&dict_filter, QoS::AtLeastOnce)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => tracing::info!(filter, "subscribed"),
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if p.topic.ends_with("/dict") {
+                    if let Some(id) = dictionary_id(&p.payload) {
+                        codecs
+                            .entry(id)
+                            .or_insert_with(|| Codec::with_dictionary(p.payload.to_vec()));
+                    }
+                    continue;
+                }
+                let id = frame_dictionary_id(&p.payload).unwrap_or(0);
+                let received = match codecs.get(&id).map(|c| c.decode(&p.payload)) {
+                    Some(Ok(envelope)) if dedup.first(&envelope) => Received::Summary {
+                        topic: p.topic,
+                        envelope: Box::new(envelope),
+                    },
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => Received::Undecodable {
+                        topic: p.topic,
+                        reason: e.to_string(),
+                    },
+                    None => Received::Undecodable {
+                        topic: p.topic,
+                        reason: format!("needs dictionary {id}, not published yet"),
+                    },
+                };
+                if on(received).is_break() {
+                    let _ = client.disconnect();
+                    return Ok(());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(error = %e, "cannot reach the broker; retrying");
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `vitrine/+/+/wifi` → `vitrine/+/+/dict`.
+fn dict_topic_of(filter: &str) -> String {
+    match filter.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/dict"),
+        None => "vitrine/+/+/dict".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_dropped_by_rig_boot_and_seq() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schema/summary-v1.example.json"
+        );
+        let summary = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let e = |rig: &str, boot: &str, seq| Envelope {
+            site: "s".into(),
+            rig: rig.into(),
+            boot: boot.into(),
+            seq,
+            summary: Clone::clone(&summary),
+        };
+        let mut d = Dedup::default();
+        assert!(d.first(&e("r1", "b1", 0)));
+        assert!(!d.first(&e("r1", "b1", 0)));
+        assert!(
+            d.first(&e("r1", "b2", 0)),
+            "a new boot restarts the sequence"
+        );
+        assert!(d.first(&e("r2", "b1", 0)));
+        assert_eq!(dict_topic_of("vitrine/+/+/wifi"), "vitrine/+/+/dict");
+    }
+}

@@ -1,0 +1,223 @@
+//! Test support shared by the workspace's integration tests: a real
+//! mosquitto broker on a free loopback port, and `mosquitto_sub` as a
+//! consumer. Not part of any shipped binary.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A mosquitto broker, killed when dropped.
+#[derive(Debug)]
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Broker {
+    pub fn start(dir: &Path) -> Broker {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Broker::start_on(dir, port)
+    }
+
+    /// A broker that keeps sessions and queued messages across restarts, as
+    /// a production broker does. Its log (stdout) stays with the test's
+    /// files; `user root` keeps it from dropping privileges away from them.
+    pub fn start_on(dir: &Path, port: u16) -> Broker {
+        let conf = dir.join("mosquitto.conf");
+        let log = dir.join("mosquitto.log");
+        let settings = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\nuser root\n\
+             persistence true\npersistence_location {}/\n",
+            dir.display()
+        );
+        std::fs::write(&conf, settings).unwrap();
+        let program = if Path::new("/usr/sbin/mosquitto").exists() {
+            "/usr/sbin/mosquitto"
+        } else {
+            "mosquitto"
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed by the test command");
+        let broker = Broker {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "the broker to listen",
+        );
+        broker
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    pub fn subscribe(&self, topic: &str, count: usize) -> Subscriber {
+        self.subscribe_as(topic, count, &[])
+    }
+
+    /// Starts `mosquitto_sub` and returns once the broker has acknowledged
+    /// its subscription (`-d` prints the SUBACK; line-buffered so that it
+    /// arrives when printed).
+    pub fn subscribe_as(&self, topic: &str, count: usize, extra: &[&str]) -> Subscriber {
+        let mut child = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub"])
+            .args(extra)
+            .args([
+                "-d",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-F",
+                "%x",
+                "-W",
+                "60",
+            ])
+            .args(["-C", &count.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("mosquitto_sub subscribes");
+            if line.contains("received SUBACK") {
+                break;
+            }
+        }
+        Subscriber { child, lines }
+    }
+
+    /// Stops the broker as an administrator would (SIGTERM: it saves its
+    /// sessions), and starts it again on the same port after `down`.
+    pub fn restart_after(&mut self, down: Duration) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(down);
+        let next = Broker::start_on(&self.dir.clone(), self.port);
+        *self = next;
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `mosquitto_sub`: its output lines, as they come.
+#[derive(Debug)]
+pub struct Subscriber {
+    pub child: Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// The payloads a subscriber received (its debug lines left out).
+pub fn hex_lines(mut sub: Subscriber) -> Vec<Vec<u8>> {
+    assert!(
+        sub.child.wait().unwrap().success(),
+        "mosquitto_sub did not receive everything"
+    );
+    sub.lines
+        .iter()
+        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|l| {
+            (0..l.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// Payloads of distinct summaries, in order of first arrival, dropping the
+/// duplicates QoS 1 allows by (rig, boot, seq) as a consumer must; checks
+/// that first arrivals come in sequence order.
+pub fn distinct_payloads(sub: Subscriber, n: usize) -> Vec<Vec<u8>> {
+    let codec = vitrine_publish::Codec::shipped();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while out.len() < n && Instant::now() < deadline {
+        let Ok(line) = sub.lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if line.is_empty() || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let bytes: Vec<u8> = (0..line.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+            .collect();
+        let e = codec.decode(&bytes).unwrap();
+        if seen.insert((e.rig, e.boot, e.seq)) {
+            assert_eq!(e.seq, out.len() as u64, "first arrivals in sequence order");
+            out.push(bytes);
+        }
+    }
+    let mut sub = sub;
+    let _ = sub.child.kill();
+    assert_eq!(out.len(), n, "every summary arrived");
+    out
+}
+
+/// A file of `../shared/captures`, beside the repository.
+pub fn capture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures")
+        .join(name)
+}
+
+/// A free TCP port on loopback (nobody listens on it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
