@@ -89,6 +89,7 @@ fn tail(broker: &str, topic: &str, format: Format, count: Option<u64>) -> anyhow
                     text + &format!("{rig:<24} {}", vitrined::table::row(&envelope.summary))
                 }
             },
+            Received::Idle => return ControlFlow::Continue(()),
             Received::Undecodable { topic, reason } => {
                 tracing::warn!(topic, reason, "payload not decoded");
                 return ControlFlow::Continue(());

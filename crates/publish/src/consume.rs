@@ -46,6 +46,8 @@ pub enum Received {
     },
     /// A payload that could not be decoded (named, never printed).
     Undecodable { topic: String, reason: String },
+    /// Nothing arrived for a moment: a chance for the caller to stop.
+    Idle,
 }
 
 /// Subscribes to `filter` (e.g. `vitrine/+/+/wifi`) on `host:port` and calls
@@ -69,7 +71,17 @@ pub fn subscribe(
     codecs.insert(0, Codec::plain());
     let mut dedup = Dedup::default();
     let mut failures = 0;
-    for event in connection.iter() {
+    loop {
+        let event = match connection.recv_timeout(Duration::from_millis(200)) {
+            Ok(event) => event,
+            Err(_) => {
+                if on(Received::Idle).is_break() {
+                    let _ = client.disconnect();
+                    return Ok(());
+                }
+                continue;
+            }
+        };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
@@ -80,7 +92,7 @@ pub fn subscribe(
                     .subscribe(&dict_filter, QoS::AtLeastOnce)
                     .map_err(|e| e.to_string())?;
             }
-            Ok(Event::Incoming(Packet::SubAck(_))) => tracing::info!(filter, "subscribed"),
+            Ok(Event::Incoming(Packet::SubAck(_))) => tracing::info!("subscribed"),
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 if p.topic.ends_with("/dict") {
                     if let Some(id) = dictionary_id(&p.payload) {
@@ -118,10 +130,12 @@ pub fn subscribe(
                     tracing::warn!(error = %e, "cannot reach the broker; retrying");
                 }
                 std::thread::sleep(Duration::from_millis(500));
+                if on(Received::Idle).is_break() {
+                    return Ok(());
+                }
             }
         }
     }
-    Ok(())
 }
 
 /// `vitrine/+/+/wifi` → `vitrine/+/+/dict`.

@@ -146,3 +146,143 @@ fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+/// A mosquitto broker on a free loopback port for the demo, stopped when
+/// dropped. `None` when mosquitto is not installed.
+#[derive(Debug)]
+pub struct LocalBroker {
+    child: std::process::Child,
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl LocalBroker {
+    pub fn start(dir: &std::path::Path) -> Option<LocalBroker> {
+        let program = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                let path = std::env::var_os("PATH")?;
+                std::env::split_paths(&path)
+                    .map(|d| d.join("mosquitto"))
+                    .find(|p| p.is_file())
+            })?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        std::fs::create_dir_all(dir).ok()?;
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+        )
+        .ok()?;
+        let child = std::process::Command::new(program)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let broker = LocalBroker {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(broker)
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LocalBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The demo with a broker: simulated traffic at an accelerated clock (the
+/// whole simulation in `seconds`), published through the spool,
+/// read back from the broker and printed as it arrives. Returns the
+/// summaries, the ground truth, and how many summaries and payload bytes
+/// were published.
+pub fn simulate_live(
+    sim: SimConfig,
+    cfg: Config,
+    mut stage: CaptureStage,
+    url: &str,
+    spool: &std::path::Path,
+    format: crate::table::Format,
+    seconds: f64,
+) -> anyhow::Result<(Vec<Summary>, GroundTruth, (u64, u64))> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use vitrine_publish::consume::{Received, subscribe};
+
+    let duration_s = f64::from(sim.duration_s);
+    let (frames, truth) = Simulator::new(sim).run();
+    let mut publishing = crate::publishing::Publishing::start(url, "demo-store", "rig-1", spool)?;
+    // Published so far, and how many the consumer has shown.
+    let expected = Arc::new(AtomicU64::new(u64::MAX));
+    let consumer = {
+        let expected = expected.clone();
+        let broker = publishing.broker().clone();
+        std::thread::spawn(move || {
+            let mut shown = 0u64;
+            let topic = broker.topic("wifi");
+            let _ = subscribe(
+                &broker.host,
+                broker.port,
+                "vitrine-demo-viewer",
+                &topic,
+                |r| {
+                    if let Received::Summary { envelope, .. } = r {
+                        print!("{}", crate::table::render(&envelope.summary, shown, format));
+                        shown += 1;
+                    }
+                    if shown >= expected.load(Ordering::SeqCst) {
+                        std::ops::ControlFlow::Break(())
+                    } else {
+                        std::ops::ControlFlow::Continue(())
+                    }
+                },
+            );
+        })
+    };
+    // Let the viewer subscribe before the first window closes.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut source = SimSource::new(frames);
+    let mut paced = crate::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
+    let mut summaries = Vec::new();
+    let mut error = None;
+    let (_, result) = crate::run(&mut paced, &mut stage, cfg, &mut |s| {
+        if let Err(e) = publishing.push(s.clone()) {
+            error.get_or_insert(e);
+        }
+        summaries.push(s);
+    });
+    result.expect("an in-memory source cannot fail");
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let bytes = publishing.bytes;
+    publishing.finish(std::time::Duration::from_secs(10));
+    expected.store(summaries.len() as u64, Ordering::SeqCst);
+    let _ = consumer.join();
+    let count = summaries.len() as u64;
+    Ok((summaries, truth, (count, bytes)))
+}

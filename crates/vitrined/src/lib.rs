@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod eval;
+pub mod publishing;
 pub mod table;
 
 use vitrine_aggregate::{Aggregator, Config};

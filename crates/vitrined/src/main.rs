@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vitrine_aggregate::Config;
 use vitrine_capture::{CaptureStage, FrameSource, PcapFile, SourceError};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrined::Paced;
+use vitrined::publishing::Publishing;
+use vitrined::table::Format;
 
-use vitrine_publish::{BrokerConfig, Codec, Envelope, Publisher, Spool, SpoolPolicy};
 use vitrine_schema::Summary;
 
 /// Anonymous Wi-Fi footfall sensing: turns 802.11 traffic into per-window
@@ -65,6 +65,9 @@ enum Command {
         /// Shoppers arriving per hour.
         #[arg(long, default_value_t = 240.0)]
         arrivals_per_hour: f64,
+        /// How long the demo takes: the simulated time is compressed to this.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         #[command(flatten)]
@@ -126,12 +129,6 @@ struct PublishOpts {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Jsonl,
-    Table,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -164,7 +161,13 @@ impl PipelineOpts {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The demo talks to a person on the terminal: only warnings on stderr.
+    let level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.log_format, level);
     if let Err(e) = vitrine_privacy::harden_process() {
         tracing::warn!(error = %e, "could not disable core dumps");
     }
@@ -178,9 +181,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
-        .unwrap_or_else(|_| "info".into());
+fn init_logging(format: LogFormat, level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| level.into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -252,29 +255,68 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             minutes,
             seed,
             arrivals_per_hour,
+            seconds,
             format,
             opts,
         } => {
             // Five-minute windows: long enough to hear every device present.
             let cfg = opts.config(300);
+            let sim = vitrined::demo::sim_config(minutes, seed, arrivals_per_hour);
+            let work =
+                std::env::temp_dir().join(format!("vitrine-demo-{}", vitrine_privacy::random_id()));
+            let broker = vitrined::demo::LocalBroker::start(&work.join("broker"));
             println!(
                 "Simulating {minutes} minutes of a shop with about {arrivals_per_hour:.0} people an hour walking by or in,\n\
                  carrying phones, laptops and watches of several makes, each probing for Wi-Fi the way real ones do\n\
-                 (some change their MAC address at every scan). Every frame goes through the real pipeline;\n\
-                 below is what a rig would publish: counts only, one row per {}-second window.\n",
-                cfg.window_s
+                 (some change their MAC address at every scan). Every frame goes through the real pipeline."
             );
-            let sim = vitrined::demo::sim_config(minutes, seed, arrivals_per_hour);
-            let (summaries, truth) = vitrined::demo::simulate(sim, cfg, opts.stage()?);
-            let mut out = Output::new(format);
-            for s in &summaries {
-                out.write(s);
-            }
-            out.finish()?;
+            let (summaries, truth, published) = match &broker {
+                Some(b) => {
+                    println!(
+                        "The rig publishes each {}-second window to an MQTT broker on {} (mosquitto), through its spool;\n\
+                         the rows below come back from the broker, decoded as `vitrine-audit tail` shows them.\n",
+                        cfg.window_s,
+                        b.url()
+                    );
+                    let (s, t, p) = vitrined::demo::simulate_live(
+                        sim,
+                        cfg,
+                        opts.stage()?,
+                        &b.url(),
+                        &work.join("spool"),
+                        format,
+                        seconds,
+                    )?;
+                    (s, t, Some(p))
+                }
+                None => {
+                    println!(
+                        "No MQTT broker here (mosquitto is not installed: `apt-get install mosquitto`), so the rows\n\
+                         below are printed directly: counts only, one row per {}-second window.\n",
+                        cfg.window_s
+                    );
+                    let (summaries, truth) = vitrined::demo::simulate(sim, cfg, opts.stage()?);
+                    let mut out = Output::new(format);
+                    for s in &summaries {
+                        out.write(s);
+                    }
+                    out.finish()?;
+                    (summaries, truth, None)
+                }
+            };
+            drop(broker);
+            let _ = std::fs::remove_dir_all(&work);
             println!(
                 "\n{}",
                 vitrined::demo::report(&summaries, &truth, cfg.window_s)
             );
+            if let Some((count, bytes)) = published {
+                let days = f64::from(minutes) / 1440.0;
+                println!(
+                    "Published {count} summaries, {bytes} bytes zstd-compressed with the shipped dictionary: {:.0} KB a day at this window length.",
+                    bytes as f64 / days / 1000.0
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -285,81 +327,12 @@ impl PublishOpts {
         let Some(url) = &self.publish else {
             return Ok(None);
         };
-        let boot = vitrine_privacy::random_id();
-        let broker = BrokerConfig::from_url(url, &self.site, &self.rig, &boot)
-            .map_err(anyhow::Error::msg)?;
-        let spool = Spool::open(&self.spool, SpoolPolicy::default())?;
-        let spooled = spool.len();
-        if spooled > 0 {
-            tracing::info!(
-                spooled,
-                "publishing summaries left from an earlier run first"
-            );
-        }
-        let spool = Arc::new(Mutex::new(spool));
-        let codec = Codec::shipped();
-        let publisher = Publisher::start(&broker, spool.clone(), codec.dictionary().to_vec());
-        Ok(Some(Publishing {
-            broker,
-            spool,
-            codec,
-            publisher,
-            seq: 0,
-        }))
-    }
-}
-
-/// Summaries on their way to the broker.
-struct Publishing {
-    broker: BrokerConfig,
-    spool: Arc<Mutex<Spool>>,
-    codec: Codec,
-    publisher: Publisher,
-    seq: u64,
-}
-
-impl Publishing {
-    /// Spools a summary durably and wakes the publisher.
-    fn push(&mut self, summary: Summary) -> anyhow::Result<()> {
-        let envelope = Envelope {
-            site: self.broker.site.clone(),
-            rig: self.broker.rig.clone(),
-            boot: self.broker.boot.clone(),
-            seq: self.seq,
-            summary,
-        };
-        self.seq += 1;
-        let payload = self.codec.encode(&envelope);
-        let now_s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut spool = self.spool.lock().expect("spool lock");
-        spool.enforce_retention(now_s)?;
-        spool.push(now_s, &self.broker.topic("wifi"), &payload)?;
-        drop(spool);
-        self.publisher.notify();
-        Ok(())
-    }
-
-    fn finish(self, timeout: Duration) {
-        let drained = self.publisher.drain(timeout);
-        let stats = self.spool.lock().expect("spool lock").stats();
-        let left = self.spool.lock().expect("spool lock").len();
-        tracing::info!(
-            acknowledged = stats.acknowledged,
-            spooled = left,
-            expired = stats.expired,
-            dropped_full = stats.dropped_full,
-            quarantined = stats.quarantined,
-            "publishing done"
-        );
-        if !drained {
-            tracing::warn!(
-                spooled = left,
-                "the broker did not acknowledge everything in time; the rest stays spooled"
-            );
-        }
-        self.publisher.finish();
+        Ok(Some(Publishing::start(
+            url,
+            &self.site,
+            &self.rig,
+            &self.spool,
+        )?))
     }
 }
 
@@ -396,15 +369,9 @@ impl Output {
 
     fn write(&mut self, s: &Summary) {
         // Stdout closed (e.g. piped into `head`) is not worth a panic.
-        let _ = match self.format {
-            Format::Jsonl => writeln!(self.out, "{}", s.to_json_line()),
-            Format::Table => {
-                if self.rows.is_multiple_of(40) {
-                    let _ = writeln!(self.out, "{}", vitrined::table::header());
-                }
-                writeln!(self.out, "{}", vitrined::table::row(s))
-            }
-        };
+        let _ = self
+            .out
+            .write_all(vitrined::table::render(s, self.rows, self.format).as_bytes());
         self.rows += 1;
     }
 

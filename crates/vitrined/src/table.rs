@@ -56,3 +56,21 @@ pub fn row(s: &Summary) -> String {
         bars.trim_end()
     )
 }
+
+/// How summaries are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON summary per line (docs/schema.md).
+    Jsonl,
+    /// A readable table, its header repeated every 40 rows.
+    Table,
+}
+
+/// The `index`-th summary of a run, as printed, with its line ending.
+pub fn render(s: &Summary, index: u64, format: Format) -> String {
+    match format {
+        Format::Jsonl => s.to_json_line() + "\n",
+        Format::Table if index.is_multiple_of(40) => format!("{}\n{}\n", header(), row(s)),
+        Format::Table => row(s) + "\n",
+    }
+}

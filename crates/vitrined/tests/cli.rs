@@ -57,7 +57,7 @@ fn help_explains_the_replay_options() {
 #[test]
 fn the_demo_prints_a_table_and_compares_with_the_truth() {
     let out = vitrined()
-        .args(["demo", "--minutes", "5", "--window", "60"])
+        .args(["demo", "--minutes", "5", "--window", "60", "--seconds", "2"])
         .output()
         .unwrap();
     assert!(
@@ -67,6 +67,9 @@ fn the_demo_prints_a_table_and_compares_with_the_truth() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("window (UTC)"));
+    // The test command installs mosquitto, so the rows came through a broker.
+    assert!(text.contains("come back from the broker"), "{text}");
+    assert!(text.contains("Published 5 summaries"), "{text}");
     assert_eq!(
         text.lines().filter(|l| l.starts_with("2024-")).count(),
         5,

@@ -18,6 +18,17 @@ pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("taskset", "util-linux"),
 ];
 
+/// What the demo uses when it can: a broker to publish to.
+pub const DEMO_PACKAGES: &[(&str, &str)] = &[("mosquitto", "mosquitto")];
+
+/// Like [`ensure`], but a failure only prints the hint: the demo also runs
+/// without these.
+pub fn offer(wanted: &[(&str, &str)]) {
+    if let Err(e) = ensure(wanted) {
+        eprintln!("xtask: {e}\nxtask: going on without them");
+    }
+}
+
 pub fn ensure(needed: &[(&str, &str)]) -> anyhow::Result<()> {
     let missing: Vec<&str> = needed
         .iter()

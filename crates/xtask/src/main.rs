@@ -64,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Deps => deps::ensure(deps::TEST_PACKAGES),
         Cmd::Test => test(),
         Cmd::Demo { args } => {
+            deps::offer(deps::DEMO_PACKAGES);
             let mut cmd = cargo(&[
                 "run",
                 "--quiet",
