@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 use vitrine_aggregate::Config;
 use vitrine_capture::{CaptureStage, FrameSource, PcapFile, SourceError};
+use vitrine_config::RigConfig;
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrined::Paced;
 use vitrined::publishing::Publishing;
@@ -23,6 +24,12 @@ use vitrine_schema::Summary;
 #[derive(Debug, Parser)]
 #[command(name = "vitrined", version, about, long_about = None)]
 struct Cli {
+    /// Configuration file (TOML: site, rig, broker, windows, privacy, spool;
+    /// see docs/configuration.md). Command-line options override it. A bad
+    /// file is reported with its line and key, and nothing starts (exit 78).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -85,46 +92,46 @@ struct PipelineOpts {
     /// capture stage and only counted as `frames.ignored`.
     #[arg(long, value_name = "FILE")]
     ignore: Option<PathBuf>,
-    /// k-anonymity: histogram bins and breakdowns with fewer members are suppressed.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    k: u32,
+    /// k-anonymity: histogram bins and breakdowns with fewer members are
+    /// suppressed [default: 5].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    k: Option<u32>,
     /// Devices heard weaker than this (dBm) are counted as addresses but not
-    /// as present devices in `devices.estimated`.
-    #[arg(long, value_name = "DBM", default_value_t = -80, allow_negative_numbers = true)]
-    presence_rssi: i8,
-    /// Key epoch length in hours: pseudonyms are unlinkable across epochs.
-    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
-    epoch_hours: u64,
+    /// as present devices in `devices.estimated` [default: -80].
+    #[arg(long, value_name = "DBM", allow_negative_numbers = true)]
+    presence_rssi: Option<i8>,
+    /// Key epoch length in hours: pseudonyms are unlinkable across epochs
+    /// [default: 24].
+    #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=8760))]
+    epoch_hours: Option<u64>,
     /// Cap on per-device state (per window and per epoch); past it, distinct
-    /// counts come from a HyperLogLog sketch.
-    #[arg(long, default_value_t = 200_000)]
-    max_devices: usize,
+    /// counts come from a HyperLogLog sketch [default: 200000].
+    #[arg(long)]
+    max_devices: Option<usize>,
 }
 
 /// Publishing summaries to an MQTT broker, through a durable spool.
 #[derive(Debug, clap::Args)]
 struct PublishOpts {
     /// Also publish every summary, zstd-compressed, to this broker
-    /// (`mqtt://host[:port]`) on `vitrine/<site>/<rig>/wifi`, QoS 1.
+    /// (`mqtt://host[:port]`) on `vitrine/<site>/<rig>/wifi`, QoS 1
+    /// [default: `broker.url` of the configuration file, if any].
     #[arg(long, value_name = "URL")]
     publish: Option<String>,
-    /// Site id in topics and payloads.
-    #[arg(long, default_value = "site", requires = "publish")]
-    site: String,
-    /// Rig id in topics and payloads (also the MQTT client id's suffix).
-    #[arg(long, default_value = "rig", requires = "publish")]
-    rig: String,
-    /// Spool folder: summaries wait here until the broker acknowledges them.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "/var/lib/vitrine/spool",
-        requires = "publish"
-    )]
-    spool: PathBuf,
+    /// Site id in topics and payloads [default: site].
+    #[arg(long)]
+    site: Option<String>,
+    /// Rig id in topics and payloads, also the MQTT client id's suffix
+    /// [default: rig].
+    #[arg(long)]
+    rig: Option<String>,
+    /// Spool folder: summaries wait here until the broker acknowledges them
+    /// [default: /var/lib/vitrine/spool].
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
     /// How long to wait at the end for the broker to acknowledge everything;
     /// what is left stays spooled for the next run.
-    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "publish")]
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
     drain_timeout: u64,
 }
 
@@ -135,14 +142,44 @@ enum LogFormat {
 }
 
 impl PipelineOpts {
+    /// The command line first, then the configuration file, then defaults.
     fn config(&self, default_window_s: u32) -> Config {
+        let file = rig_config();
+        let w = &file.windows;
+        let d = Config::default();
         Config {
-            window_s: self.window.unwrap_or(default_window_s),
-            k: self.k,
-            presence_rssi_dbm: self.presence_rssi,
-            max_devices: self.max_devices,
-            ..Config::default()
+            window_s: self
+                .window
+                .or(w.length_s.as_ref().map(|v| *v.get_ref()))
+                .unwrap_or(default_window_s),
+            k: self.k.or(w.k.as_ref().map(|v| *v.get_ref())).unwrap_or(d.k),
+            presence_rssi_dbm: self
+                .presence_rssi
+                .or(w
+                    .presence_rssi_dbm
+                    .as_ref()
+                    .and_then(|v| i8::try_from(*v.get_ref()).ok()))
+                .unwrap_or(d.presence_rssi_dbm),
+            max_devices: self
+                .max_devices
+                .or(file
+                    .privacy
+                    .max_devices
+                    .as_ref()
+                    .and_then(|v| usize::try_from(*v.get_ref()).ok()))
+                .unwrap_or(d.max_devices),
+            ..d
         }
+    }
+
+    fn epoch_hours(&self) -> u64 {
+        self.epoch_hours
+            .or(rig_config()
+                .privacy
+                .epoch_hours
+                .as_ref()
+                .map(|v| *v.get_ref()))
+            .unwrap_or(24)
     }
 
     fn stage(&self) -> anyhow::Result<CaptureStage> {
@@ -152,7 +189,7 @@ impl PipelineOpts {
         };
         Ok(CaptureStage::new(
             RotationPolicy {
-                period_s: self.epoch_hours * 3600,
+                period_s: self.epoch_hours() * 3600,
             },
             ignore,
         ))
@@ -168,6 +205,17 @@ fn main() -> ExitCode {
         "info"
     };
     init_logging(cli.log_format, level);
+    if let Some(path) = &cli.config {
+        match RigConfig::from_file(path) {
+            Ok(c) => {
+                let _ = RIG_CONFIG.set(c);
+            }
+            Err(e) => {
+                eprintln!("vitrined: configuration error: {e}");
+                return ExitCode::from(vitrine_config::EXIT_CONFIG);
+            }
+        }
+    }
     if let Err(e) = vitrine_privacy::harden_process() {
         tracing::warn!(error = %e, "could not disable core dumps");
     }
@@ -323,17 +371,38 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 impl PublishOpts {
+    /// The command line first, then the configuration file, then defaults.
     fn start(&self) -> anyhow::Result<Option<Publishing>> {
-        let Some(url) = &self.publish else {
+        let file = rig_config();
+        let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        let Some(url) = self.publish.clone().or(text(&file.broker.url)) else {
             return Ok(None);
         };
-        Ok(Some(Publishing::start(
-            url,
-            &self.site,
-            &self.rig,
-            &self.spool,
-        )?))
+        let site = self
+            .site
+            .clone()
+            .or(text(&file.site))
+            .unwrap_or_else(|| "site".into());
+        let rig = self
+            .rig
+            .clone()
+            .or(text(&file.rig))
+            .unwrap_or_else(|| "rig".into());
+        let spool = self
+            .spool
+            .clone()
+            .or(text(&file.spool.dir).map(PathBuf::from))
+            .unwrap_or_else(|| "/var/lib/vitrine/spool".into());
+        Ok(Some(Publishing::start(&url, &site, &rig, &spool)?))
     }
+}
+
+/// The configuration file given with `--config`, validated before anything
+/// starts; empty without one.
+static RIG_CONFIG: std::sync::OnceLock<RigConfig> = std::sync::OnceLock::new();
+
+fn rig_config() -> &'static RigConfig {
+    RIG_CONFIG.get_or_init(RigConfig::default)
 }
 
 /// The process's peak resident memory (VmHWM), in KiB.

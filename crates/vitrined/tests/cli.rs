@@ -87,3 +87,65 @@ fn the_demo_prints_a_table_and_compares_with_the_truth() {
         .collect();
     assert_eq!(nums[0], nums[1], "{line}");
 }
+
+#[test]
+fn a_bad_configuration_names_file_line_and_key_and_nothing_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vitrine.toml");
+    let spool = dir.path().join("spool");
+    std::fs::write(
+        &config,
+        format!(
+            "site = \"s\"\nrig = \"r\"\n\n[windows]\nk = 1\n\n[spool]\ndir = \"{}\"\n",
+            spool.display()
+        ),
+    )
+    .unwrap();
+    let out = vitrined()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "replay",
+            "--pcap",
+            "/nonexistent.pcap",
+            "--publish",
+            "mqtt://127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("vitrine.toml:5:5: windows.k:"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(!spool.exists(), "nothing started");
+}
+
+#[test]
+fn the_configuration_file_sets_defaults_that_options_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vitrine.toml");
+    std::fs::write(&config, "[windows]\nlength_s = 600\nk = 7\n").unwrap();
+    let pcap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures/lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let first = |extra: &[&str]| {
+        let out = vitrined()
+            .arg("--config")
+            .arg(&config)
+            .args(["replay", "--pcap"])
+            .arg(&pcap)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let line = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        (v["window_s"].as_u64().unwrap(), v["k"].as_u64().unwrap())
+    };
+    assert_eq!(first(&[]), (600, 7));
+    assert_eq!(first(&["--window", "60"]), (60, 7));
+}
