@@ -221,3 +221,17 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// How many entries a spool folder holds.
+pub fn spooled_files(dir: impl AsRef<Path>) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "vsp")
+        })
+        .count()
+}
