@@ -393,7 +393,20 @@ impl PublishOpts {
             .clone()
             .or(text(&file.spool.dir).map(PathBuf::from))
             .unwrap_or_else(|| "/var/lib/vitrine/spool".into());
-        Ok(Some(Publishing::start(&url, &site, &rig, &spool)?))
+        let defaults = vitrine_publish::SpoolPolicy::default();
+        let policy = vitrine_publish::SpoolPolicy {
+            retention_s: file
+                .spool
+                .retention_days
+                .as_ref()
+                .map_or(defaults.retention_s, |d| *d.get_ref() * 86_400),
+            max_bytes: file
+                .spool
+                .max_mb
+                .as_ref()
+                .map_or(defaults.max_bytes, |m| *m.get_ref() << 20),
+        };
+        Ok(Some(Publishing::start(&url, &site, &rig, &spool, policy)?))
     }
 }
 

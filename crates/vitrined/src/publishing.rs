@@ -22,10 +22,16 @@ pub struct Publishing {
 impl Publishing {
     /// Opens the spool (publishing what an earlier run left first) and
     /// starts the publisher with a new boot id.
-    pub fn start(url: &str, site: &str, rig: &str, spool_dir: &Path) -> anyhow::Result<Self> {
+    pub fn start(
+        url: &str,
+        site: &str,
+        rig: &str,
+        spool_dir: &Path,
+        policy: SpoolPolicy,
+    ) -> anyhow::Result<Self> {
         let boot = vitrine_privacy::random_id();
         let broker = BrokerConfig::from_url(url, site, rig, &boot).map_err(anyhow::Error::msg)?;
-        let spool = Spool::open(spool_dir, SpoolPolicy::default())?;
+        let spool = Spool::open(spool_dir, policy)?;
         let spooled = spool.len();
         if spooled > 0 {
             tracing::info!(
