@@ -9,7 +9,8 @@
 //! sent again. Consumers drop the duplicates by `(rig, boot, seq)`.
 //!
 //! Topics (see docs/publishing.md): `vitrine/<site>/<rig>/wifi` (payloads),
-//! `…/status` (retained; `online` with version and boot id, `offline` as last
+//! `…/status` (retained; `online`/`offline` with version, boot id and the
+//! spool's counters, `offline` also as last
 //! will), `…/dict` (retained: the zstd dictionary).
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -97,7 +98,7 @@ pub struct Publisher {
     client: Client,
     threads: Vec<JoinHandle<()>>,
     status_topic: String,
-    offline: Vec<u8>,
+    cfg: BrokerConfig,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -116,12 +117,9 @@ impl Publisher {
         opts.set_clean_session(false);
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(1 << 20, 1 << 20);
-        opts.set_last_will(LastWill::new(
-            &status_topic,
-            status(cfg, "offline"),
-            QoS::AtLeastOnce,
-            true,
-        ));
+        // The last will's counters are those at start: the broker sends it as given.
+        let will = status(cfg, "offline", &spool.lock().expect("spool lock"));
+        opts.set_last_will(LastWill::new(&status_topic, will, QoS::AtLeastOnce, true));
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             opts.set_credentials(u.clone(), p.clone());
         }
@@ -130,11 +128,8 @@ impl Publisher {
 
         let conn_thread = {
             let (shared, spool, client) = (shared.clone(), spool.clone(), client.clone());
-            let (online, dict_topic, status_topic) = (
-                status(cfg, "online"),
-                cfg.topic("dict"),
-                status_topic.clone(),
-            );
+            let (cfg, dict_topic, status_topic) =
+                (cfg.clone(), cfg.topic("dict"), status_topic.clone());
             std::thread::spawn(move || {
                 for event in connection.iter() {
                     let (lock, wake) = &*shared;
@@ -154,7 +149,8 @@ impl Publisher {
                                 };
                             }
                             f.connected = true;
-                            // Retained status and dictionary.
+                            // Retained status (with the spool's counters) and dictionary.
+                            let online = status(&cfg, "online", &spool.lock().expect("spool lock"));
                             for (topic, body) in
                                 [(&status_topic, &online), (&dict_topic, &dictionary)]
                             {
@@ -274,14 +270,13 @@ impl Publisher {
             })
         };
 
-        let offline = status(cfg, "offline");
         Publisher {
             shared,
             spool,
             client,
             threads: vec![conn_thread, sender_thread],
             status_topic,
-            offline,
+            cfg: cfg.clone(),
         }
     }
 
@@ -315,12 +310,14 @@ impl Publisher {
             f.stop = true;
         }
         self.shared.1.notify_all();
-        let _ = self.client.try_publish(
-            &self.status_topic,
-            QoS::AtLeastOnce,
-            true,
-            self.offline.clone(),
+        let offline = status(
+            &self.cfg,
+            "offline",
+            &self.spool.lock().expect("spool lock"),
         );
+        let _ = self
+            .client
+            .try_publish(&self.status_topic, QoS::AtLeastOnce, true, offline);
         let _ = self.client.try_disconnect();
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -336,11 +333,19 @@ impl Drop for Publisher {
     }
 }
 
-fn status(cfg: &BrokerConfig, state: &str) -> Vec<u8> {
+/// The retained status: state, version, boot id, and what the spool holds
+/// and has dropped (so that a lost summary is never silent).
+fn status(cfg: &BrokerConfig, state: &str, spool: &Spool) -> Vec<u8> {
+    let s = spool.stats();
     format!(
-        "{{\"state\":\"{state}\",\"version\":\"{}\",\"boot\":\"{}\"}}",
+        "{{\"state\":\"{state}\",\"version\":\"{}\",\"boot\":\"{}\",\"spool\":{{\"held\":{},\"acknowledged\":{},\"expired\":{},\"dropped_full\":{},\"quarantined\":{}}}}}",
         env!("CARGO_PKG_VERSION"),
-        cfg.boot
+        cfg.boot,
+        spool.len(),
+        s.acknowledged,
+        s.expired,
+        s.dropped_full,
+        s.quarantined
     )
     .into_bytes()
 }

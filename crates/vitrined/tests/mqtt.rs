@@ -90,6 +90,9 @@ fn mosquitto_sub_and_zstd_recover_exactly_what_replay_prints() {
     let status = hex_lines(broker.subscribe("vitrine/store-7/rig-a/status", 1)).remove(0);
     let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
     assert_eq!(status["state"], "offline");
+    assert_eq!(status["spool"]["held"], 0);
+    assert_eq!(status["spool"]["acknowledged"], expected.len() as u64);
+    assert_eq!(status["spool"]["quarantined"], 0);
     assert_eq!(status["boot"].as_str(), boots.first().map(String::as_str));
     assert_eq!(spooled_files(dir.path().join("spool")), 0);
 }
