@@ -94,7 +94,7 @@ impl Broker {
                 "-F",
                 "%x",
                 "-W",
-                "60",
+                "600",
             ])
             .args(["-C", &count.to_string()])
             .stdout(Stdio::piped())
