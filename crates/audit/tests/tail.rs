@@ -85,7 +85,7 @@ fn tail_prints_each_summary_once_whatever_the_duplicates() {
             .push(1_700_000_000, &cfg.topic("wifi"), &codec.encode(&e))
             .unwrap();
     }
-    let publisher = Publisher::start(&cfg, spool.clone(), codec.dictionary().to_vec());
+    let publisher = Publisher::start(&cfg, spool.clone(), codec.dictionary().to_vec()).unwrap();
     assert!(
         publisher.drain(Duration::from_secs(20)),
         "the broker acknowledged everything"

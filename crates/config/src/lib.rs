@@ -31,8 +31,16 @@ pub struct RigConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Broker {
-    /// `mqtt://host[:port]`.
+    /// `mqtt://host[:port]` or `mqtts://host[:port]`.
     pub url: Option<Spanned<String>>,
+    /// CA certificate (PEM) for `mqtts://`.
+    pub ca_file: Option<Spanned<String>>,
+    /// Client certificate and key (PEM), when the broker requires them.
+    pub cert_file: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
+    pub username: Option<Spanned<String>>,
+    /// A file holding the password (kept out of this file).
+    pub password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -108,10 +116,39 @@ impl RigConfig {
                 ));
             }
         }
-        if let Some(url) = &self.broker.url
+        let b = &self.broker;
+        if let Some(url) = &b.url
             && !url.get_ref().starts_with("mqtt://")
+            && !url.get_ref().starts_with("mqtts://")
         {
-            return Err(bad("broker.url", url, "expected mqtt://host[:port]"));
+            return Err(bad(
+                "broker.url",
+                url,
+                "expected mqtt://host[:port] or mqtts://host[:port]",
+            ));
+        }
+        if let Some(url) = &b.url
+            && url.get_ref().starts_with("mqtts://")
+            && b.ca_file.is_none()
+        {
+            return Err(bad("broker.url", url, "mqtts:// needs broker.ca_file"));
+        }
+        if b.cert_file.is_some() != b.key_file.is_some() {
+            let (key, v) = match (&b.cert_file, &b.key_file) {
+                (Some(v), None) => ("broker.cert_file", v),
+                (None, Some(v)) => ("broker.key_file", v),
+                _ => unreachable!("exactly one is set"),
+            };
+            return Err(bad(
+                key,
+                v,
+                "broker.cert_file and broker.key_file go together",
+            ));
+        }
+        if let Some(p) = &b.password_file
+            && b.username.is_none()
+        {
+            return Err(bad("broker.password_file", p, "needs broker.username"));
         }
         let w = &self.windows;
         if let Some(v) = &w.length_s

@@ -79,3 +79,24 @@ fn topic_breaking_ids_and_bad_urls_are_refused() {
         "broker.url"
     );
 }
+
+#[test]
+fn tls_and_credentials_must_come_complete() {
+    let tls = GOOD.replace("mqtt://broker", "mqtts://broker");
+    assert_eq!(error(&tls).3, "mqtts:// needs broker.ca_file");
+    let ok = tls.replace(
+        "[windows]",
+        "ca_file = \"/etc/vitrine/ca.pem\"\n\n[windows]",
+    );
+    assert!(RigConfig::parse(&ok).is_ok());
+    let half = ok.replace(
+        "[windows]",
+        "cert_file = \"/etc/vitrine/rig.pem\"\n\n[windows]",
+    );
+    assert_eq!(error(&half).2, "broker.cert_file");
+    let password = GOOD.replace(
+        "[windows]",
+        "password_file = \"/etc/vitrine/password\"\n\n[windows]",
+    );
+    assert_eq!(error(&password).2, "broker.password_file");
+}

@@ -18,9 +18,20 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rumqttc::{Client, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{
+    Client, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
+    Transport,
+};
 
 use crate::spool::Spool;
+
+/// TLS to the broker: the server is verified against `ca` (PEM); a client
+/// certificate and key (PEM) are sent when the broker asks for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: std::path::PathBuf,
+    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
 
 /// Where and as whom to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,22 +44,36 @@ pub struct BrokerConfig {
     pub boot: String,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Set for `mqtts://` URLs.
+    pub tls: Option<TlsFiles>,
 }
 
 impl BrokerConfig {
-    /// Parses `mqtt://host[:port]` (TLS, `mqtts://`, is not supported yet).
+    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (TLS; then set
+    /// [`BrokerConfig::tls`], or [`BrokerConfig::from_url`] fails later to
+    /// connect without a CA).
     pub fn from_url(url: &str, site: &str, rig: &str, boot: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("mqtt://")
-            .ok_or_else(|| format!("{url}: expected mqtt://host[:port]"))?;
+        let (rest, default_port, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
+            (rest, 1883, false)
+        } else if let Some(rest) = url.strip_prefix("mqtts://") {
+            (rest, 8883, true)
+        } else {
+            return Err(format!(
+                "{url}: expected mqtt://host[:port] or mqtts://host[:port]"
+            ));
+        };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (
                 h,
                 p.parse::<u16>()
                     .map_err(|_| format!("{url}: bad port {p:?}"))?,
             ),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
+        let tls = tls.then(|| TlsFiles {
+            ca: std::path::PathBuf::new(),
+            client: None,
+        });
         if host.is_empty() {
             return Err(format!("{url}: no host"));
         }
@@ -65,6 +90,7 @@ impl BrokerConfig {
             boot: boot.to_owned(),
             username: None,
             password: None,
+            tls,
         })
     }
 
@@ -110,8 +136,13 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// Connects in the background and publishes whatever is spooled.
-    pub fn start(cfg: &BrokerConfig, spool: Arc<Mutex<Spool>>, dictionary: Vec<u8>) -> Self {
+    /// Connects in the background and publishes whatever is spooled. Fails
+    /// only when the TLS files cannot be read.
+    pub fn start(
+        cfg: &BrokerConfig,
+        spool: Arc<Mutex<Spool>>,
+        dictionary: Vec<u8>,
+    ) -> Result<Self, String> {
         let status_topic = cfg.topic("status");
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.host.clone(), cfg.port);
         opts.set_clean_session(false);
@@ -122,6 +153,9 @@ impl Publisher {
         opts.set_last_will(LastWill::new(&status_topic, will, QoS::AtLeastOnce, true));
         if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
             opts.set_credentials(u.clone(), p.clone());
+        }
+        if let Some(tls) = &cfg.tls {
+            opts.set_transport(Transport::tls_with_config(tls_configuration(tls)?));
         }
         let (client, mut connection) = Client::new(opts, 64);
         let shared = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
@@ -270,14 +304,14 @@ impl Publisher {
             })
         };
 
-        Publisher {
+        Ok(Publisher {
             shared,
             spool,
             client,
             threads: vec![conn_thread, sender_thread],
             status_topic,
             cfg: cfg.clone(),
-        }
+        })
     }
 
     /// Wakes the sender: a new entry is in the spool.
@@ -348,4 +382,23 @@ fn status(cfg: &BrokerConfig, state: &str, spool: &Spool) -> Vec<u8> {
         s.quarantined
     )
     .into_bytes()
+}
+
+/// rustls with the ring provider (installed once as the process default),
+/// verifying the server against the given CA.
+fn tls_configuration(tls: &TlsFiles) -> Result<TlsConfiguration, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let ca = read(&tls.ca)?;
+    let client_auth = match &tls.client {
+        Some((cert, key)) => Some((read(cert)?, read(key)?)),
+        None => None,
+    };
+    Ok(TlsConfiguration::Simple {
+        ca,
+        alpn: None,
+        client_auth,
+    })
 }

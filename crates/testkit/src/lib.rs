@@ -235,3 +235,122 @@ pub fn spooled_files(dir: impl AsRef<Path>) -> usize {
         })
         .count()
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1, made
+/// with the `openssl` tool: `(ca.pem, server.pem, server.key)`.
+pub fn make_certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    let sh = |script: &str| {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl: {script}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Vitrine test CA'",
+    );
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost'",
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    sh(
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf",
+    );
+    (d.join("ca.pem"), d.join("server.pem"), d.join("server.key"))
+}
+
+impl Broker {
+    /// A broker that only speaks TLS, with a certificate from
+    /// [`make_certificates`]; returns the CA that verifies it.
+    pub fn start_tls(dir: &Path) -> (Broker, PathBuf) {
+        let (ca, cert, key) = make_certificates(dir, "pki");
+        let port = free_port();
+        let conf = dir.join("mosquitto-tls.conf");
+        let settings = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        std::fs::write(&conf, settings).unwrap();
+        let program = if Path::new("/usr/sbin/mosquitto").exists() {
+            "/usr/sbin/mosquitto"
+        } else {
+            "mosquitto"
+        };
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let broker = Broker {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "the TLS broker to listen",
+        );
+        (broker, ca)
+    }
+}
+
+impl Broker {
+    /// A broker that refuses anonymous clients: one user, made with
+    /// `mosquitto_passwd`.
+    pub fn start_with_user(dir: &Path, user: &str, password: &str) -> Broker {
+        let passwords = dir.join("passwords");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-c", "-b"])
+            .arg(&passwords)
+            .args([user, password])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let port = free_port();
+        let conf = dir.join("mosquitto-auth.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous false\nuser root\npassword_file {}\n",
+                passwords.display()
+            ),
+        )
+        .unwrap();
+        let program = if Path::new("/usr/sbin/mosquitto").exists() {
+            "/usr/sbin/mosquitto"
+        } else {
+            "mosquitto"
+        };
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let broker = Broker {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "the broker to listen",
+        );
+        broker
+    }
+}

@@ -235,13 +235,8 @@ pub fn simulate_live(
 
     let duration_s = f64::from(sim.duration_s);
     let (frames, truth) = Simulator::new(sim).run();
-    let mut publishing = crate::publishing::Publishing::start(
-        url,
-        "demo-store",
-        "rig-1",
-        spool,
-        Default::default(),
-    )?;
+    let broker = crate::publishing::new_broker(url, "demo-store", "rig-1")?;
+    let mut publishing = crate::publishing::Publishing::start(broker, spool, Default::default())?;
     // Published so far, and how many the consumer has shown.
     let expected = Arc::new(AtomicU64::new(u64::MAX));
     let consumer = {

@@ -38,6 +38,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Analyse a capture file (pcap or pcapng, radiotap or bare 802.11) and
@@ -133,6 +135,22 @@ struct PublishOpts {
     /// what is left stays spooled for the next run.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     drain_timeout: u64,
+    /// CA certificate (PEM) the broker's certificate is verified against;
+    /// required for `mqtts://` URLs.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM), for brokers that require one.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// MQTT user name.
+    #[arg(long)]
+    username: Option<String>,
+    /// File holding the MQTT password (kept out of the command line).
+    #[arg(long, value_name = "FILE", requires = "username")]
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -406,7 +424,27 @@ impl PublishOpts {
                 .as_ref()
                 .map_or(defaults.max_bytes, |m| *m.get_ref() << 20),
         };
-        Ok(Some(Publishing::start(&url, &site, &rig, &spool, policy)?))
+        let mut broker = vitrined::publishing::new_broker(&url, &site, &rig)?;
+        let path = |cli: &Option<PathBuf>, file: &Option<toml::Spanned<String>>| {
+            cli.clone().or(text(file).map(PathBuf::from))
+        };
+        if let Some(tls) = &mut broker.tls {
+            tls.ca = path(&self.tls_ca, &file.broker.ca_file)
+                .context("mqtts:// needs a CA certificate: --tls-ca or broker.ca_file")?;
+            if let (Some(cert), Some(key)) = (
+                path(&self.tls_cert, &file.broker.cert_file),
+                path(&self.tls_key, &file.broker.key_file),
+            ) {
+                tls.client = Some((cert, key));
+            }
+        }
+        broker.username = self.username.clone().or(text(&file.broker.username));
+        if let Some(p) = path(&self.password_file, &file.broker.password_file) {
+            let password = std::fs::read_to_string(&p)
+                .with_context(|| format!("reading the MQTT password from {}", p.display()))?;
+            broker.password = Some(password.trim_end_matches(['\r', '\n']).to_string());
+        }
+        Ok(Some(Publishing::start(broker, &spool, policy)?))
     }
 }
 

@@ -21,16 +21,13 @@ pub struct Publishing {
 
 impl Publishing {
     /// Opens the spool (publishing what an earlier run left first) and
-    /// starts the publisher with a new boot id.
+    /// starts the publisher. `broker` carries this run's boot id (see
+    /// [`new_broker`]).
     pub fn start(
-        url: &str,
-        site: &str,
-        rig: &str,
+        broker: BrokerConfig,
         spool_dir: &Path,
         policy: SpoolPolicy,
     ) -> anyhow::Result<Self> {
-        let boot = vitrine_privacy::random_id();
-        let broker = BrokerConfig::from_url(url, site, rig, &boot).map_err(anyhow::Error::msg)?;
         let spool = Spool::open(spool_dir, policy)?;
         let spooled = spool.len();
         if spooled > 0 {
@@ -41,7 +38,8 @@ impl Publishing {
         }
         let spool = Arc::new(Mutex::new(spool));
         let codec = Codec::shipped();
-        let publisher = Publisher::start(&broker, spool.clone(), codec.dictionary().to_vec());
+        let publisher = Publisher::start(&broker, spool.clone(), codec.dictionary().to_vec())
+            .map_err(anyhow::Error::msg)?;
         Ok(Publishing {
             broker,
             spool,
@@ -104,4 +102,10 @@ impl Publishing {
         self.publisher.finish();
         stats
     }
+}
+
+/// A broker configuration for this run, with a fresh boot id.
+pub fn new_broker(url: &str, site: &str, rig: &str) -> anyhow::Result<BrokerConfig> {
+    BrokerConfig::from_url(url, site, rig, &vitrine_privacy::random_id())
+        .map_err(anyhow::Error::msg)
 }

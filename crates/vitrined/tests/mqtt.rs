@@ -305,3 +305,102 @@ fn killing_the_publishing_daemon_200_times_loses_and_corrupts_nothing() {
     let mut sub = sub;
     let _ = sub.child.kill();
 }
+
+#[test]
+fn tls_to_a_verified_broker_delivers_and_an_unknown_ca_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, ca) = Broker::start_tls(dir.path());
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let ca_arg = ca.display().to_string();
+    let sub = broker.subscribe_as("vitrine/s/r/wifi", 1_000, &["--cafile", &ca_arg]);
+    let replay = |ca: &std::path::Path, spool: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .args(["replay", "--window", "3600", "--pcap"])
+            .arg(&pcap)
+            .args([
+                "--publish",
+                &url,
+                "--site",
+                "s",
+                "--rig",
+                "r",
+                "--drain-timeout",
+                "3",
+                "--tls-ca",
+            ])
+            .arg(ca)
+            .arg("--spool")
+            .arg(dir.path().join(spool))
+            .output()
+            .unwrap()
+    };
+    let out = replay(&ca, "spool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let windows = String::from_utf8(out.stdout).unwrap().lines().count();
+    assert_eq!(distinct_payloads(sub, windows).len(), windows);
+    assert_eq!(spooled_files(dir.path().join("spool")), 0);
+
+    // A CA that did not sign the broker's certificate: the rig refuses the
+    // broker, and keeps everything spooled.
+    let (other_ca, _, _) = vitrine_testkit::make_certificates(dir.path(), "other");
+    let out = replay(&other_ca, "spool-2");
+    assert!(out.status.success());
+    assert_eq!(spooled_files(dir.path().join("spool-2")), windows);
+}
+
+#[test]
+fn credentials_from_a_password_file_are_accepted_and_wrong_ones_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start_with_user(dir.path(), "rig-a", "s3cret-pass");
+    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let sub = broker.subscribe_as(
+        "vitrine/s/r/wifi",
+        1_000,
+        &["-u", "rig-a", "-P", "s3cret-pass"],
+    );
+    let replay = |password: &str, spool: &str| {
+        let file = dir.path().join(format!("{spool}.password"));
+        std::fs::write(&file, format!("{password}\n")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .args(["replay", "--window", "3600", "--pcap"])
+            .arg(&pcap)
+            .args([
+                "--publish",
+                &broker.url(),
+                "--site",
+                "s",
+                "--rig",
+                "r",
+                "--drain-timeout",
+                "3",
+            ])
+            .args(["--username", "rig-a", "--password-file"])
+            .arg(&file)
+            .arg("--spool")
+            .arg(dir.path().join(spool))
+            .output()
+            .unwrap()
+    };
+    let out = replay("s3cret-pass", "spool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let windows = String::from_utf8(out.stdout).unwrap().lines().count();
+    assert_eq!(distinct_payloads(sub, windows).len(), windows);
+    let out = replay("wrong", "spool-2");
+    assert!(out.status.success());
+    assert_eq!(
+        spooled_files(dir.path().join("spool-2")),
+        windows,
+        "refused: everything stays spooled"
+    );
+    // The password never shows in the logs.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong"));
+}

@@ -11,6 +11,7 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("zstd", "zstd"),
     ("mosquitto", "mosquitto"),
     ("mosquitto_sub", "mosquitto-clients"),
+    ("openssl", "openssl"),
 ];
 pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),
