@@ -266,6 +266,17 @@ pub fn make_certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) 
     sh(
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf",
     );
+    // A client certificate from the same CA, for brokers that require one.
+    sh("openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj '/CN=rig-a'");
+    // rustls only sends an X.509 v3 certificate made for client authentication.
+    std::fs::write(
+        d.join("client.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    sh(
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.cnf",
+    );
     (d.join("ca.pem"), d.join("server.pem"), d.join("server.key"))
 }
 
@@ -273,14 +284,21 @@ impl Broker {
     /// A broker that only speaks TLS, with a certificate from
     /// [`make_certificates`]; returns the CA that verifies it.
     pub fn start_tls(dir: &Path) -> (Broker, PathBuf) {
+        Broker::start_tls_with(dir, false)
+    }
+
+    /// With `require_client_certificate`, only clients with a certificate
+    /// from the same CA (`client.pem`/`client.key` beside it) get in.
+    pub fn start_tls_with(dir: &Path, require_client_certificate: bool) -> (Broker, PathBuf) {
         let (ca, cert, key) = make_certificates(dir, "pki");
         let port = free_port();
         let conf = dir.join("mosquitto-tls.conf");
         let settings = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
             ca.display(),
             cert.display(),
-            key.display()
+            key.display(),
+            require_client_certificate
         );
         std::fs::write(&conf, settings).unwrap();
         let program = if Path::new("/usr/sbin/mosquitto").exists() {

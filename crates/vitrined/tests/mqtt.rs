@@ -261,6 +261,10 @@ fn killing_the_publishing_daemon_200_times_loses_and_corrupts_nothing() {
             spooled.insert((e.boot, e.seq));
         }
     }
+    // A killed rig cannot say goodbye: the broker published its last will.
+    let status = hex_lines(broker.subscribe("vitrine/s/r/status", 1)).remove(0);
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status["state"], "offline", "{status}");
     // One run to the end: it publishes what the killed runs left, then its own.
     let mut last = run();
     assert!(last.wait().unwrap().success());
@@ -403,4 +407,58 @@ fn credentials_from_a_password_file_are_accepted_and_wrong_ones_refused() {
     );
     // The password never shows in the logs.
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong"));
+}
+
+#[test]
+fn a_broker_requiring_client_certificates_accepts_the_rig_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, ca) = Broker::start_tls_with(dir.path(), true);
+    let pki = ca.parent().unwrap().to_owned();
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let replay = |client: bool, spool: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vitrined"));
+        c.args(["replay", "--window", "3600", "--pcap"])
+            .arg(&pcap)
+            .args([
+                "--publish",
+                &url,
+                "--site",
+                "s",
+                "--rig",
+                "r",
+                "--drain-timeout",
+                "3",
+                "--tls-ca",
+            ])
+            .arg(&ca)
+            .arg("--spool")
+            .arg(dir.path().join(spool));
+        if client {
+            c.arg("--tls-cert")
+                .arg(pki.join("client.pem"))
+                .arg("--tls-key")
+                .arg(pki.join("client.key"));
+        }
+        c.output().unwrap()
+    };
+    let with = replay(true, "spool");
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let windows = String::from_utf8(with.stdout).unwrap().lines().count();
+    assert_eq!(
+        spooled_files(dir.path().join("spool")),
+        0,
+        "acknowledged: the broker let the rig in"
+    );
+    let without = replay(false, "spool-2");
+    assert!(without.status.success());
+    assert_eq!(
+        spooled_files(dir.path().join("spool-2")),
+        windows,
+        "refused without a client certificate"
+    );
 }
