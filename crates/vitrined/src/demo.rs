@@ -147,17 +147,59 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// A mosquitto broker on a free loopback port for the demo, stopped when
-/// dropped. `None` when mosquitto is not installed.
+/// A broker on a free loopback port for the demo: mosquitto when it is
+/// installed (stopped when dropped), else rumqttd embedded in this process
+/// (`VITRINE_DEMO_BROKER=embedded` forces it).
 #[derive(Debug)]
 pub struct LocalBroker {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     pub port: u16,
     dir: std::path::PathBuf,
+    /// "mosquitto" or "rumqttd (embedded)".
+    pub kind: &'static str,
 }
 
 impl LocalBroker {
     pub fn start(dir: &std::path::Path) -> Option<LocalBroker> {
+        let forced = std::env::var("VITRINE_DEMO_BROKER").is_ok_and(|v| v == "embedded");
+        let mosquitto = if forced {
+            None
+        } else {
+            LocalBroker::start_mosquitto(dir)
+        };
+        mosquitto.or_else(|| LocalBroker::start_embedded(dir))
+    }
+
+    fn start_embedded(dir: &std::path::Path) -> Option<LocalBroker> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let settings = format!(
+            "id = 0\n[router]\nid = 0\nmax_connections = 100\nmax_outgoing_packet_count = 200\n\
+             max_segment_size = 10485760\nmax_segment_count = 10\n\
+             [v4.1]\nname = \"v4-1\"\nlisten = \"127.0.0.1:{port}\"\nnext_connection_delay_ms = 1\n\
+             [v4.1.connections]\nconnection_timeout_ms = 60000\nmax_payload_size = 1048576\n\
+             max_inflight_count = 100\ndynamic_filters = true\n"
+        );
+        let config: rumqttd::Config = toml::from_str(&settings).ok()?;
+        std::thread::spawn(move || {
+            let mut broker = rumqttd::Broker::new(config);
+            if let Err(e) = broker.start() {
+                tracing::warn!(error = %e, "the embedded broker stopped");
+            }
+        });
+        wait_for_port(port)?;
+        Some(LocalBroker {
+            child: None,
+            port,
+            dir: dir.to_owned(),
+            kind: "rumqttd, embedded",
+        })
+    }
+
+    fn start_mosquitto(dir: &std::path::Path) -> Option<LocalBroker> {
         let program = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -188,17 +230,12 @@ impl LocalBroker {
             .spawn()
             .ok()?;
         let broker = LocalBroker {
-            child,
+            child: Some(child),
             port,
             dir: dir.to_owned(),
+            kind: "mosquitto",
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if std::time::Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_for_port(port)?;
         Some(broker)
     }
 
@@ -207,10 +244,24 @@ impl LocalBroker {
     }
 }
 
+fn wait_for_port(port: u16) -> Option<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some(())
+}
+
 impl Drop for LocalBroker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The embedded broker ends with the process.
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -218,7 +218,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo talks to a person on the terminal: only warnings on stderr.
     let level = if matches!(cli.command, Command::Demo { .. }) {
-        "warn"
+        "warn,rumqttd=off"
     } else {
         "info"
     };
@@ -339,10 +339,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (summaries, truth, published) = match &broker {
                 Some(b) => {
                     println!(
-                        "The rig publishes each {}-second window to an MQTT broker on {} (mosquitto), through its spool;\n\
+                        "The rig publishes each {}-second window to an MQTT broker on {} ({}), through its spool;\n\
                          the rows below come back from the broker, decoded as `vitrine-audit tail` shows them.\n",
                         cfg.window_s,
-                        b.url()
+                        b.url(),
+                        b.kind
                     );
                     let (s, t, p) = vitrined::demo::simulate_live(
                         sim,

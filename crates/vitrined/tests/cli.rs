@@ -149,3 +149,30 @@ fn the_configuration_file_sets_defaults_that_options_override() {
     assert_eq!(first(&[]), (600, 7));
     assert_eq!(first(&["--window", "60"]), (60, 7));
 }
+
+#[test]
+fn without_mosquitto_the_demo_embeds_a_broker() {
+    let out = vitrined()
+        .env("VITRINE_DEMO_BROKER", "embedded")
+        .args(["demo", "--minutes", "5", "--window", "60", "--seconds", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(rumqttd, embedded)"), "{text}");
+    assert!(text.contains("Published 5 summaries"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("2024-")).count(),
+        5,
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "the demo's terminal stays clean: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
