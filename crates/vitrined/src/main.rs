@@ -358,8 +358,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 None => {
                     println!(
-                        "No MQTT broker here (mosquitto is not installed: `apt-get install mosquitto`), so the rows\n\
-                         below are printed directly: counts only, one row per {}-second window.\n",
+                        "No MQTT broker could be started on loopback, so the rows below are printed directly:\n\
+                         counts only, one row per {}-second window.\n",
                         cfg.window_s
                     );
                     let (summaries, truth) = vitrined::demo::simulate(sim, cfg, opts.stage()?);
