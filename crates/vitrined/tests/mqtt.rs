@@ -144,7 +144,26 @@ fn without_a_broker_summaries_stay_spooled_and_go_out_on_the_next_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(hex_lines(sub).len(), 2 * windows);
+    // The first run's summaries first, in order, then the second run's.
+    let codec = vitrine_publish::Codec::shipped();
+    let got: Vec<(String, u64)> = hex_lines(sub)
+        .iter()
+        .map(|p| codec.decode(p).unwrap())
+        .map(|e| (e.boot, e.seq))
+        .collect();
+    assert_eq!(got.len(), 2 * windows);
+    let (first, second) = got.split_at(windows);
+    assert!(
+        first.iter().all(|(b, _)| *b == first[0].0)
+            && second.iter().all(|(b, _)| *b == second[0].0)
+    );
+    assert_ne!(first[0].0, second[0].0, "two runs, two boots");
+    for run in [first, second] {
+        assert!(
+            run.iter().enumerate().all(|(i, (_, seq))| *seq == i as u64),
+            "{run:?}"
+        );
+    }
     assert_eq!(spooled(), 0);
 }
 
