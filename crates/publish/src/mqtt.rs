@@ -210,13 +210,15 @@ impl Publisher {
                             }
                         }
                         Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                            let mut f = lock.lock().expect("flight lock");
-                            if let Some(Some(id)) = f.by_pkid.remove(&ack.pkid) {
-                                f.in_flight.remove(&id);
-                                drop(f);
+                            let id = lock.lock().expect("flight lock").by_pkid.remove(&ack.pkid);
+                            if let Some(Some(id)) = id {
+                                // Delete from the spool before it stops counting as
+                                // in flight: otherwise the sender could find it
+                                // unsent for a moment and publish it again.
                                 if let Err(e) = spool.lock().expect("spool lock").acknowledge(&id) {
                                     tracing::error!(error = %e, "cannot delete an acknowledged spool entry");
                                 }
+                                lock.lock().expect("flight lock").in_flight.remove(&id);
                                 wake.notify_all();
                             }
                         }

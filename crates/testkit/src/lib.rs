@@ -29,13 +29,18 @@ impl Broker {
     /// a production broker does. Its log (stdout) stays with the test's
     /// files; `user root` keeps it from dropping privileges away from them.
     pub fn start_on(dir: &Path, port: u16) -> Broker {
-        let conf = dir.join("mosquitto.conf");
-        let log = dir.join("mosquitto.log");
         let settings = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\nuser root\n\
              persistence true\npersistence_location {}/\n",
             dir.display()
         );
+        Broker::spawn(dir, "mosquitto.conf", &settings, port)
+    }
+
+    /// Writes `settings` to `dir/conf_name`, starts mosquitto with it (its
+    /// stdout appended to `dir/mosquitto.log`) and waits until it listens.
+    fn spawn(dir: &Path, conf_name: &str, settings: &str, port: u16) -> Broker {
+        let conf = dir.join(conf_name);
         std::fs::write(&conf, settings).unwrap();
         let program = if Path::new("/usr/sbin/mosquitto").exists() {
             "/usr/sbin/mosquitto"
@@ -45,7 +50,7 @@ impl Broker {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)
+            .open(dir.join("mosquitto.log"))
             .unwrap();
         let child = Command::new(program)
             .arg("-c")
@@ -292,7 +297,6 @@ impl Broker {
     pub fn start_tls_with(dir: &Path, require_client_certificate: bool) -> (Broker, PathBuf) {
         let (ca, cert, key) = make_certificates(dir, "pki");
         let port = free_port();
-        let conf = dir.join("mosquitto-tls.conf");
         let settings = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\nuser root\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
             ca.display(),
@@ -300,29 +304,10 @@ impl Broker {
             key.display(),
             require_client_certificate
         );
-        std::fs::write(&conf, settings).unwrap();
-        let program = if Path::new("/usr/sbin/mosquitto").exists() {
-            "/usr/sbin/mosquitto"
-        } else {
-            "mosquitto"
-        };
-        let child = Command::new(program)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let broker = Broker {
-            child,
-            port,
-            dir: dir.to_owned(),
-        };
-        wait_for(
-            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            "the TLS broker to listen",
-        );
-        (broker, ca)
+        (
+            Broker::spawn(dir, "mosquitto-tls.conf", &settings, port),
+            ca,
+        )
     }
 }
 
@@ -339,36 +324,10 @@ impl Broker {
             .unwrap();
         assert!(status.success());
         let port = free_port();
-        let conf = dir.join("mosquitto-auth.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous false\nuser root\npassword_file {}\n",
-                passwords.display()
-            ),
-        )
-        .unwrap();
-        let program = if Path::new("/usr/sbin/mosquitto").exists() {
-            "/usr/sbin/mosquitto"
-        } else {
-            "mosquitto"
-        };
-        let child = Command::new(program)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let broker = Broker {
-            child,
-            port,
-            dir: dir.to_owned(),
-        };
-        wait_for(
-            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            "the broker to listen",
+        let settings = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\nuser root\npassword_file {}\n",
+            passwords.display()
         );
-        broker
+        Broker::spawn(dir, "mosquitto-auth.conf", &settings, port)
     }
 }
