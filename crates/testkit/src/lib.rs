@@ -168,15 +168,20 @@ pub fn hex_lines(mut sub: Subscriber) -> Vec<Vec<u8>> {
         sub.child.wait().unwrap().success(),
         "mosquitto_sub did not receive everything"
     );
-    sub.lines
-        .iter()
-        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(|l| {
-            (0..l.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
-                .collect()
-        })
+    sub.lines.iter().filter_map(|l| hex_payload(&l)).collect()
+}
+
+/// The payload on a `mosquitto_sub -F %x` line; `None` for its debug lines.
+pub fn hex_payload(line: &str) -> Option<Vec<u8>> {
+    if line.is_empty()
+        || !line.len().is_multiple_of(2)
+        || !line.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    (0..line.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).ok())
         .collect()
 }
 
@@ -192,13 +197,9 @@ pub fn distinct_payloads(sub: Subscriber, n: usize) -> Vec<Vec<u8>> {
         let Ok(line) = sub.lines.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
-        if line.is_empty() || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let Some(bytes) = hex_payload(&line) else {
             continue;
-        }
-        let bytes: Vec<u8> = (0..line.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
-            .collect();
+        };
         let e = codec.decode(&bytes).unwrap();
         if seen.insert((e.rig, e.boot, e.seq)) {
             assert_eq!(e.seq, out.len() as u64, "first arrivals in sequence order");

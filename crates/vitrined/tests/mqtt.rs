@@ -5,7 +5,30 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use vitrine_testkit::{Broker, capture, distinct_payloads, free_port, hex_lines, spooled_files};
+use vitrine_testkit::{
+    Broker, capture, distinct_payloads, free_port, hex_lines, hex_payload, spooled_files,
+};
+
+/// `vitrined replay` of the quiet lab day in hour windows, publishing as
+/// site `s`, rig `r` to `url` through `spool`; callers add what differs.
+fn hourly_rig(url: &str, spool: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vitrined"));
+    c.args(["replay", "--window", "3600", "--pcap"])
+        .arg(capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap"))
+        .args([
+            "--publish",
+            url,
+            "--site",
+            "s",
+            "--rig",
+            "r",
+            "--drain-timeout",
+            "3",
+            "--spool",
+        ])
+        .arg(spool);
+    c
+}
 
 #[test]
 fn mosquitto_sub_and_zstd_recover_exactly_what_replay_prints() {
@@ -102,28 +125,7 @@ fn without_a_broker_summaries_stay_spooled_and_go_out_on_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let port = free_port();
-    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
-    let run = |url: &str| {
-        Command::new(env!("CARGO_BIN_EXE_vitrined"))
-            .args(["replay", "--pcap"])
-            .arg(&pcap)
-            .args([
-                "--window",
-                "3600",
-                "--publish",
-                url,
-                "--site",
-                "s",
-                "--rig",
-                "r",
-                "--drain-timeout",
-                "2",
-                "--spool",
-            ])
-            .arg(&spool)
-            .output()
-            .unwrap()
-    };
+    let run = |url: &str| hourly_rig(url, &spool).output().unwrap();
     // Nobody listens on the port: the run ends with everything spooled.
     let out = run(&format!("mqtt://127.0.0.1:{port}"));
     assert!(
@@ -299,13 +301,9 @@ fn killing_the_publishing_daemon_200_times_loses_and_corrupts_nothing() {
         let Ok(line) = sub.lines.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
-        if line.is_empty() || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let Some(bytes) = hex_payload(&line) else {
             continue;
-        }
-        let bytes: Vec<u8> = (0..line.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
-            .collect();
+        };
         // Nothing corrupt is ever published.
         let e = codec
             .decode(&bytes)
@@ -334,27 +332,12 @@ fn tls_to_a_verified_broker_delivers_and_an_unknown_ca_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (broker, ca) = Broker::start_tls(dir.path());
     let url = format!("mqtts://127.0.0.1:{}", broker.port);
-    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
     let ca_arg = ca.display().to_string();
     let sub = broker.subscribe_as("vitrine/s/r/wifi", 1_000, &["--cafile", &ca_arg]);
     let replay = |ca: &std::path::Path, spool: &str| {
-        Command::new(env!("CARGO_BIN_EXE_vitrined"))
-            .args(["replay", "--window", "3600", "--pcap"])
-            .arg(&pcap)
-            .args([
-                "--publish",
-                &url,
-                "--site",
-                "s",
-                "--rig",
-                "r",
-                "--drain-timeout",
-                "3",
-                "--tls-ca",
-            ])
+        hourly_rig(&url, &dir.path().join(spool))
+            .arg("--tls-ca")
             .arg(ca)
-            .arg("--spool")
-            .arg(dir.path().join(spool))
             .output()
             .unwrap()
     };
@@ -380,7 +363,6 @@ fn tls_to_a_verified_broker_delivers_and_an_unknown_ca_sends_nothing() {
 fn credentials_from_a_password_file_are_accepted_and_wrong_ones_refused() {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start_with_user(dir.path(), "rig-a", "s3cret-pass");
-    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
     let sub = broker.subscribe_as(
         "vitrine/s/r/wifi",
         1_000,
@@ -389,23 +371,9 @@ fn credentials_from_a_password_file_are_accepted_and_wrong_ones_refused() {
     let replay = |password: &str, spool: &str| {
         let file = dir.path().join(format!("{spool}.password"));
         std::fs::write(&file, format!("{password}\n")).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_vitrined"))
-            .args(["replay", "--window", "3600", "--pcap"])
-            .arg(&pcap)
-            .args([
-                "--publish",
-                &broker.url(),
-                "--site",
-                "s",
-                "--rig",
-                "r",
-                "--drain-timeout",
-                "3",
-            ])
+        hourly_rig(&broker.url(), &dir.path().join(spool))
             .args(["--username", "rig-a", "--password-file"])
             .arg(&file)
-            .arg("--spool")
-            .arg(dir.path().join(spool))
             .output()
             .unwrap()
     };
@@ -434,25 +402,9 @@ fn a_broker_requiring_client_certificates_accepts_the_rig_with_one() {
     let (broker, ca) = Broker::start_tls_with(dir.path(), true);
     let pki = ca.parent().unwrap().to_owned();
     let url = format!("mqtts://127.0.0.1:{}", broker.port);
-    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
     let replay = |client: bool, spool: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vitrined"));
-        c.args(["replay", "--window", "3600", "--pcap"])
-            .arg(&pcap)
-            .args([
-                "--publish",
-                &url,
-                "--site",
-                "s",
-                "--rig",
-                "r",
-                "--drain-timeout",
-                "3",
-                "--tls-ca",
-            ])
-            .arg(&ca)
-            .arg("--spool")
-            .arg(dir.path().join(spool));
+        let mut c = hourly_rig(&url, &dir.path().join(spool));
+        c.arg("--tls-ca").arg(&ca);
         if client {
             c.arg("--tls-cert")
                 .arg(pki.join("client.pem"))
