@@ -26,6 +26,22 @@ pub struct RigConfig {
     pub privacy: Privacy,
     #[serde(default)]
     pub spool: SpoolSection,
+    #[serde(default)]
+    pub capture: Capture,
+}
+
+/// Live capture (`vitrined live`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    /// The adapter's interface; the monitor interface goes on its radio.
+    pub interface: Option<Spanned<String>>,
+    /// Name of the monitor interface the daemon creates and removes.
+    pub monitor: Option<Spanned<String>>,
+    /// Channel plan: `1,6,11`, `1:200,6:400,11:200` (dwell in ms) or `6`.
+    pub channels: Option<Spanned<String>>,
+    /// Kernel (BPF) filter, pcap syntax.
+    pub filter: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,8 +206,33 @@ impl RigConfig {
         {
             return Err(bad("spool.max_mb", v, "must be positive"));
         }
+        let c = &self.capture;
+        for (key, v) in [
+            ("capture.interface", &c.interface),
+            ("capture.monitor", &c.monitor),
+        ] {
+            if let Some(v) = v
+                && !valid_ifname(v.get_ref())
+            {
+                return Err(bad(
+                    key,
+                    v,
+                    "must be an interface name: 1 to 15 characters, no / or spaces",
+                ));
+            }
+        }
+        if let Some(v) = &c.channels
+            && let Err(e) = v.get_ref().parse::<vitrine_dot11::ChannelPlan>()
+        {
+            return Err(bad("capture.channels", v, &e));
+        }
         Ok(())
     }
+}
+
+fn valid_ifname(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
 }
 
 /// An error before its file is known: a byte span in the text.

@@ -18,6 +18,10 @@ epoch_hours = 24
 [spool]
 dir = "/var/lib/vitrine/spool"
 retention_days = 7
+
+[capture]
+interface = "wlan1"
+channels = "1,6,11"
 "#;
 
 fn error(text: &str) -> (usize, usize, String, String) {
@@ -99,4 +103,22 @@ fn tls_and_credentials_must_come_complete() {
         "password_file = \"/etc/vitrine/password\"\n\n[windows]",
     );
     assert_eq!(error(&password).2, "broker.password_file");
+}
+
+#[test]
+fn a_bad_channel_plan_or_interface_name_is_located() {
+    let text = GOOD.replace(r#"channels = "1,6,11""#, r#"channels = "1,6,15""#);
+    let (line, column, key, message) = error(&text);
+    assert_eq!((line, column, key.as_str()), (22, 12, "capture.channels"));
+    assert!(message.contains("channel 15"), "{message}");
+
+    let text = GOOD.replace(
+        r#"interface = "wlan1""#,
+        r#"interface = "a-much-too-long-name""#,
+    );
+    let (line, _, key, _) = error(&text);
+    assert_eq!((line, key.as_str()), (21, "capture.interface"));
+
+    let c = RigConfig::parse(GOOD).unwrap();
+    assert_eq!(c.capture.channels.unwrap().into_inner(), "1,6,11");
 }

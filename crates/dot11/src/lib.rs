@@ -7,11 +7,13 @@
 //! see docs/dependencies.md); 802.11 headers and information elements are read
 //! with the `ieee80211` crate.
 
+pub mod plan;
 pub mod radiotap;
 
 use ieee80211::{mgmt_frame::ProbeRequestFrame, scroll::Pread};
 use vitrine_privacy::{RawMac, RawSsid};
 
+pub use plan::ChannelPlan;
 pub use radiotap::{Band, Channel, Radio};
 
 /// Why a packet could not be parsed. Stable names, used as keys in summaries.

@@ -191,7 +191,12 @@ pub fn random_id() -> String {
 /// unprivileged processes, so keys and raw frames cannot leave through a
 /// crash dump.
 pub fn harden_process() -> nix::Result<()> {
-    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)?;
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    // Under systemd (LimitCORE=0) the limit is already zero and setrlimit is
+    // filtered out of the allowed system calls.
+    if getrlimit(Resource::RLIMIT_CORE)? != (0, 0) {
+        setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
+    }
     nix::sys::prctl::set_dumpable(false)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod eval;
+pub mod live;
 pub mod publishing;
 pub mod table;
 

@@ -61,6 +61,36 @@ enum Command {
         #[command(flatten)]
         publish: PublishOpts,
     },
+    /// Capture live from a Wi-Fi adapter that supports monitor mode: creates
+    /// a monitor interface on its radio over nl80211, hops channels, and
+    /// publishes one summary per window until stopped (SIGTERM or Ctrl-C).
+    /// If the adapter goes away, windows keep being published and capture
+    /// resumes when it returns. Needs CAP_NET_ADMIN and CAP_NET_RAW (see
+    /// systemd/vitrined.service). Summaries go to the broker, or to stdout
+    /// without one.
+    Live {
+        /// The adapter's interface, e.g. wlan1 [default: capture.interface].
+        #[arg(long, value_name = "IFACE")]
+        interface: Option<String>,
+        /// Name of the monitor interface to create [default: capture.monitor,
+        /// else vmon<N> for wlan<N>].
+        #[arg(long, value_name = "IFACE")]
+        monitor: Option<String>,
+        /// Channel plan: `1,6,11` (250 ms each), `1:200,6:400,11:200` (dwell
+        /// in ms), or one channel to stay on [default: capture.channels, else
+        /// 1,6,11].
+        #[arg(long, value_name = "PLAN")]
+        channels: Option<vitrine_dot11::ChannelPlan>,
+        /// Kernel filter, pcap syntax [default: capture.filter, else `type mgt`].
+        #[arg(long, value_name = "BPF")]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        #[command(flatten)]
+        opts: PipelineOpts,
+        #[command(flatten)]
+        publish: PublishOpts,
+    },
     /// Run the pipeline on built-in simulated store traffic and show what a
     /// rig would publish, next to the simulator's ground truth. No hardware,
     /// no configuration.
@@ -317,6 +347,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Live {
+            interface,
+            monitor,
+            channels,
+            filter,
+            format,
+            opts,
+            publish,
+        } => live(interface, monitor, channels, filter, format, opts, publish),
         Command::Demo {
             minutes,
             seed,
@@ -386,6 +425,103 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn live(
+    interface: Option<String>,
+    monitor: Option<String>,
+    channels: Option<vitrine_dot11::ChannelPlan>,
+    filter: Option<String>,
+    format: Format,
+    opts: PipelineOpts,
+    publish: PublishOpts,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    let file = &rig_config().capture;
+    let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+    let interface = interface
+        .or(text(&file.interface))
+        .context("no interface: give --interface or capture.interface")?;
+    let plan = match channels {
+        Some(p) => p,
+        // Validated with the file.
+        None => text(&file.channels)
+            .unwrap_or_else(|| "1,6,11".into())
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?,
+    };
+    let mut cfg = vitrine_radio::LiveConfig::new(&interface, plan);
+    if let Some(m) = monitor.or(text(&file.monitor)) {
+        cfg.monitor = m;
+    }
+    if let Some(f) = filter.or(text(&file.filter)) {
+        cfg.filter = f;
+    }
+    let mut stage = opts.stage()?;
+    let mut publisher = publish.start()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("signal handler")?;
+    }
+    tracing::info!(
+        interface = %cfg.interface,
+        monitor = %cfg.monitor,
+        channels = %cfg.plan,
+        filter = %cfg.filter,
+        "live capture"
+    );
+    let mut capture = vitrine_radio::LiveCapture::new(cfg)?;
+    if let Err(e) = capture.start() {
+        tracing::warn!(error = %e, "capture cannot start yet; retrying every second");
+    }
+    let mut out = (publisher.is_none()).then(|| Output::new(format));
+    let mut supervisor = vitrined::live::Systemd::new();
+    let mut spool_error = None;
+    let stats = vitrined::live::run_live(
+        &mut capture,
+        &mut stage,
+        opts.config(60),
+        &stop,
+        &mut supervisor,
+        &mut vitrined::live::now_us,
+        &mut |s| {
+            if let Some(o) = out.as_mut() {
+                o.write(&s);
+            }
+            if let Some(p) = publisher.as_mut()
+                && let Err(e) = p.push(s)
+            {
+                tracing::error!(error = %e, "could not spool a summary");
+                spool_error.get_or_insert(e);
+            }
+        },
+    );
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    let radio = capture.stats();
+    drop(capture); // removes the monitor interface
+    if let Some(o) = out {
+        o.finish().context("writing summaries")?;
+    }
+    if let Some(p) = publisher {
+        p.finish(Duration::from_secs(publish.drain_timeout));
+    }
+    tracing::info!(
+        packets = stats.packets,
+        windows = stats.windows,
+        key_rotations = stats.rotations,
+        adapter_losses = radio.losses,
+        restarts = radio.restarts,
+        hops = radio.hops,
+        hop_errors = radio.hop_errors,
+        kernel_drops = radio.kernel_drops,
+        "live capture stopped"
+    );
+    match spool_error {
+        Some(e) => Err(e.context("spooling a summary")),
+        None => Ok(ExitCode::SUCCESS),
     }
 }
 
