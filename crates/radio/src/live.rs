@@ -234,7 +234,8 @@ impl LiveCapture {
                 self.buf.clear();
                 self.buf.extend_from_slice(p.data);
                 let ts = p.header.ts;
-                Ok(i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec))
+                // time_t and suseconds_t are i64 on the targets (x86_64, aarch64).
+                Ok(ts.tv_sec * 1_000_000 + ts.tv_usec)
             }
             Err(e) => Err(e),
         };
@@ -292,10 +293,10 @@ impl LiveCapture {
     }
 
     fn lose(&mut self, e: RadioError) -> Event<'_> {
-        if let Some(mut r) = self.running.take() {
-            if let Ok(s) = r.cap.stats() {
-                self.drops_base += u64::from(s.dropped);
-            }
+        if let Some(mut r) = self.running.take()
+            && let Ok(s) = r.cap.stats()
+        {
+            self.drops_base += u64::from(s.dropped);
         }
         self.stats.losses += 1;
         self.next_attempt = Instant::now() + self.cfg.retry;
