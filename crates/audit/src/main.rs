@@ -1,5 +1,5 @@
-//! `vitrine-audit`: the companion verifier. Today: `tail`, to watch what a
-//! rig publishes.
+//! `vitrine-audit`: the companion verifier: `tail` watches what a rig
+//! publishes, `inject` transmits test frames over the air.
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -35,6 +35,30 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Transmit the 802.11 frames of a capture file over the air, from a
+    /// monitor interface created on a second adapter (never the rig's own),
+    /// paced by the capture's timestamps. For over-the-air tests and
+    /// canaries. Needs CAP_NET_ADMIN and CAP_NET_RAW. Prints one JSON line:
+    /// frames sent and skipped, and seconds taken.
+    Inject {
+        /// The injecting adapter's interface, e.g. wlan2.
+        #[arg(long, value_name = "IFACE")]
+        interface: String,
+        /// Name of the monitor interface to create (removed at the end).
+        #[arg(long, value_name = "IFACE", default_value = "vinj0")]
+        monitor: String,
+        /// Channel to transmit on.
+        #[arg(long, default_value_t = 6)]
+        channel: u8,
+        /// Frames to send: pcap or pcapng, radiotap or bare 802.11. Each
+        /// frame's own radiotap header (and FCS) is dropped.
+        #[arg(long, value_name = "FILE")]
+        pcap: std::path::PathBuf,
+        /// Pace: this many times the capture's own pace; 0 sends as fast as
+        /// the radio takes them.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -58,7 +82,59 @@ fn main() -> anyhow::Result<()> {
             format,
             count,
         } => tail(&broker, &topic, format, count),
+        Command::Inject {
+            interface,
+            monitor,
+            channel,
+            pcap,
+            speed,
+        } => inject(&interface, &monitor, channel, &pcap, speed),
     }
+}
+
+fn inject(
+    interface: &str,
+    monitor: &str,
+    channel: u8,
+    pcap: &std::path::Path,
+    speed: f64,
+) -> anyhow::Result<()> {
+    use vitrine_capture::{FrameSource, LinkType, PcapFile};
+    anyhow::ensure!(speed >= 0.0, "--speed must not be negative");
+    let mut file = PcapFile::open(pcap)?;
+    let mut injector = vitrine_radio::Injector::open(interface, monitor, channel)?;
+    let mut paced;
+    let source: &mut dyn FrameSource = if speed > 0.0 {
+        paced = vitrined::Paced::new(&mut file, speed);
+        &mut paced
+    } else {
+        &mut file
+    };
+    let started = std::time::Instant::now();
+    let mut skipped = 0u64;
+    while let Some(packet) = source.next_packet()? {
+        let frame = match packet.link {
+            LinkType::Ieee80211 => packet.data,
+            LinkType::Radiotap => match vitrine_dot11::radiotap::parse(packet.data) {
+                Ok((radio, frame)) if radio.fcs_at_end && frame.len() >= 4 => {
+                    &frame[..frame.len() - 4]
+                }
+                Ok((_, frame)) => frame,
+                Err(_) => {
+                    skipped += 1;
+                    continue;
+                }
+            },
+        };
+        injector.send(frame)?;
+    }
+    let line = serde_json::json!({
+        "sent": injector.sent(),
+        "skipped": skipped,
+        "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    });
+    println!("{line}");
+    Ok(())
 }
 
 fn tail(broker: &str, topic: &str, format: Format, count: Option<u64>) -> anyhow::Result<()> {

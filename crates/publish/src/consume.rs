@@ -58,10 +58,25 @@ pub fn subscribe(
     port: u16,
     client_id: &str,
     filter: &str,
+    on: impl FnMut(Received) -> ControlFlow<()>,
+) -> Result<(), String> {
+    subscribe_session(host, port, client_id, filter, false, on)
+}
+
+/// Like [`subscribe`]; with `persistent`, the broker keeps the subscription
+/// and queues QoS 1 summaries while this client is away (same `client_id`
+/// to collect them), even across a broker restart when it persists state.
+pub fn subscribe_session(
+    host: &str,
+    port: u16,
+    client_id: &str,
+    filter: &str,
+    persistent: bool,
     mut on: impl FnMut(Received) -> ControlFlow<()>,
 ) -> Result<(), String> {
     let mut opts = MqttOptions::new(client_id, host, port);
     opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_clean_session(!persistent);
     opts.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut connection) = Client::new(opts, 16);
     let dict_filter = dict_topic_of(filter);

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod eval;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod publishing;
 pub mod table;

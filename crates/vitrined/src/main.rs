@@ -68,6 +68,7 @@ enum Command {
     /// resumes when it returns. Needs CAP_NET_ADMIN and CAP_NET_RAW (see
     /// systemd/vitrined.service). Summaries go to the broker, or to stdout
     /// without one.
+    #[cfg(feature = "live")]
     Live {
         /// The adapter's interface, e.g. wlan1 [default: capture.interface].
         #[arg(long, value_name = "IFACE")]
@@ -347,6 +348,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e.into()),
             }
         }
+        #[cfg(feature = "live")]
         Command::Live {
             interface,
             monitor,
@@ -428,6 +430,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+#[cfg(feature = "live")]
 fn live(
     interface: Option<String>,
     monitor: Option<String>,

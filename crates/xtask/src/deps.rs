@@ -3,8 +3,12 @@
 
 use anyhow::bail;
 
-/// (command that must exist, Debian package that provides it)
+/// (command that must exist, or absolute path of a file, Debian package
+/// that provides it)
 pub const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("/usr/include/pcap/pcap.h", "libpcap-dev"),
+    ("pkg-config", "pkg-config"),
+    ("systemd-analyze", "systemd"),
     ("tshark", "tshark"),
     ("editcap", "wireshark-common"),
     ("tcpdump", "tcpdump"),
@@ -18,6 +22,65 @@ pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("tcpdump", "tcpdump"),
     ("taskset", "util-linux"),
 ];
+
+/// Cross-building for the Pi (arm64 libpcap needs the arm64 architecture).
+pub const CROSS_PACKAGES: &[(&str, &str)] = &[
+    ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+    (
+        "/usr/aarch64-linux-gnu/include/stdio.h",
+        "libc6-dev-arm64-cross",
+    ),
+    ("/usr/lib/aarch64-linux-gnu/libpcap.so", "libpcap-dev:arm64"),
+    ("dpkg-deb", "dpkg"),
+];
+
+/// Building and booting the emulated board.
+pub const BOARD_PACKAGES: &[(&str, &str)] = &[
+    ("qemu-system-aarch64", "qemu-system-arm"),
+    ("/usr/lib/binfmt.d/qemu-aarch64.conf", "qemu-user-static"),
+    ("mmdebstrap", "mmdebstrap"),
+    ("mke2fs", "e2fsprogs"),
+    ("qemu-img", "qemu-utils"),
+    ("ssh", "openssh-client"),
+    ("ssh-keygen", "openssh-client"),
+];
+
+/// Adds a foreign Debian architecture (for `-dev:arm64` packages) when root.
+pub fn ensure_arch(arch: &str) -> anyhow::Result<()> {
+    let out = std::process::Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l == arch)
+    {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "the {arch} architecture is needed; add it with:\n  sudo dpkg --add-architecture {arch} && sudo apt-get update"
+        );
+    }
+    let ok = std::process::Command::new("dpkg")
+        .args(["--add-architecture", arch])
+        .status()?
+        .success()
+        && std::process::Command::new("apt-get")
+            .args(["update", "-q"])
+            .status()?
+            .success();
+    if !ok {
+        bail!("adding the {arch} architecture failed");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
 
 /// What the demo uses when it can: a broker to publish to.
 pub const DEMO_PACKAGES: &[(&str, &str)] = &[("mosquitto", "mosquitto")];
@@ -39,10 +102,7 @@ pub fn ensure(needed: &[(&str, &str)]) -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let is_root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let is_root = is_root();
     let install = format!(
         "apt-get install -y --no-install-recommends {}",
         missing.join(" ")
@@ -70,6 +130,9 @@ pub fn ensure(needed: &[(&str, &str)]) -> anyhow::Result<()> {
 }
 
 fn on_path(cmd: &str) -> bool {
+    if cmd.starts_with('/') {
+        return std::path::Path::new(cmd).exists();
+    }
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
 }

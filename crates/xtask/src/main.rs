@@ -2,8 +2,10 @@
 //! run the same thing.
 
 mod bench;
+mod board;
 mod deps;
 mod fuzz;
+mod package;
 mod payloads;
 
 use std::path::{Path, PathBuf};
@@ -23,8 +25,33 @@ struct Cli {
 enum Cmd {
     /// Install what the tests need (Debian packages), or print the command.
     Deps,
-    /// The whole test suite, as CI runs it: set-up, formatting, lints, tests.
-    Test,
+    /// The whole test suite, as CI runs it: set-up, formatting, lints, host
+    /// tests, the unit's hardening score, then the hil-tests on the emulated
+    /// board (cross-build, packages, image, boot).
+    Test {
+        /// Host checks only: skip the emulated board.
+        #[arg(long)]
+        no_board: bool,
+    },
+    /// Debian packages (vitrined, vitrine-audit) into target/debian/.
+    Package {
+        #[arg(long, default_value = "arm64", value_parser = ["arm64", "amd64"])]
+        arch: String,
+    },
+    /// The emulated arm64 board: build its image, or boot it by hand.
+    Board {
+        #[command(subcommand)]
+        command: BoardCmd,
+    },
+    /// The hil-tests: on the emulated board (built and booted here), or on a
+    /// real rig described by a rig file (hil-tests/README.md).
+    Hil {
+        /// A real rig's file; without it, the emulated board.
+        #[arg(long, value_name = "FILE")]
+        rig: Option<PathBuf>,
+        /// Only scenarios whose name contains this.
+        filter: Option<String>,
+    },
     /// The demo: simulated store traffic through the real pipeline.
     Demo {
         /// Arguments passed on to `vitrined demo`.
@@ -56,13 +83,44 @@ enum Cmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BoardCmd {
+    /// Build (or find cached) the image under target/board/.
+    Build,
+    /// Boot it with the console on this terminal (log in as root, no
+    /// password; Ctrl-A X quits). Installs the arm64 packages first.
+    Boot,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = root();
     std::env::set_current_dir(&root)?;
     match cli.command {
         Cmd::Deps => deps::ensure(deps::TEST_PACKAGES),
-        Cmd::Test => test(),
+        Cmd::Test { no_board } => test(&root, !no_board),
+        Cmd::Package { arch } => {
+            for deb in package::packages(&root, &arch)? {
+                println!("{}", deb.display());
+            }
+            Ok(())
+        }
+        Cmd::Board {
+            command: BoardCmd::Build,
+        } => board::image(&root).map(|i| println!("{}", i.dir.display())),
+        Cmd::Board {
+            command: BoardCmd::Boot,
+        } => {
+            let image = board::image(&root)?;
+            let board = board::Board::boot(&image, &root.join("target/board/manual"), true)?;
+            eprintln!(
+                "xtask: booting; from another terminal: ssh {} root@127.0.0.1 (MQTT on 127.0.0.1:{})",
+                board::ssh_options(&board.key, board.ssh_port).join(" "),
+                board.mqtt_port
+            );
+            board.wait_exit()
+        }
+        Cmd::Hil { rig, filter } => hil(&root, rig, filter),
         Cmd::Demo { args } => {
             deps::offer(deps::DEMO_PACKAGES);
             let mut cmd = cargo(&[
@@ -95,7 +153,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn test() -> anyhow::Result<()> {
+fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
     deps::ensure(deps::TEST_PACKAGES)?;
     step("formatting", cargo(&["fmt", "--all", "--check"]))?;
     step(
@@ -110,8 +168,98 @@ fn test() -> anyhow::Result<()> {
         ]),
     )?;
     step("tests", cargo(&["test", "--workspace"]))?;
+    unit_security(root)?;
+    if with_board {
+        hil(root, None, None)?;
+    }
     eprintln!("xtask: all checks passed");
     Ok(())
+}
+
+/// Most exposure `systemd-analyze security` may give the daemon's unit
+/// (0 best, 10 worst).
+const UNIT_EXPOSURE_MAX: &str = "2.0";
+
+fn unit_security(root: &Path) -> anyhow::Result<()> {
+    let unit = root.join("systemd/vitrined.service");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        // The threshold is in tenths.
+        .arg(format!(
+            "--threshold={}",
+            UNIT_EXPOSURE_MAX.replace('.', "")
+        ))
+        .arg(&unit)
+        .output()
+        .context("running systemd-analyze")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or("no score");
+    eprintln!(
+        "xtask: unit hardening: {}",
+        score.trim_start_matches('→').trim()
+    );
+    if !out.status.success() {
+        bail!(
+            "{} scores above {UNIT_EXPOSURE_MAX}:\n{text}",
+            unit.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the hil-tests on `rig`, or on the emulated board.
+fn hil(root: &Path, rig: Option<PathBuf>, filter: Option<String>) -> anyhow::Result<()> {
+    let debs = package::packages(root, "arm64")?;
+    let mut board = None;
+    let rig = match rig {
+        Some(r) => r
+            .canonicalize()
+            .with_context(|| format!("rig file {}", r.display()))?,
+        None => {
+            let image = board::image(root)?;
+            let work = root.join("target/board/run");
+            let started = std::time::Instant::now();
+            let mut b = board::Board::boot(&image, &work, false)?;
+            let up = b.wait_ready(std::time::Duration::from_secs(600))?;
+            eprintln!(
+                "xtask: board up in {:.0} s (console: {})",
+                up.as_secs_f64(),
+                b.console.display()
+            );
+            let _ = started;
+            let file = work.join("rig.toml");
+            b.rig_file(&file)?;
+            board = Some(b);
+            file
+        }
+    };
+    let mut cmd = cargo(&[
+        "test",
+        "-p",
+        "vitrine-hil-tests",
+        "--",
+        "--ignored",
+        "--test-threads=1",
+        "--nocapture",
+    ]);
+    if let Some(f) = filter {
+        cmd.arg(f);
+    }
+    cmd.env("VITRINE_RIG", &rig).env(
+        "VITRINE_DEBS",
+        debs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":"),
+    );
+    let result = step("hil-tests", cmd);
+    if let Some(b) = board {
+        b.shutdown()?;
+    }
+    result
 }
 
 fn occupancy(root: &Path) -> anyhow::Result<()> {
