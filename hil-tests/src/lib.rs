@@ -164,7 +164,7 @@ impl Rig {
             names.push(format!("/tmp/vitrine-debs/{name}"));
         }
         self.run(&format!(
-            "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download --allow-downgrades --reinstall {}",
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades --reinstall {}",
             names.join(" ")
         ));
     }

@@ -84,6 +84,15 @@ struct Running {
     next_check: Instant,
 }
 
+/// Waits until the capture socket has something (or an error) to read.
+fn wait_readable(cap: &pcap::Capture<pcap::Active>, timeout: Duration) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
+}
+
 /// Counters for the status topic and the closing log line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LiveStats {
@@ -106,6 +115,7 @@ pub struct LiveCapture {
     stats: LiveStats,
     drops_base: u64,
     buf: Vec<u8>,
+    absence_reported: bool,
 }
 
 impl std::fmt::Debug for LiveCapture {
@@ -130,14 +140,8 @@ impl LiveCapture {
             stats: LiveStats::default(),
             drops_base: 0,
             buf: Vec::with_capacity(2048),
+            absence_reported: false,
         })
-    }
-
-    /// Starts capture now, or says why it cannot.
-    pub fn start(&mut self) -> Result<(), RadioError> {
-        let running = self.open()?;
-        self.running = Some(running);
-        Ok(())
     }
 
     pub fn is_running(&self) -> bool {
@@ -187,6 +191,10 @@ impl LiveCapture {
         }
         cap.filter(&self.cfg.filter, true)
             .map_err(pcap_err("kernel filter"))?;
+        // Non-blocking, and we wait on the socket ourselves: with the
+        // packet ring, libpcap may block with no timeout while the air is
+        // silent, and the loop must keep closing windows.
+        let cap = cap.setnonblock().map_err(pcap_err("non-blocking mode"))?;
         let now = Instant::now();
         Ok(Running {
             cap,
@@ -214,10 +222,15 @@ impl LiveCapture {
                         self.stats.restarts += 1;
                     }
                     self.running = Some(r);
+                    self.absence_reported = false;
                     Event::Started { monitor, wiphy }
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "adapter not available yet");
+                    // Said once per absence, then quietly retried.
+                    if !self.absence_reported {
+                        tracing::warn!(error = %e, "capture cannot start yet; retrying every {:?}", self.cfg.retry);
+                        self.absence_reported = true;
+                    }
                     Event::Idle
                 }
             };
@@ -226,19 +239,32 @@ impl LiveCapture {
         if let Some(e) = self.hop_and_check(now) {
             return self.lose(e);
         }
+        let poll = self.cfg.poll;
         let r = self.running.as_mut().unwrap();
         // Copied out of libpcap's ring (a frame is under 2 KB) so that the
         // returned packet borrows only `self.buf`.
-        let read = match r.cap.next_packet() {
-            Ok(p) => {
-                self.buf.clear();
-                self.buf.extend_from_slice(p.data);
-                let ts = p.header.ts;
-                // time_t and suseconds_t are i64 on the targets (x86_64, aarch64).
-                Ok(ts.tv_sec * 1_000_000 + ts.tv_usec)
+        let mut read = Err(pcap::Error::TimeoutExpired);
+        for attempt in 0..2 {
+            read = match r.cap.next_packet() {
+                Ok(p) => {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(p.data);
+                    let ts = p.header.ts;
+                    // time_t and suseconds_t are i64 on the targets (x86_64, aarch64).
+                    Ok(ts.tv_sec * 1_000_000 + ts.tv_usec)
+                }
+                Err(e) => Err(e),
+            };
+            if attempt == 0
+                && matches!(read, Err(pcap::Error::TimeoutExpired))
+                && !wait_readable(&r.cap, poll)
+            {
+                break;
             }
-            Err(e) => Err(e),
-        };
+            if !matches!(read, Err(pcap::Error::TimeoutExpired)) {
+                break;
+            }
+        }
         match read {
             Ok(ts_us) => {
                 self.stats.packets += 1;

@@ -33,6 +33,31 @@ impl std::fmt::Debug for Netlink {
     }
 }
 
+/// How long to wait for an error reply to a command. netlink-proto 0.13
+/// (under wl-nl80211 0.8) swallows the kernel's success ACK without ending
+/// the reply stream, so silence means success. The kernel handles a genetlink
+/// command inside `sendmsg`, so an error reply is already queued when the
+/// send returns: this wait is generous.
+const ERROR_REPLY_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Drains a command's replies until they end, an error arrives, or no error
+/// came within [`ERROR_REPLY_WAIT`].
+async fn accepted<S>(stream: S) -> Result<(), wl_nl80211::Nl80211Error>
+where
+    S: futures_util::TryStream<Error = wl_nl80211::Nl80211Error>,
+{
+    let mut stream = std::pin::pin!(stream.into_stream());
+    loop {
+        match tokio::time::timeout(ERROR_REPLY_WAIT, futures_util::StreamExt::next(&mut stream))
+            .await
+        {
+            Err(_) | Ok(None) => return Ok(()),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(e),
+        }
+    }
+}
+
 fn nl_err(step: &str, e: impl std::fmt::Display) -> RadioError {
     RadioError::Netlink(format!("{step}: {e}"))
 }
@@ -41,6 +66,7 @@ impl Netlink {
     pub fn open() -> Result<Self, RadioError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
+            .enable_time()
             .build()
             .map_err(|e| nl_err("runtime", e))?;
         let _guard = rt.enter();
@@ -98,11 +124,7 @@ impl Netlink {
             Nl80211NewInterface::new(wiphy, Nl80211InterfaceType::Monitor, name.to_string())
                 .build();
         self.rt
-            .block_on(async {
-                let mut stream = std::pin::pin!(self.wifi.interface().add(attrs).execute().await);
-                while stream.try_next().await?.is_some() {}
-                Ok::<_, wl_nl80211::Nl80211Error>(())
-            })
+            .block_on(async { accepted(self.wifi.interface().add(attrs).execute().await).await })
             .map_err(|e| nl_err(&format!("add monitor interface {name} on phy{wiphy}"), e))?;
         self.interface(name)?
             .ok_or_else(|| nl_err("add monitor interface", format!("{name} did not appear")))
@@ -111,12 +133,7 @@ impl Netlink {
     pub fn delete(&self, ifindex: u32) -> Result<(), RadioError> {
         let attrs = Nl80211Interface::new(ifindex).build();
         self.rt
-            .block_on(async {
-                let mut stream =
-                    std::pin::pin!(self.wifi.interface().delete(attrs).execute().await);
-                while stream.try_next().await?.is_some() {}
-                Ok::<_, wl_nl80211::Nl80211Error>(())
-            })
+            .block_on(async { accepted(self.wifi.interface().delete(attrs).execute().await).await })
             .map_err(|e| nl_err(&format!("delete interface {ifindex}"), e))
     }
 
@@ -133,10 +150,7 @@ impl Netlink {
         let attrs = Nl80211Channel::new(ifindex).frequency(mhz).build();
         self.rt
             .block_on(async {
-                let mut stream =
-                    std::pin::pin!(self.wifi.wireless_physic().set(attrs).execute().await);
-                while stream.try_next().await?.is_some() {}
-                Ok::<_, wl_nl80211::Nl80211Error>(())
+                accepted(self.wifi.wireless_physic().set(attrs).execute().await).await
             })
             .map_err(|e| nl_err(&format!("tune interface {ifindex} to {mhz} MHz"), e))
     }

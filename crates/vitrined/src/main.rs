@@ -476,10 +476,8 @@ fn live(
         filter = %cfg.filter,
         "live capture"
     );
+    // Capture starts in the loop (and restarts there after a loss).
     let mut capture = vitrine_radio::LiveCapture::new(cfg)?;
-    if let Err(e) = capture.start() {
-        tracing::warn!(error = %e, "capture cannot start yet; retrying every second");
-    }
     let mut out = (publisher.is_none()).then(|| Output::new(format));
     let mut supervisor = vitrined::live::Systemd::new();
     let mut spool_error = None;

@@ -109,7 +109,7 @@ pub fn image(root: &Path) -> anyhow::Result<Image> {
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--arch=arm64", "--variant=apt", "--quiet"])
         .arg(format!("--include={}", recipe.packages.join(",")))
-        .arg(format!("--customize-hook=sync-in {} /", overlay.display()))
+        .arg(format!("--essential-hook=sync-in {} /", overlay.display()))
         .arg("--customize-hook=mkdir -p -m 700 \"$1/root/.ssh\"")
         .arg(format!(
             "--customize-hook=copy-in {} /root/.ssh",
