@@ -165,10 +165,12 @@ impl Publisher {
             let (cfg, dict_topic, status_topic) =
                 (cfg.clone(), cfg.topic("dict"), status_topic.clone());
             std::thread::spawn(move || {
+                let mut unreachable_reported = false;
                 for event in connection.iter() {
                     let (lock, wake) = &*shared;
                     match event {
                         Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                            unreachable_reported = false;
                             tracing::info!(
                                 session_present = ack.session_present,
                                 "connected to the broker"
@@ -228,7 +230,11 @@ impl Publisher {
                             let mut f = lock.lock().expect("flight lock");
                             if f.connected {
                                 tracing::warn!(error = %e, "lost the broker; summaries stay spooled");
+                            } else if !unreachable_reported {
+                                // Once per outage: the retries are quiet.
+                                tracing::warn!(error = %e, "cannot reach the broker; summaries stay spooled, retrying");
                             }
+                            unreachable_reported = true;
                             f.connected = false;
                             let stop = f.stop;
                             drop(f);
