@@ -75,23 +75,26 @@ fn a_packages_install_and_the_daemon_runs_hardened_under_systemd() {
 #[ignore = "needs a rig: cargo xtask hil"]
 fn b_over_the_air_shoppers_are_counted_exactly() {
     let rig = rig();
-    let window_s = 60;
+    let window_s = 120;
     rig.configure(&rig.config(window_s));
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("shoppers.pcap");
-    let truth = shoppers(11, 40, 2400.0, &pcap);
+    // 110 s of a shop with 240 arrivals an hour, at its own pace.
+    let truth = shoppers(11, 110, 240.0, &pcap);
     assert!(
         truth.devices >= 10 && truth.probe_requests >= 100,
         "a meaningful crowd: {truth:?}"
     );
     let collector = Collector::start(rig, "hil-over-the-air", false);
-    // All 40 s of traffic inside one window: start 3 to 12 s into it.
-    let window = align_to_window(window_s, 3.0, 12.0);
+    // All of it inside one window: start 3 to 8 s into it.
+    let window = align_to_window(window_s, 3.0, 8.0);
     let sent = rig.inject(&pcap, 1.0);
     assert_eq!(sent, truth.frames, "every simulated frame was transmitted");
-    let got = collector.wait_until("the injected window", Duration::from_secs(180), |got| {
-        got.iter().any(|e| window_start_s(&e.summary) > window)
-    });
+    let got = collector.wait_until(
+        "the window after the injection",
+        Duration::from_secs(300),
+        |got| got.iter().any(|e| window_start_s(&e.summary) > window),
+    );
     let s = &got
         .iter()
         .find(|e| window_start_s(&e.summary) == window)
@@ -111,9 +114,14 @@ fn b_over_the_air_shoppers_are_counted_exactly() {
     assert_eq!(w.frames.total, truth.frames);
     assert_eq!(w.devices.distinct_macs, truth.distinct_macs);
     assert_eq!(w.malformed.values().sum::<u64>(), 0);
-    // docs/estimator.md: within 35 % of the devices present.
-    let err = (w.devices.estimated as f64 - truth.devices as f64).abs() / truth.devices as f64;
-    assert!(err <= 0.35, "device estimate off by {:.0} %", err * 100.0);
+    // docs/estimator.md, "Short windows": a lower bound, at least half the
+    // devices present.
+    let est = w.devices.estimated;
+    assert!(
+        2 * est >= truth.devices && est <= truth.devices,
+        "estimated {est} of {} devices",
+        truth.devices
+    );
     // Nothing else on the air: the next window heard nothing.
     let next = got
         .iter()

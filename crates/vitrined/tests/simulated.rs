@@ -92,3 +92,48 @@ fn device_estimate_tracks_the_visitors_in_the_shop() {
         );
     }
 }
+
+/// One short window, as in the over-the-air hil scenario: the estimate is a
+/// lower bound (docs/estimator.md, "Short windows"), between half the devices
+/// present and all of them.
+#[test]
+fn in_a_short_window_the_estimate_is_between_half_and_all_of_the_devices() {
+    let mut ratios = Vec::new();
+    for seed in 1..=20 {
+        let sim = SimConfig {
+            seed,
+            start_unix_s: 1_717_236_005, // 5 s into a 120 s window
+            duration_s: 110,
+            arrivals_per_hour: 240.0,
+            mean_dwell_s: 600.0,
+            access_points: 0,
+            data_frame_rate: 0.0,
+        };
+        let (frames, truth) = Simulator::new(sim).run();
+        let mut summaries = Vec::new();
+        let cfg = Config {
+            window_s: 120,
+            ..Config::default()
+        };
+        let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| {
+            summaries.push(s)
+        });
+        result.unwrap();
+        assert_eq!(summaries.len(), 1);
+        let est = summaries[0].wifi.devices.estimated;
+        ratios.push(est as f64 / truth.devices as f64);
+        eprintln!("seed {seed}: estimated {est} of {} devices", truth.devices);
+        assert!(
+            2 * est >= truth.devices && est <= truth.devices,
+            "seed {seed}: estimated {est} of {} devices",
+            truth.devices
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    eprintln!(
+        "estimate / devices: min {:.2} median {:.2} max {:.2}",
+        ratios[0],
+        ratios[ratios.len() / 2],
+        ratios[ratios.len() - 1]
+    );
+}

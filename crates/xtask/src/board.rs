@@ -155,6 +155,16 @@ pub fn image(root: &Path) -> anyhow::Result<Image> {
     std::fs::remove_file(&raw)?;
     std::fs::remove_dir_all(&rootfs)?;
     std::fs::write(dir.join("done"), "")?;
+    // Older images (other inputs) are not reused: free their space.
+    for e in std::fs::read_dir(dir.parent().unwrap())?.flatten() {
+        let p = e.path();
+        if p != dir
+            && p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("image-"))
+        {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
     eprintln!(
         "xtask: board image built in {:.0} s",
         started.elapsed().as_secs_f64()
