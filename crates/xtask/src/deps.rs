@@ -82,6 +82,12 @@ fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
+/// What building the daemon needs (libpcap for live capture).
+pub const BUILD_PACKAGES: &[(&str, &str)] = &[
+    ("/usr/include/pcap/pcap.h", "libpcap-dev"),
+    ("pkg-config", "pkg-config"),
+];
+
 /// What the demo uses when it can: a broker to publish to.
 pub const DEMO_PACKAGES: &[(&str, &str)] = &[("mosquitto", "mosquitto")];
 

@@ -122,6 +122,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Hil { rig, filter } => hil(&root, rig, filter),
         Cmd::Demo { args } => {
+            deps::ensure(deps::BUILD_PACKAGES)?;
             deps::offer(deps::DEMO_PACKAGES);
             let mut cmd = cargo(&[
                 "run",
