@@ -4,6 +4,8 @@
 //! [`EXIT_CONFIG`]. Unknown keys are errors (a typo must not silently fall
 //! back to a default). See docs/configuration.md.
 
+pub mod policy;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -244,7 +246,7 @@ pub struct Unlocated {
 }
 
 impl Unlocated {
-    fn locate(self, path: &Path, text: &str) -> ConfigError {
+    pub(crate) fn locate(self, path: &Path, text: &str) -> ConfigError {
         let before = &text[..self.span.start.min(text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -258,7 +260,7 @@ impl Unlocated {
     }
 }
 
-fn bad<T>(key: &str, v: &Spanned<T>, message: &str) -> Unlocated {
+pub(crate) fn bad<T>(key: &str, v: &Spanned<T>, message: &str) -> Unlocated {
     Unlocated {
         span: v.span(),
         key: key.to_string(),
@@ -267,7 +269,7 @@ fn bad<T>(key: &str, v: &Spanned<T>, message: &str) -> Unlocated {
 }
 
 /// The key a deserialization message is about (`unknown field `x``), if any.
-fn key_of(message: &str) -> String {
+pub(crate) fn key_of(message: &str) -> String {
     message
         .split('`')
         .nth(1)
