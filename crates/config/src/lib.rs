@@ -104,20 +104,12 @@ pub enum ConfigError {
 
 impl RigConfig {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|e| e.locate(path, &text))
+        read_located(path, Self::parse)
     }
 
     /// Parses and validates; errors carry byte spans until located.
     pub fn parse(text: &str) -> Result<Self, Unlocated> {
-        let cfg: RigConfig = toml::from_str(text).map_err(|e| Unlocated {
-            span: e.span().unwrap_or(0..0),
-            key: key_of(e.message()),
-            message: e.message().trim().to_string(),
-        })?;
+        let cfg: RigConfig = toml::from_str(text).map_err(toml_error)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -237,6 +229,27 @@ fn valid_ifname(name: &str) -> bool {
         && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
 }
 
+/// Reads `path` and parses it with `parse`, locating any error in the file.
+pub(crate) fn read_located<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, Unlocated>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).map_err(|e| e.locate(path, &text))
+}
+
+/// A TOML syntax or type error, with the key it is about.
+pub(crate) fn toml_error(e: toml::de::Error) -> Unlocated {
+    Unlocated {
+        span: e.span().unwrap_or(0..0),
+        key: key_of(e.message()),
+        message: e.message().trim().to_string(),
+    }
+}
+
 /// An error before its file is known: a byte span in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unlocated {
@@ -246,7 +259,7 @@ pub struct Unlocated {
 }
 
 impl Unlocated {
-    pub(crate) fn locate(self, path: &Path, text: &str) -> ConfigError {
+    fn locate(self, path: &Path, text: &str) -> ConfigError {
         let before = &text[..self.span.start.min(text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -269,7 +282,7 @@ pub(crate) fn bad<T>(key: &str, v: &Spanned<T>, message: &str) -> Unlocated {
 }
 
 /// The key a deserialization message is about (`unknown field `x``), if any.
-pub(crate) fn key_of(message: &str) -> String {
+fn key_of(message: &str) -> String {
     message
         .split('`')
         .nth(1)

@@ -93,19 +93,11 @@ impl Default for Policy {
 
 impl Policy {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|e| e.locate(path, &text))
+        crate::read_located(path, Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, Unlocated> {
-        let f: PolicyFile = toml::from_str(text).map_err(|e| Unlocated {
-            span: e.span().unwrap_or(0..0),
-            key: crate::key_of(e.message()),
-            message: e.message().trim().to_string(),
-        })?;
+        let f: PolicyFile = toml::from_str(text).map_err(crate::toml_error)?;
         let d = Policy::default();
         let r = &f.retention;
         if let Some(v) = &r.key_epoch_s

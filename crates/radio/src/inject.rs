@@ -12,7 +12,7 @@ pub const RADIOTAP_MINIMAL: [u8; 8] = [0, 0, 8, 0, 0, 0, 0, 0];
 /// A monitor interface opened for transmitting.
 pub struct Injector {
     cap: pcap::Capture<pcap::Active>,
-    _mon: MonitorInterface,
+    mon: MonitorInterface,
     _nl: Netlink,
     buf: Vec<u8>,
     sent: u64,
@@ -33,14 +33,7 @@ impl Injector {
         let nl = Netlink::open()?;
         let mon = MonitorInterface::create(&nl, interface, monitor)?;
         nl.set_frequency(mon.iface.ifindex, frequency_mhz(channel))?;
-        let err = |step| {
-            let interface = monitor.to_string();
-            move |source| RadioError::Pcap {
-                interface,
-                step,
-                source,
-            }
-        };
+        let err = |step| RadioError::pcap(monitor, step);
         let cap = pcap::Capture::from_device(monitor)
             .map_err(err("open"))?
             .immediate_mode(true)
@@ -48,7 +41,7 @@ impl Injector {
             .map_err(err("activate"))?;
         Ok(Injector {
             cap,
-            _mon: mon,
+            mon,
             _nl: nl,
             buf: Vec::with_capacity(2048),
             sent: 0,
@@ -63,11 +56,7 @@ impl Injector {
         self.buf.extend_from_slice(frame);
         self.cap
             .sendpacket(self.buf.as_slice())
-            .map_err(|source| RadioError::Pcap {
-                interface: "injector".into(),
-                step: "send",
-                source,
-            })?;
+            .map_err(RadioError::pcap(&self.mon.iface.name, "send"))?;
         self.sent += 1;
         Ok(())
     }

@@ -32,3 +32,15 @@ pub enum RadioError {
     #[error("{interface}: link type {linktype} is not radiotap (is it really in monitor mode?)")]
     NotRadiotap { interface: String, linktype: i32 },
 }
+
+impl RadioError {
+    /// A mapper for `map_err` naming the interface and the step that failed.
+    pub(crate) fn pcap(interface: &str, step: &'static str) -> impl FnOnce(pcap::Error) -> Self {
+        let interface = interface.to_string();
+        move |source| RadioError::Pcap {
+            interface,
+            step,
+            source,
+        }
+    }
+}

@@ -84,6 +84,16 @@ struct Running {
     next_check: Instant,
 }
 
+/// Reads one packet into `buf`; returns its capture time, Unix microseconds.
+fn read_into(cap: &mut pcap::Capture<pcap::Active>, buf: &mut Vec<u8>) -> Result<i64, pcap::Error> {
+    let p = cap.next_packet()?;
+    buf.clear();
+    buf.extend_from_slice(p.data);
+    let ts = p.header.ts;
+    // time_t and suseconds_t are i64 on the targets (x86_64, aarch64).
+    Ok(ts.tv_sec * 1_000_000 + ts.tv_usec)
+}
+
 /// Waits until the capture socket has something (or an error) to read.
 fn wait_readable(cap: &pcap::Capture<pcap::Active>, timeout: Duration) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -144,10 +154,6 @@ impl LiveCapture {
         })
     }
 
-    pub fn is_running(&self) -> bool {
-        self.running.is_some()
-    }
-
     pub fn stats(&mut self) -> LiveStats {
         if let Some(r) = &mut self.running
             && let Ok(s) = r.cap.stats()
@@ -163,14 +169,7 @@ impl LiveCapture {
         self.nl
             .set_frequency(mon.iface.ifindex, first.frequency_mhz())?;
         let name = mon.iface.name.clone();
-        let pcap_err = |step| {
-            let interface = name.clone();
-            move |source| RadioError::Pcap {
-                interface,
-                step,
-                source,
-            }
-        };
+        let pcap_err = |step| RadioError::pcap(&name, step);
         let poll_ms = i32::try_from(self.cfg.poll.as_millis())
             .unwrap_or(1000)
             .max(1);
@@ -243,27 +242,9 @@ impl LiveCapture {
         let r = self.running.as_mut().unwrap();
         // Copied out of libpcap's ring (a frame is under 2 KB) so that the
         // returned packet borrows only `self.buf`.
-        let mut read = Err(pcap::Error::TimeoutExpired);
-        for attempt in 0..2 {
-            read = match r.cap.next_packet() {
-                Ok(p) => {
-                    self.buf.clear();
-                    self.buf.extend_from_slice(p.data);
-                    let ts = p.header.ts;
-                    // time_t and suseconds_t are i64 on the targets (x86_64, aarch64).
-                    Ok(ts.tv_sec * 1_000_000 + ts.tv_usec)
-                }
-                Err(e) => Err(e),
-            };
-            if attempt == 0
-                && matches!(read, Err(pcap::Error::TimeoutExpired))
-                && !wait_readable(&r.cap, poll)
-            {
-                break;
-            }
-            if !matches!(read, Err(pcap::Error::TimeoutExpired)) {
-                break;
-            }
+        let mut read = read_into(&mut r.cap, &mut self.buf);
+        if matches!(read, Err(pcap::Error::TimeoutExpired)) && wait_readable(&r.cap, poll) {
+            read = read_into(&mut r.cap, &mut self.buf);
         }
         match read {
             Ok(ts_us) => {

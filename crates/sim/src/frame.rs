@@ -30,12 +30,12 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 /// # Panics
 /// For any other channel number.
 pub fn channel_freq_mhz(channel: u8) -> u16 {
-    match channel {
-        1..=13 => 2407 + 5 * u16::from(channel),
-        14 => 2484,
-        32..=177 => 5000 + 5 * u16::from(channel),
-        _ => panic!("unsupported channel {channel}"),
-    }
+    assert!(
+        matches!(channel, 1..=14 | 32..=177),
+        "unsupported channel {channel}"
+    );
+    // At most 5885 MHz: fits.
+    vitrine_dot11::plan::frequency_mhz(channel) as u16
 }
 
 /// Writes the radiotap header. `cck` selects the flags of a 1 Mb/s (DSSS/CCK)

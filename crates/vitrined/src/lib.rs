@@ -10,7 +10,7 @@ pub mod publishing;
 pub mod table;
 
 use vitrine_aggregate::{Aggregator, Config};
-use vitrine_capture::{CaptureStage, FrameSource, SourceError};
+use vitrine_capture::{CaptureStage, FrameSource, Packet, SourceError};
 use vitrine_schema::Summary;
 
 /// What a run went through, for the closing log line.
@@ -19,6 +19,60 @@ pub struct RunStats {
     pub packets: u64,
     pub windows: u64,
     pub rotations: u64,
+}
+
+/// The capture stage and the aggregator, fed packets and clock ticks; shared
+/// by the file/simulator loop and the live loop.
+pub(crate) struct Pipeline<'s> {
+    stage: &'s mut CaptureStage,
+    agg: Aggregator,
+    stats: RunStats,
+}
+
+impl<'s> Pipeline<'s> {
+    pub(crate) fn new(stage: &'s mut CaptureStage, cfg: Config) -> Self {
+        Pipeline {
+            stage,
+            agg: Aggregator::new(cfg),
+            stats: RunStats::default(),
+        }
+    }
+
+    /// Closes every window that ends by `ts_us`, then rotates the key if its
+    /// epoch is over: windows close first, so that they carry the epoch
+    /// they were counted in.
+    pub(crate) fn advance(&mut self, ts_us: i64, emit: &mut dyn FnMut(Summary)) {
+        let windows = &mut self.stats.windows;
+        self.agg.advance_to(ts_us, &mut |s| {
+            *windows += 1;
+            emit(s);
+        });
+        if self.stage.advance(ts_us) {
+            self.agg.rotate_epoch();
+            self.stats.rotations += 1;
+        }
+    }
+
+    pub(crate) fn packet(&mut self, packet: &Packet<'_>, emit: &mut dyn FnMut(Summary)) {
+        self.stats.packets += 1;
+        self.advance(packet.ts_us, emit);
+        let obs = self.stage.observe(packet.ts_us, packet.link, packet.data);
+        let windows = &mut self.stats.windows;
+        self.agg.push(obs, &mut |s| {
+            *windows += 1;
+            emit(s);
+        });
+    }
+
+    /// Closes the last window.
+    pub(crate) fn finish(mut self, emit: &mut dyn FnMut(Summary)) -> RunStats {
+        let windows = &mut self.stats.windows;
+        self.agg.finish(&mut |s| {
+            *windows += 1;
+            emit(s);
+        });
+        self.stats
+    }
 }
 
 /// Runs `source` to its end, calling `emit` for every summary.
@@ -31,34 +85,15 @@ pub fn run(
     cfg: Config,
     emit: &mut dyn FnMut(Summary),
 ) -> (RunStats, Result<(), SourceError>) {
-    let mut agg = Aggregator::new(cfg);
-    let mut stats = RunStats::default();
-    let mut windows = 0u64;
-    let mut sink = |s: Summary| {
-        windows += 1;
-        emit(s);
-    };
+    let mut pipeline = Pipeline::new(stage, cfg);
     let result = loop {
         match source.next_packet() {
-            Ok(Some(packet)) => {
-                stats.packets += 1;
-                // Close finished windows before a rotation, so that they
-                // carry the epoch they were counted in.
-                agg.advance_to(packet.ts_us, &mut sink);
-                if stage.advance(packet.ts_us) {
-                    agg.rotate_epoch();
-                    stats.rotations += 1;
-                }
-                let obs = stage.observe(packet.ts_us, packet.link, packet.data);
-                agg.push(obs, &mut sink);
-            }
+            Ok(Some(packet)) => pipeline.packet(&packet, emit),
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         }
     };
-    agg.finish(&mut sink);
-    stats.windows = windows;
-    (stats, result)
+    (pipeline.finish(emit), result)
 }
 
 /// Replays a source at `speed` times the pace of its capture timestamps

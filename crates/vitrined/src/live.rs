@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use vitrine_aggregate::{Aggregator, Config};
+use vitrine_aggregate::Config;
 use vitrine_capture::CaptureStage;
 use vitrine_radio::{Event, EventSource};
 use vitrine_schema::Summary;
 
-use crate::RunStats;
+use crate::{Pipeline, RunStats};
 
 /// Wall-clock time, Unix microseconds: the clock of a live run.
 pub fn now_us() -> i64 {
@@ -93,25 +93,12 @@ pub fn run_live(
     clock: &mut dyn FnMut() -> i64,
     emit: &mut dyn FnMut(Summary),
 ) -> RunStats {
-    let mut agg = Aggregator::new(cfg);
-    let mut stats = RunStats::default();
-    let mut windows = 0u64;
-    let mut sink = |s: Summary| {
-        windows += 1;
-        emit(s);
-    };
+    let mut pipeline = Pipeline::new(stage, cfg);
     supervisor.ready("waiting for the adapter");
     while !stop.load(Ordering::Relaxed) {
         let ts_us = match capture.next_event() {
             Event::Packet(packet) => {
-                stats.packets += 1;
-                agg.advance_to(packet.ts_us, &mut sink);
-                if stage.advance(packet.ts_us) {
-                    agg.rotate_epoch();
-                    stats.rotations += 1;
-                }
-                let obs = stage.observe(packet.ts_us, packet.link, packet.data);
-                agg.push(obs, &mut sink);
+                pipeline.packet(&packet, emit);
                 supervisor.alive();
                 continue;
             }
@@ -131,14 +118,8 @@ pub fn run_live(
             }
         };
         // No packet: close windows on time and rotate the key on time.
-        agg.advance_to(ts_us, &mut sink);
-        if stage.advance(ts_us) {
-            agg.rotate_epoch();
-            stats.rotations += 1;
-        }
+        pipeline.advance(ts_us, emit);
         supervisor.alive();
     }
-    agg.finish(&mut sink);
-    stats.windows = windows;
-    stats
+    pipeline.finish(emit)
 }

@@ -222,7 +222,6 @@ fn hil(root: &Path, rig: Option<PathBuf>, filter: Option<String>) -> anyhow::Res
         None => {
             let image = board::image(root)?;
             let work = root.join("target/board/run");
-            let started = std::time::Instant::now();
             let mut b = board::Board::boot(&image, &work, false)?;
             let up = b.wait_ready(std::time::Duration::from_secs(600))?;
             eprintln!(
@@ -230,7 +229,6 @@ fn hil(root: &Path, rig: Option<PathBuf>, filter: Option<String>) -> anyhow::Res
                 up.as_secs_f64(),
                 b.console.display()
             );
-            let _ = started;
             let file = work.join("rig.toml");
             b.rig_file(&file)?;
             board = Some(b);
