@@ -1,0 +1,3 @@
+//! `vitrine-audit` as a library: canary emission, the checks, reports.
+
+pub mod report;
