@@ -3,6 +3,8 @@
 //! `cargo xtask hil` writes, and on a real Pi described by a rig file
 //! (README.md). Nothing here knows about QEMU.
 
+pub mod fixtures;
+
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};

@@ -1,3 +1,7 @@
-//! `vitrine-audit` as a library: canary emission, the checks, reports.
+//! `vitrine-audit` as a library: the checks, the audit that runs them, the
+//! emission of canaries over the air, and reports.
 
+pub mod audit;
+pub mod checks;
+pub mod emit;
 pub mod report;

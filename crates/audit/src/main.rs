@@ -1,16 +1,32 @@
-//! `vitrine-audit`: the companion verifier: `tail` watches what a rig
-//! publishes, `inject` transmits test frames over the air.
+//! `vitrine-audit`: the companion verifier. It proves on a device (a Vitrine
+//! rig or a vendor's box) whether retention and anonymization rules hold:
+//! canaries go out over the air, then are searched for on disk, in the
+//! journal, in the daemon's memory and in what it publishes, in clear and in
+//! every common hashed form. See docs/audit.md.
 
 use std::io::Write;
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::OffsetDateTime;
+use vitrine_audit::audit::{self, Plan, ProcessPlan, Watched};
+use vitrine_audit::checks::{hardening, journal, storage, stream};
+use vitrine_audit::report::{self, DeviceKey, Report, Verdict};
+use vitrine_canary::Registry;
+use vitrine_config::policy::Policy;
 use vitrine_publish::consume::{Received, subscribe};
 
-/// Watch and check what a sensing device publishes.
+/// Prove on a sensing device that raw identifiers are not kept or published.
+///
+/// Exit status of the audits (self, scan, mqtt): 0 when every check passed,
+/// 1 when anything was found, 3 when nothing was found but some checks could
+/// not run; 2 for usage errors.
 #[derive(Debug, Parser)]
-#[command(name = "vitrine-audit", version, about)]
+#[command(name = "vitrine-audit", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +34,69 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The rig audits itself (run by vitrine-audit.timer): fresh canaries go
+    /// out over the air from a second adapter, the stream is watched, then
+    /// storage, the journal, the daemon's memory and confinement, swap and
+    /// the stream are checked. The signed report goes to the state
+    /// directory (/var/lib/vitrine-audit/reports).
+    #[command(name = "self")]
+    SelfAudit(SelfArgs),
+    /// Search a vendor's file tree or mounted image for the canaries of a
+    /// registry (in every encoding, inside compressed files too), camera
+    /// images, data past retention and key material.
+    Scan(ScanArgs),
+    /// Watch a device's MQTT stream for the length of the audit: schema,
+    /// k-anonymity, canaries, per-device identifiers, linking across a key
+    /// rotation.
+    Mqtt(MqttArgs),
+    /// Recover MAC addresses from digests found on a device, by trying the
+    /// allocated address space OUI by OUI. Hashing a MAC is not anonymization.
+    Reverse(vitrine_reverse::cli::ReverseArgs),
+    /// Make a canary registry: MAC addresses under real vendors' OUIs and
+    /// unmistakable SSIDs. Keep it off the device under audit.
+    Canaries {
+        /// MAC canaries.
+        #[arg(long, default_value_t = 8)]
+        macs: usize,
+        /// SSID canaries.
+        #[arg(long, default_value_t = 2)]
+        ssids: usize,
+        /// Draw OUIs from the this many most common vendors' blocks.
+        #[arg(long, default_value_t = 100)]
+        top: usize,
+        /// The IEEE OUI registry (Debian package ieee-data).
+        #[arg(long, value_name = "FILE", default_value = vitrine_reverse::oui::DEFAULT_PATH)]
+        oui_file: PathBuf,
+        /// Where to write the registry (JSON).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Send a registry's canaries over the air as probe requests, from a
+    /// second adapter, and note when in the registry.
+    Emit {
+        #[arg(long, value_name = "FILE")]
+        registry: PathBuf,
+        #[command(flatten)]
+        radio: RadioArgs,
+    },
+    /// Check a report's signature; with --public-key, also that it was signed
+    /// by that device. Prints the verdict and the signer's fingerprint.
+    VerifyReport {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The expected signer (base64 ed25519 public key).
+        #[arg(long, value_name = "BASE64")]
+        public_key: Option<String>,
+    },
+    /// Render a signed report (JSON) as its HTML page, after checking the
+    /// signature.
+    Report {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The HTML page to write.
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
+    },
     /// Subscribe to a broker and print the summaries rigs publish, decoded
     /// (zstd with the dictionary each payload names) and without the
     /// duplicates MQTT QoS 1 allows.
@@ -61,13 +140,133 @@ enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+struct RadioArgs {
+    /// The injecting adapter's interface (not the one the device captures on).
+    #[arg(long, value_name = "IFACE")]
+    interface: String,
+    /// Name of the monitor interface to create (removed at the end).
+    #[arg(long, value_name = "IFACE", default_value = "vcanary0")]
+    monitor: String,
+    /// Channel to transmit on: one the device listens on.
+    #[arg(long, default_value_t = 6)]
+    channel: u8,
+    /// Probe requests per canary.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+}
+
+/// Options every audit shares.
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The policy to measure against (TOML, docs/configuration.md); the
+    /// honest defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Folder for the signed report (JSON) and its HTML page.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The report-signing key (32-byte seed, created on first use, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// The device audited, as the report should name it [default: host name].
+    #[arg(long)]
+    subject: Option<String>,
+    /// Also print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Trees to search (a vendor's root file system, a mounted image...).
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// The canaries emitted or planted (see `canaries` and `emit`).
+    #[arg(long, value_name = "FILE")]
+    registry: PathBuf,
+    /// Folders where the device keeps its data: files older than the
+    /// policy's retention there are findings.
+    #[arg(long, value_name = "DIR")]
+    data_root: Vec<PathBuf>,
+    /// A journal directory of the device (e.g. MOUNT/var/log/journal).
+    #[arg(long, value_name = "DIR")]
+    journal_dir: Option<PathBuf>,
+    /// When scanning the running device: its tracking daemon's process
+    /// name; its memory and confinement are checked too.
+    #[arg(long, value_name = "NAME")]
+    process: Option<String>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+struct MqttArgs {
+    /// The broker, `mqtt://host[:port]`.
+    #[arg(long, value_name = "URL")]
+    broker: String,
+    /// Topic filters to watch (repeat for several).
+    #[arg(long, default_value = "#")]
+    topic: Vec<String>,
+    /// The canaries emitted during the watch.
+    #[arg(long, value_name = "FILE")]
+    registry: PathBuf,
+    /// How long to watch, in seconds.
+    #[arg(long, default_value_t = 300)]
+    duration: u64,
+    /// When the device claims its key or salt rotated (RFC 3339): values
+    /// seen before and after it are linkable.
+    #[arg(long, value_name = "TIME")]
+    rotation_at: Option<String>,
+    /// What the stream is: Vitrine summaries, or a vendor's JSON.
+    #[arg(long, value_enum, default_value_t = Expect::Json)]
+    expect: Expect,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+struct SelfArgs {
+    /// The rig's configuration (broker, site, rig, spool).
+    #[arg(long, value_name = "FILE", default_value = "/etc/vitrine/vitrine.toml")]
+    config: PathBuf,
+    /// The second adapter canaries are sent from; without it canaries are
+    /// only searched for, not emitted.
+    #[arg(long, value_name = "IFACE", env = "VITRINE_AUDIT_INJECT")]
+    inject_interface: Option<String>,
+    /// Channel to send canaries on (one the rig listens on).
+    #[arg(long, default_value_t = 6, env = "VITRINE_AUDIT_CHANNEL")]
+    channel: u8,
+    /// Fresh MAC canaries per run (one SSID canary goes with them).
+    #[arg(long, default_value_t = 4)]
+    canaries: usize,
+    /// Seconds to watch the stream after emitting [default: two windows
+    /// and a half].
+    #[arg(long, env = "VITRINE_AUDIT_WATCH")]
+    watch: Option<u64>,
+    /// Trees searched for canaries, images and keys.
+    #[arg(long, value_name = "DIR", default_values = ["/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/tmp", "/tmp", "/etc", "/home", "/root", "/srv", "/opt"])]
+    root: Vec<PathBuf>,
+    /// The daemon to check.
+    #[arg(long, default_value = "vitrined")]
+    process: String,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Expect {
+    Vitrine,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Table,
     Jsonl,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
@@ -75,21 +274,403 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match dispatch(Cli::parse().command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vitrine-audit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::SelfAudit(args) => self_audit(args),
+        Command::Scan(args) => scan(args),
+        Command::Mqtt(args) => mqtt(args),
+        Command::Reverse(args) => {
+            let all = vitrine_reverse::cli::run(args)?;
+            Ok(if all {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Canaries {
+            macs,
+            ssids,
+            top,
+            oui_file,
+            out,
+        } => {
+            let ouis = vitrine_reverse::OuiTable::load(&oui_file)?.top(top);
+            let ouis: Vec<[u8; 3]> = ouis.entries.iter().map(|(o, _)| *o).collect();
+            let registry = Registry::generate(macs, ssids, &ouis, &mut rand::rng());
+            registry.save(&out)?;
+            println!(
+                "{} canaries written to {}",
+                registry.canaries.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Emit { registry, radio } => {
+            let mut reg = Registry::load(&registry)?;
+            let sent = vitrine_audit::emit::over_the_air(
+                &mut reg,
+                &radio.interface,
+                &radio.monitor,
+                radio.channel,
+                radio.rounds,
+            )?;
+            reg.save(&registry)?;
+            println!(
+                "{sent} probe requests sent from {} canaries",
+                reg.macs().count()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyReport { file, public_key } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            match report::open(&text, public_key.as_deref()) {
+                Ok(signed) => {
+                    let r: Report = serde_json::from_value(signed.record().clone())?;
+                    println!(
+                        "{}: signature valid, signed by {}; verdict {:?}, {} findings",
+                        file.display(),
+                        signed.fingerprint(),
+                        r.verdict,
+                        r.findings().len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("{}: {e}", file.display());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Report { file, html } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let signed =
+                report::open(&text, None).with_context(|| format!("{}", file.display()))?;
+            std::fs::write(&html, report::render_html(&signed))
+                .with_context(|| format!("cannot write {}", html.display()))?;
+            println!("{}", html.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tail {
             broker,
             topic,
             format,
             count,
-        } => tail(&broker, &topic, format, count),
+        } => {
+            tail(&broker, &topic, format, count)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inject {
             interface,
             monitor,
             channel,
             pcap,
             speed,
-        } => inject(&interface, &monitor, channel, &pcap, speed),
+        } => {
+            inject(&interface, &monitor, channel, &pcap, speed)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn load_policy(path: Option<&Path>) -> anyhow::Result<(Policy, String)> {
+    match path {
+        Some(p) => Ok((Policy::from_file(p)?, p.display().to_string())),
+        None => Ok((Policy::default(), "defaults (an honest rig's)".into())),
+    }
+}
+
+fn host_port(url: &str) -> anyhow::Result<(String, u16)> {
+    let rest = url
+        .strip_prefix("mqtt://")
+        .with_context(|| format!("{url}: expected mqtt://host[:port]"))?;
+    Ok(match rest.rsplit_once(':') {
+        Some((h, p)) => (
+            h.to_string(),
+            p.parse().with_context(|| format!("{url}: bad port"))?,
+        ),
+        None => (rest.to_string(), 1883),
+    })
+}
+
+/// Signs and writes the report, prints its verdict, and turns it into the
+/// exit status.
+fn finish(
+    report: Report,
+    args: &ReportArgs,
+    default_out: Option<PathBuf>,
+    default_key: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let key_path = args.key.clone().unwrap_or(default_key);
+    let key = DeviceKey::load_or_create(&key_path)
+        .with_context(|| format!("report-signing key {}", key_path.display()))?;
+    let signed = report::sign(&report, &key);
+    if let Some(dir) = args.out.clone().or(default_out) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let stamp = report.started.unix_timestamp();
+        let json = dir.join(format!("audit-{stamp}.json"));
+        let html = dir.join(format!("audit-{stamp}.html"));
+        report::write_report(&signed, &json, &html)
+            .with_context(|| format!("cannot write the report to {}", dir.display()))?;
+        eprintln!("report: {} and {}", json.display(), html.display());
+    }
+    if args.json {
+        println!("{}", signed.to_json_pretty());
+    }
+    let findings = report.findings();
+    eprintln!(
+        "verdict: {:?}, {} findings, signed by {}",
+        report.verdict,
+        findings.len(),
+        key.fingerprint()
+    );
+    for f in findings.iter().take(20) {
+        eprintln!("  [{}] {:?} {}", f.check, f.severity, f.summary);
+    }
+    for c in &report.checks {
+        if let report::Status::Skipped { reason } = &c.status {
+            eprintln!("  not run: {}: {reason}", c.id);
+        }
+    }
+    Ok(match report.verdict {
+        Verdict::Pass => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(1),
+        Verdict::Incomplete => ExitCode::from(3),
+    })
+}
+
+fn user_key_path() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("vitrine-audit/report-key")
+}
+
+fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let started = OffsetDateTime::now_utc();
+    let registry = Registry::load(&args.registry)?;
+    let (policy, policy_source) = load_policy(args.report.policy.as_deref())?;
+    let plan = Plan {
+        mode: "scan".into(),
+        subject: args.report.subject.clone().unwrap_or_else(|| {
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        policy,
+        policy_source,
+        storage: Some(storage::StorageScope {
+            roots: args.paths.clone(),
+            data_roots: args.data_root.clone(),
+            exclude: vec![args.registry.clone()],
+            progress: true,
+        }),
+        journal: args
+            .journal_dir
+            .clone()
+            .map(journal::JournalSource::Directory),
+        process: args.process.clone().map(|name| ProcessPlan {
+            name,
+            allowed_caps: hardening::CAPTURE_CAPABILITIES,
+        }),
+        swap: false,
+    };
+    let report = audit::run(&plan, &registry, None, started);
+    finish(report, &args.report, None, user_key_path())
+}
+
+fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
+    let started = OffsetDateTime::now_utc();
+    let registry = Registry::load(&args.registry)?;
+    let (policy, policy_source) = load_policy(args.report.policy.as_deref())?;
+    let rotation = args
+        .rotation_at
+        .as_deref()
+        .map(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339))
+        .transpose()
+        .context("--rotation-at: expected an RFC 3339 time, e.g. 2026-11-24T10:00:00Z")?;
+    let (host, port) = host_port(&args.broker)?;
+    let bar = indicatif::ProgressBar::new(args.duration);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("watching {bar:40} {pos}/{len} s, {msg}")
+            .expect("a valid template"),
+    );
+    let t0 = std::time::Instant::now();
+    let mut n = 0u64;
+    let messages = stream::collect(
+        &host,
+        port,
+        &args.topic,
+        Duration::from_secs(args.duration),
+        |_| {
+            n += 1;
+            bar.set_position(t0.elapsed().as_secs());
+            bar.set_message(format!("{n} messages"));
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let expect = match args.expect {
+        Expect::Vitrine => stream::Expect::Vitrine,
+        Expect::Json => stream::Expect::Json,
+    };
+    let plan = Plan {
+        mode: "mqtt".into(),
+        subject: args
+            .report
+            .subject
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", args.broker, args.topic.join(" "))),
+        policy,
+        policy_source,
+        storage: None,
+        journal: None,
+        process: None,
+        swap: false,
+    };
+    let watched = Watched {
+        messages,
+        expect,
+        rotation,
+    };
+    let report = audit::run(&plan, &registry, Some(&watched), started);
+    finish(report, &args.report, None, user_key_path())
+}
+
+fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
+    let started = OffsetDateTime::now_utc();
+    let rig = vitrine_config::RigConfig::from_file(&args.config)?;
+    let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+    let policy_path = args.report.policy.clone().or_else(|| {
+        let p = PathBuf::from("/etc/vitrine/policy.toml");
+        p.exists().then_some(p)
+    });
+    let (policy, policy_source) = load_policy(policy_path.as_deref())?;
+    let state = audit::state_dir();
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("cannot create {}", state.display()))?;
+    // The registry outlives one run: canaries of earlier runs are older
+    // than the in-memory retention by the time later runs look for them.
+    let registry_path = state.join("canaries.json");
+    let mut registry = if registry_path.exists() {
+        Registry::load(&registry_path)?
+    } else {
+        Registry::default()
+    };
+    let keep_after = started - time::Duration::days(31);
+    registry
+        .canaries
+        .retain(|c| c.emitted.last().is_some_and(|t| *t > keep_after));
+    let ouis = match vitrine_reverse::OuiTable::load(&vitrine_reverse::OuiTable::default_path()) {
+        Ok(t) => t.top(100).entries.iter().map(|(o, _)| *o).collect(),
+        Err(_) => vec![[0x3c, 0x22, 0xfb], [0xf0, 0x18, 0x98], [0x00, 0x1b, 0x63]],
+    };
+    let mut fresh = Registry::generate(args.canaries, 1, &ouis, &mut rand::rng());
+    let run_tag = started.unix_timestamp();
+    for c in &mut fresh.canaries {
+        c.id = format!("{}-{run_tag}", c.id);
+    }
+    let window_s = rig
+        .windows
+        .length_s
+        .as_ref()
+        .map_or(60, |v| u64::from(*v.get_ref()));
+    let watch = Duration::from_secs(args.watch.unwrap_or(window_s * 5 / 2));
+    let url = text(&rig.broker.url).unwrap_or_else(|| "mqtt://localhost:1883".into());
+    let (host, port) = host_port(&url)?;
+    let site = text(&rig.site).unwrap_or_else(|| "+".into());
+    let rig_name = text(&rig.rig).unwrap_or_else(|| "+".into());
+    let topics = vec![format!("vitrine/{site}/{rig_name}/#")];
+    // Watch the stream from before the canaries go out until after the
+    // windows they fall in are published.
+    let watcher = std::thread::spawn(move || stream::collect(&host, port, &topics, watch, |_| {}));
+    std::thread::sleep(Duration::from_secs(2));
+    let emitted = match &args.inject_interface {
+        Some(iface) => {
+            let sent =
+                vitrine_audit::emit::over_the_air(&mut fresh, iface, "vcanary0", args.channel, 3)?;
+            tracing::info!(
+                sent,
+                interface = iface.as_str(),
+                "canaries sent over the air"
+            );
+            true
+        }
+        None => {
+            tracing::warn!("no --inject-interface: canaries are searched for but not emitted");
+            false
+        }
+    };
+    if emitted {
+        registry.canaries.extend(fresh.canaries);
+    }
+    registry.save(&registry_path)?;
+    restrict(&registry_path);
+    let messages = watcher
+        .join()
+        .map_err(|_| anyhow::anyhow!("the stream watcher panicked"))?
+        .map_err(anyhow::Error::msg)?;
+    let spool =
+        text(&rig.spool.dir).map_or_else(|| PathBuf::from("/var/lib/vitrine"), PathBuf::from);
+    let plan = Plan {
+        mode: "self".into(),
+        subject: args.report.subject.clone().unwrap_or_else(audit::hostname),
+        policy,
+        policy_source,
+        storage: Some(storage::StorageScope {
+            roots: args.root.clone(),
+            data_roots: vec![spool],
+            exclude: walk_files(&state),
+            progress: false,
+        }),
+        journal: Some(journal::JournalSource::Local),
+        process: Some(ProcessPlan {
+            name: args.process.clone(),
+            allowed_caps: hardening::CAPTURE_CAPABILITIES,
+        }),
+        swap: true,
+    };
+    let watched = Watched {
+        messages,
+        expect: stream::Expect::Vitrine,
+        rotation: None,
+    };
+    let report = audit::run(&plan, &registry, Some(&watched), started);
+    finish(
+        report,
+        &args.report,
+        Some(state.join("reports")),
+        state.join("report-key"),
+    )
+}
+
+/// Owner-only: the registry holds canary values in clear.
+fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
 }
 
 fn inject(

@@ -74,23 +74,68 @@ pub fn subscribe_session(
     persistent: bool,
     mut on: impl FnMut(Received) -> ControlFlow<()>,
 ) -> Result<(), String> {
-    let mut opts = MqttOptions::new(client_id, host, port);
-    opts.set_keep_alive(Duration::from_secs(30));
-    opts.set_clean_session(!persistent);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut connection) = Client::new(opts, 16);
     let dict_filter = dict_topic_of(filter);
     let shipped = Codec::shipped();
     let mut codecs: HashMap<u32, Codec> = HashMap::new();
     codecs.insert(shipped.dict_id(), shipped);
     codecs.insert(0, Codec::plain());
     let mut dedup = Dedup::default();
+    let filters = [filter.to_string(), dict_filter];
+    subscribe_raw(host, port, client_id, &filters, persistent, |message| {
+        let Some((topic, payload)) = message else {
+            return on(Received::Idle);
+        };
+        if topic.ends_with("/dict") {
+            if let Some(id) = dictionary_id(payload) {
+                codecs
+                    .entry(id)
+                    .or_insert_with(|| Codec::with_dictionary(payload.to_vec()));
+            }
+            return ControlFlow::Continue(());
+        }
+        let id = frame_dictionary_id(payload).unwrap_or(0);
+        let received = match codecs.get(&id).map(|c| c.decode(payload)) {
+            Some(Ok(envelope)) if dedup.first(&envelope) => Received::Summary {
+                topic: topic.to_string(),
+                envelope: Box::new(envelope),
+            },
+            Some(Ok(_)) => return ControlFlow::Continue(()),
+            Some(Err(e)) => Received::Undecodable {
+                topic: topic.to_string(),
+                reason: e.to_string(),
+            },
+            None => Received::Undecodable {
+                topic: topic.to_string(),
+                reason: format!("needs dictionary {id}, not published yet"),
+            },
+        };
+        on(received)
+    })
+}
+
+/// Subscribes to `filters` and calls `on` with each message as it came
+/// (topic, payload), or with `None` when nothing arrived for a moment,
+/// until it returns `Break`. Reconnects and resubscribes on its own. For
+/// consumers that read other devices' streams, whatever their format.
+pub fn subscribe_raw(
+    host: &str,
+    port: u16,
+    client_id: &str,
+    filters: &[String],
+    persistent: bool,
+    mut on: impl FnMut(Option<(&str, &[u8])>) -> ControlFlow<()>,
+) -> Result<(), String> {
+    let mut opts = MqttOptions::new(client_id, host, port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_clean_session(!persistent);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut connection) = Client::new(opts, 16);
     let mut failures = 0;
     loop {
         let event = match connection.recv_timeout(Duration::from_millis(200)) {
             Ok(event) => event,
             Err(_) => {
-                if on(Received::Idle).is_break() {
+                if on(None).is_break() {
                     let _ = client.disconnect();
                     return Ok(());
                 }
@@ -100,40 +145,15 @@ pub fn subscribe_session(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
-                client
-                    .subscribe(filter, QoS::AtLeastOnce)
-                    .map_err(|e| e.to_string())?;
-                client
-                    .subscribe(&dict_filter, QoS::AtLeastOnce)
-                    .map_err(|e| e.to_string())?;
+                for filter in filters {
+                    client
+                        .subscribe(filter, QoS::AtLeastOnce)
+                        .map_err(|e| e.to_string())?;
+                }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => tracing::info!("subscribed"),
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                if p.topic.ends_with("/dict") {
-                    if let Some(id) = dictionary_id(&p.payload) {
-                        codecs
-                            .entry(id)
-                            .or_insert_with(|| Codec::with_dictionary(p.payload.to_vec()));
-                    }
-                    continue;
-                }
-                let id = frame_dictionary_id(&p.payload).unwrap_or(0);
-                let received = match codecs.get(&id).map(|c| c.decode(&p.payload)) {
-                    Some(Ok(envelope)) if dedup.first(&envelope) => Received::Summary {
-                        topic: p.topic,
-                        envelope: Box::new(envelope),
-                    },
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => Received::Undecodable {
-                        topic: p.topic,
-                        reason: e.to_string(),
-                    },
-                    None => Received::Undecodable {
-                        topic: p.topic,
-                        reason: format!("needs dictionary {id}, not published yet"),
-                    },
-                };
-                if on(received).is_break() {
+                if on(Some((&p.topic, &p.payload))).is_break() {
                     let _ = client.disconnect();
                     return Ok(());
                 }
@@ -145,7 +165,7 @@ pub fn subscribe_session(
                     tracing::warn!(error = %e, "cannot reach the broker; retrying");
                 }
                 std::thread::sleep(Duration::from_millis(500));
-                if on(Received::Idle).is_break() {
+                if on(None).is_break() {
                     return Ok(());
                 }
             }
