@@ -103,3 +103,52 @@ pub fn search(ctx: &Context<'_>, lines: impl Iterator<Item = String>) -> Searche
         entries,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitrine_canary::{Case, Registry, Scanner, Spelling, encoding::spelled};
+
+    #[test]
+    fn a_canary_in_any_field_of_an_entry_is_found_with_its_unit_and_time() {
+        let reg = Registry::generate(2, 0, &[[0x3c, 0x22, 0xfb]], &mut rand::rng());
+        let scanner = Scanner::new(&reg);
+        let policy = vitrine_config::policy::Policy::default();
+        let ctx = Context {
+            policy: &policy,
+            registry: &reg,
+            scanner: &scanner,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        let mac = reg.canaries[1].mac().unwrap();
+        let leak = spelled(&mac, Spelling::Bare, Case::Lower);
+        let lines = vec![
+            r#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1764000000000000","_SYSTEMD_UNIT":"vitrined.service","MESSAGE":"window closed"}"#.to_string(),
+            format!(r#"{{"__CURSOR":"s=2","__REALTIME_TIMESTAMP":"1764000001000000","_SYSTEMD_UNIT":"vendord.service","_PID":"77","MESSAGE":"probe {leak}"}}"#),
+            // A binary field, as journalctl prints it: an array of bytes.
+            format!(r#"{{"__CURSOR":"s=3","SYSLOG_IDENTIFIER":"vendord","MESSAGE":{:?}}}"#, mac.to_vec()),
+            "not json".to_string(),
+        ];
+        let r = search(&ctx, lines.into_iter());
+        assert_eq!(r.entries, 3);
+        let result = r.outcome.finish();
+        assert_eq!(result.findings.len(), 2, "{result:?}");
+        let e = &result.findings[0].evidence;
+        assert_eq!(result.findings[0].check, "journal.canary");
+        assert_eq!(e.process.as_deref(), Some("vendord.service"));
+        assert_eq!(e.pid, Some(77));
+        assert_eq!(e.timestamp.as_deref(), Some("2025-11-24T16:00:01Z"));
+        assert_eq!(e.canary.as_deref(), Some(reg.canaries[1].id.as_str()));
+        assert_eq!(e.encoding.as_deref(), Some("clear(bare-lower)"));
+        assert_eq!(
+            result.findings[1].evidence.encoding.as_deref(),
+            Some("raw-bytes")
+        );
+
+        let clean = search(
+            &ctx,
+            std::iter::once(r#"{"MESSAGE":"window closed"}"#.to_string()),
+        );
+        assert!(clean.outcome.finish().findings.is_empty());
+    }
+}

@@ -35,7 +35,11 @@ pub fn looks_like_key(path: &Path, head: &[u8], len: usize) -> Option<String> {
     if !(16..=64).contains(&bytes) {
         return None;
     }
-    if !is_hex && !is_b64 && distinct_bytes(body) < bytes / 2 {
+    let binary = body
+        .iter()
+        .filter(|b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()))
+        .count();
+    if !is_hex && !is_b64 && (distinct_bytes(body) < bytes / 2 || binary * 4 < body.len()) {
         // Text or padding, not random bytes.
         return None;
     }

@@ -572,3 +572,73 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod analyze_tests {
+    use super::*;
+    use vitrine_canary::{Registry, Scanner};
+
+    fn msg(topic: &str, payload: &[u8]) -> Message {
+        Message {
+            topic: topic.into(),
+            payload: payload.to_vec(),
+            received: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[test]
+    fn messages_that_are_not_summaries_fail_the_schema_check() {
+        let reg = Registry::default();
+        let scanner = Scanner::new(&reg);
+        let policy = vitrine_config::policy::Policy::default();
+        let ctx = Context {
+            policy: &policy,
+            registry: &reg,
+            scanner: &scanner,
+            now: OffsetDateTime::now_utc(),
+        };
+        let example = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schema/summary-v1.example.json"
+        ))
+        .unwrap();
+        let summary: vitrine_schema::Summary = serde_json::from_str(&example).unwrap();
+        let envelope = vitrine_publish::Envelope {
+            site: "s".into(),
+            rig: "r".into(),
+            boot: "b".into(),
+            seq: 0,
+            summary,
+        };
+        let good = Codec::shipped().encode(&envelope);
+        let status =
+            br#"{"state":"online","version":"0.1.0","boot":"6f1c2a9e4b7d4e21","spool":{"held":0}}"#;
+        let ok = [
+            msg("vitrine/s/r/wifi", &good),
+            msg("vitrine/s/r/status", status),
+        ];
+        let (results, windows) = analyze(&ctx, &ok, Expect::Vitrine, None);
+        assert_eq!(windows.len(), 1);
+        assert!(results.iter().all(|r| r.findings.is_empty()), "{results:?}");
+
+        let bad = [
+            msg("vitrine/s/r/wifi", &good),
+            msg("vitrine/s/r/wifi", b"\x00garbage"),
+            msg("vitrine/s/r/wifi", br#"{"visitors":40}"#),
+        ];
+        let (results, _) = analyze(&ctx, &bad, Expect::Vitrine, None);
+        let schema = results.iter().find(|r| r.id == "stream.schema").unwrap();
+        assert_eq!(schema.findings.len(), 2, "{schema:?}");
+        // The same JSON is fine from a vendor's stream, the garbage is not.
+        let (results, _) = analyze(&ctx, &bad[1..], Expect::Json, None);
+        assert_eq!(
+            results
+                .iter()
+                .find(|r| r.id == "stream.schema")
+                .unwrap()
+                .findings
+                .len(),
+            1
+        );
+    }
+}
