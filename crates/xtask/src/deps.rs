@@ -142,3 +142,13 @@ fn on_path(cmd: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
 }
+
+/// Rendering the audit report's HTML page to PNG (`render.rs`): headless
+/// Chromium, and a font for it to draw text with.
+pub const REPORT_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "chromium"),
+    (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "fonts-dejavu-core",
+    ),
+];
