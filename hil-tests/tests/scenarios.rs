@@ -245,3 +245,188 @@ fn d_a_reboot_keeps_the_spool_and_loses_no_summary() {
             == "0"
     });
 }
+
+/// The rig's own claim, as the self-audit measures it: the windows' k, and
+/// raw identifiers gone from the daemon's memory within a minute.
+const RIG_POLICY: &str =
+    "[retention]\ndevice_state_s = 60\nkey_epoch_s = 3600\n\n[anonymity]\nk = 2\n";
+
+/// Makes vitrine-audit.timer fire in a few seconds, waits for the audit it
+/// starts to end, and returns the unit's result and the newest report
+/// (verified on the rig with `vitrine-audit verify-report`).
+fn timer_driven_audit(rig: &vitrine_hil_tests::Rig) -> (String, serde_json::Value) {
+    let f = &rig.file;
+    let defaults = format!(
+        "VITRINE_AUDIT_INJECT={}\nVITRINE_AUDIT_CHANNEL={}\nVITRINE_AUDIT_WATCH=75\n",
+        f.injector_interface, f.channel
+    );
+    assert!(
+        rig.sh_with_input("cat > /etc/default/vitrine-audit", defaults.as_bytes())
+            .status
+            .success()
+    );
+    assert!(
+        rig.sh_with_input("cat > /etc/vitrine/policy.toml", RIG_POLICY.as_bytes())
+            .status
+            .success()
+    );
+    assert_eq!(
+        rig.run("systemctl is-enabled vitrine-audit.timer").trim(),
+        "enabled"
+    );
+    let before = rig.run("ls /var/lib/vitrine-audit/reports 2>/dev/null | grep -c json || true");
+    let runs = rig.run("systemctl show -p NRestarts,InvocationID --value vitrine-audit.service");
+    rig.run(
+        "mkdir -p /etc/systemd/system/vitrine-audit.timer.d && \
+         printf '[Timer]\\nOnActiveSec=3s\\nRandomizedDelaySec=0\\n' > /etc/systemd/system/vitrine-audit.timer.d/soon.conf && \
+         systemctl daemon-reload && systemctl restart vitrine-audit.timer",
+    );
+    rig.wait_for(
+        "the timer to start the audit",
+        Duration::from_secs(60),
+        || {
+            rig.run("systemctl show -p InvocationID --value vitrine-audit.service") != runs
+                || rig.run("systemctl is-active vitrine-audit.service").trim() == "activating"
+        },
+    );
+    rig.wait_for("the audit to end", Duration::from_secs(600), || {
+        let active = rig.run("systemctl is-active vitrine-audit.service || true");
+        let reports =
+            rig.run("ls /var/lib/vitrine-audit/reports 2>/dev/null | grep -c json || true");
+        active.trim() != "activating" && reports != before
+    });
+    rig.run("rm -rf /etc/systemd/system/vitrine-audit.timer.d && systemctl daemon-reload");
+    let result = rig
+        .run("systemctl show -p Result --value vitrine-audit.service")
+        .trim()
+        .to_string();
+    let newest = rig
+        .run("ls -t /var/lib/vitrine-audit/reports/*.json | head -1")
+        .trim()
+        .to_string();
+    let verified = rig.run(&format!("vitrine-audit verify-report {newest}"));
+    assert!(verified.contains("signature valid"), "{verified}");
+    let signed: serde_json::Value =
+        serde_json::from_str(&rig.run(&format!("cat {newest}"))).unwrap();
+    let log = rig.run("journalctl -u vitrine-audit -o cat --no-pager -n 40");
+    eprintln!("{log}");
+    (result, signed["report"].clone())
+}
+
+fn findings_of(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["findings"].as_array().unwrap().iter().map(|f| {
+                (
+                    f["check"].as_str().unwrap().to_string(),
+                    f["evidence"].clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a rig: cargo xtask hil"]
+fn e_the_timer_driven_self_audit_passes_on_the_compliant_rig() {
+    let rig = rig();
+    rig.configure(&rig.config(30));
+    let (result, report) = timer_driven_audit(rig);
+    assert_eq!(
+        findings_of(&report),
+        vec![],
+        "a compliant rig has no finding"
+    );
+    assert_eq!(report["verdict"], "pass", "every check ran: {report}");
+    assert_eq!(result, "success");
+    // The canaries of this run went out over the air and were counted.
+    let emitted = report["canaries"].as_array().unwrap();
+    assert!(
+        emitted
+            .iter()
+            .filter(|c| !c["emitted"].as_array().unwrap().is_empty())
+            .count()
+            >= 5
+    );
+    let windows = report["windows"].as_array().unwrap();
+    assert!(windows.len() >= 2, "the stream was watched: {windows:?}");
+    assert!(
+        windows
+            .iter()
+            .any(|w| w["distinct_macs"].as_u64().unwrap() >= 4),
+        "the canaries were heard: {windows:?}"
+    );
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "storage.canary",
+        "journal.canary",
+        "memory.canary",
+        "stream.canary",
+        "stream.k_anonymity",
+        "hardening.core_dumps",
+        "hardening.sandbox",
+        "keys.swap",
+    ] {
+        assert!(ids.contains(&id), "{id} ran");
+    }
+}
+
+#[test]
+#[ignore = "needs a rig: cargo xtask hil"]
+fn f_the_self_audit_fails_when_a_leaky_vendor_runs_beside_the_rig() {
+    let rig = rig();
+    rig.configure(&rig.config(30));
+    // A vendor tracker on the same radio, logging every transmitter it hears
+    // (the rig's monitor interface is vmon<N> for wlan<N>), and the camera
+    // frames it leaves behind.
+    let monitor = format!("vmon{}", rig.file.rig_interface.trim_start_matches("wlan"));
+    rig.run(&format!(
+        "mkdir -p /var/log/vendor /var/tmp/vendor-frames && \
+         (setsid tcpdump -i {monitor} -e -l -n 'type mgt subtype probe-req' > /var/log/vendor/tracker.log 2>/dev/null &) && sleep 1"
+    ));
+    let jpeg = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(jpeg.path(), vitrine_hil_tests::fixtures::JPEG).unwrap();
+    rig.put(jpeg.path(), "/var/tmp/vendor-frames/frame-00000.jpg");
+    let (result, report) = timer_driven_audit(rig);
+    rig.run("pkill tcpdump; rm -rf /var/log/vendor /var/tmp/vendor-frames");
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(result, "exit-code", "a finding leaves the unit failed");
+    let found = findings_of(&report);
+    let logged: Vec<&serde_json::Value> = found
+        .iter()
+        .filter(|(check, e)| {
+            check == "storage.canary" && e["path"] == "/var/log/vendor/tracker.log"
+        })
+        .map(|(_, e)| e)
+        .collect();
+    assert!(!logged.is_empty(), "the tracker's log is caught: {found:?}");
+    assert!(logged.iter().all(|e| e["encoding"] == "clear(colon-lower)"));
+    let run_canaries: Vec<&str> = report["canaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .all(|e| run_canaries.contains(&e["canary"].as_str().unwrap()))
+    );
+    assert!(found.iter().any(|(check, e)| check == "storage.media"
+        && e["path"] == "/var/tmp/vendor-frames/frame-00000.jpg"));
+    // Nothing else: the rig itself stays compliant.
+    assert!(
+        found
+            .iter()
+            .all(|(c, _)| c == "storage.canary" || c == "storage.media"),
+        "{found:?}"
+    );
+}

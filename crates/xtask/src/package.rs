@@ -93,13 +93,32 @@ pub fn packages(root: &Path, arch: &str) -> anyhow::Result<Vec<PathBuf>> {
     };
     let audit = Package {
         name: "vitrine-audit",
-        description: "Vitrine verifier: checks what a sensing device publishes and keeps\n \
-            Subscribes to a rig's stream, injects test frames over the air and\n \
-            checks retention and anonymization claims on the device.",
-        depends: "libc6 (>= 2.36), libpcap0.8 (>= 1.10)",
-        files: vec![(bin.join("vitrine-audit"), "usr/bin/vitrine-audit", 0o755)],
-        conffiles: &[],
-        scripts: &[],
+        description: "Vitrine verifier: proves what a sensing device keeps and publishes\n \
+            Sends canary identifiers over the air, then searches storage, the\n \
+            journal, the daemon's memory and the published stream for them in\n \
+            every common encoding; checks k-anonymity and hardening; writes\n \
+            signed reports. Includes a daily self-audit timer.",
+        depends: "libc6 (>= 2.36), libpcap0.8 (>= 1.10), ieee-data, systemd",
+        files: vec![
+            (bin.join("vitrine-audit"), "usr/bin/vitrine-audit", 0o755),
+            (
+                root.join("systemd/vitrine-audit.service"),
+                "lib/systemd/system/vitrine-audit.service",
+                0o644,
+            ),
+            (
+                root.join("systemd/vitrine-audit.timer"),
+                "lib/systemd/system/vitrine-audit.timer",
+                0o644,
+            ),
+            (
+                root.join("packaging/vitrine-audit.default"),
+                "etc/default/vitrine-audit",
+                0o644,
+            ),
+        ],
+        conffiles: &["/etc/default/vitrine-audit"],
+        scripts: &["postinst", "prerm", "postrm"],
     };
     let mut debs = Vec::new();
     for p in [daemon, audit] {
