@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use vitrine_canary::{Registry, Scanner};
 use vitrine_config::policy::Policy;
 
-use crate::checks::{self, Context, Outcome, hardening, journal, keys, memory, storage, stream};
+use crate::checks::{self, Context, hardening, journal, keys, memory, storage, stream};
 use crate::report::{CanaryRecord, CheckResult, PolicyRecord, Report, SCHEMA, WindowPoint};
 
 /// What to audit.
@@ -125,11 +125,6 @@ pub fn run(
         checks: results,
         windows,
     }
-}
-
-/// A check that was asked for but has nothing to look at.
-pub fn not_run(check: checks::CheckId, why: &str) -> CheckResult {
-    Outcome::skipped(check, why)
 }
 
 /// The host name, for the report's subject.

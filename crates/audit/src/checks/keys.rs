@@ -13,6 +13,11 @@ use crate::report::{CheckResult, Evidence};
 /// Larger files (PEM keys, certificates, random seeds of 512 bytes) are
 /// other things.
 pub fn looks_like_key(path: &Path, head: &[u8], len: usize) -> Option<String> {
+    // The operating system's own: systemd's entropy carried over a reboot.
+    const SYSTEM: [&str; 1] = ["var/lib/systemd/random-seed"];
+    if SYSTEM.iter().any(|s| path.ends_with(s)) {
+        return None;
+    }
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     let hint = ["key", "salt", "secret", "seed", "pepper"]
         .into_iter()
@@ -119,6 +124,7 @@ mod tests {
         let pem = [b'A'; 400];
         assert!(looks_like_key(p("/etc/ssh/ssh_host_ed25519_key"), &pem, 400).is_none());
         assert!(looks_like_key(p("/var/lib/systemd/random-seed"), &[7u8; 512], 512).is_none());
+        assert!(looks_like_key(p("/mnt/var/lib/systemd/random-seed"), &random, 32).is_none());
         // Text with a key-like name is not key material.
         let text = b"key = none configured here\n";
         assert!(looks_like_key(p("/etc/vendor/key.conf"), text, text.len()).is_none());
