@@ -221,12 +221,12 @@ fn pseudonym(salt: &str, mac: &[u8; 6]) -> String {
     hex(&Algorithm::Sha256.digest(&input), Case::Lower)[..16].to_string()
 }
 
-/// The messages of a `Kind::Stream` fixture, as (topic, JSON payload), in
-/// two batches: before the vendor's claimed salt rotation, and after it.
-pub fn stream_messages(
-    name: &str,
-    registry: &Registry,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// Messages as (topic, JSON payload).
+pub type Messages = Vec<(String, String)>;
+
+/// The messages of a `Kind::Stream` fixture, in two batches: before the
+/// vendor's claimed salt rotation, and after it.
+pub fn stream_messages(name: &str, registry: &Registry) -> (Messages, Messages) {
     let macs = macs(registry);
     let topic = "vendor/store-1/occupancy".to_string();
     let visitors = |salt: &str| {

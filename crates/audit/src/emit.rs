@@ -36,7 +36,7 @@ pub fn frames(registry: &Registry, channel: u8, rounds: u32) -> Vec<Vec<u8>> {
     for round in 0..rounds {
         for (i, (_, mac)) in registry.macs().enumerate() {
             // Wildcard probes and directed ones, so SSID canaries go out too.
-            let ssid = (!ssids.is_empty() && (i + round as usize) % 2 == 0)
+            let ssid = (!ssids.is_empty() && (i + round as usize).is_multiple_of(2))
                 .then(|| ssids[(i + round as usize) % ssids.len()].as_bytes());
             let frame = vitrine_sim::probe_request(mac, round as u16, ssid, model, channel, -40);
             out.push(frame[vitrine_sim::RADIOTAP_LEN..].to_vec());

@@ -26,7 +26,7 @@ pub fn looks_like_key(path: &Path, head: &[u8], len: usize) -> Option<String> {
         return None;
     }
     let body = head[..len].trim_ascii();
-    let is_hex = body.iter().all(u8::is_ascii_hexdigit) && body.len() % 2 == 0;
+    let is_hex = body.iter().all(u8::is_ascii_hexdigit) && body.len().is_multiple_of(2);
     let is_b64 = body
         .iter()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
