@@ -2,6 +2,7 @@
 //! run the same thing.
 
 mod bench;
+mod bench_reverse;
 mod board;
 mod deps;
 mod fuzz;
@@ -70,6 +71,10 @@ enum Cmd {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         tshark: bool,
     },
+    /// Hash reversal: candidates/s per core of vitrine-reverse next to
+    /// `openssl speed`, and the time to exhaust the most common OUIs; writes
+    /// target/bench/reverse.md.
+    BenchReverse,
     /// Device-estimate accuracy on the lab-occupancy captures, for several presence thresholds.
     Occupancy,
     /// Train the zstd dictionary shipped for payloads, on simulated summaries only.
@@ -144,6 +149,7 @@ fn main() -> anyhow::Result<()> {
             deps::ensure(deps::BENCH_PACKAGES)?;
             bench::run(&root, frames, distinct_macs, tshark)
         }
+        Cmd::BenchReverse => bench_reverse::run(&root),
         Cmd::Occupancy => occupancy(&root),
         Cmd::Fuzz { seconds } => fuzz::run(&root, seconds),
         Cmd::TrainDict => payloads::train_dict(&root),
