@@ -91,7 +91,7 @@ pub enum Input {
 }
 
 impl Input {
-    /// The ten inputs vendors hash: raw bytes and every spelling in both cases.
+    /// The nine inputs vendors hash: raw bytes and every spelling in both cases.
     pub fn all() -> impl Iterator<Item = Input> {
         std::iter::once(Input::Raw).chain(Spelling::ALL.into_iter().flat_map(|spelling| {
             Case::ALL
