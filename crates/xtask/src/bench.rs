@@ -127,7 +127,7 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
 }
 
 /// A command pinned to CPU 0 so that every tool gets exactly one core.
-fn pinned(program: &Path) -> Command {
+pub(crate) fn pinned(program: &Path) -> Command {
     let mut c = Command::new("taskset");
     c.args(["-c", "0"]).arg(program);
     c

@@ -23,6 +23,14 @@ pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("taskset", "util-linux"),
 ];
 
+/// The canary-scan benchmark: ripgrep to compare with, taskset to pin, GNU
+/// time for peak memory.
+pub const BENCH_SCAN_PACKAGES: &[(&str, &str)] = &[
+    ("rg", "ripgrep"),
+    ("taskset", "util-linux"),
+    ("/usr/bin/time", "time"),
+];
+
 /// Cross-building for the Pi (arm64 libpcap needs the arm64 architecture).
 pub const CROSS_PACKAGES: &[(&str, &str)] = &[
     ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_reverse;
+mod bench_scan;
 mod board;
 mod deps;
 mod fuzz;
@@ -75,6 +76,14 @@ enum Cmd {
     /// `openssl speed`, and the time to exhaust the most common OUIs; writes
     /// target/bench/reverse.md.
     BenchReverse,
+    /// Canary scan: GB/s of `vitrine-audit scan` (100 canaries, every
+    /// encoding) next to `rg -F` with their clear and hex forms, over a
+    /// mixed tree; writes target/bench/scan.md.
+    BenchScan {
+        /// Size of the tree searched, in GB (written once, then reused).
+        #[arg(long, default_value_t = 2.2)]
+        gb: f64,
+    },
     /// Device-estimate accuracy on the lab-occupancy captures, for several presence thresholds.
     Occupancy,
     /// Train the zstd dictionary shipped for payloads, on simulated summaries only.
@@ -150,6 +159,10 @@ fn main() -> anyhow::Result<()> {
             bench::run(&root, frames, distinct_macs, tshark)
         }
         Cmd::BenchReverse => bench_reverse::run(&root),
+        Cmd::BenchScan { gb } => {
+            deps::ensure(deps::BENCH_SCAN_PACKAGES)?;
+            bench_scan::run(&root, gb)
+        }
         Cmd::Occupancy => occupancy(&root),
         Cmd::Fuzz { seconds } => fuzz::run(&root, seconds),
         Cmd::TrainDict => payloads::train_dict(&root),

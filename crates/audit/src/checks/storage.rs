@@ -5,7 +5,7 @@
 //! for files older than their retention, and for key material.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -118,7 +118,9 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
     let media = Mutex::new(Outcome::new(STORAGE_MEDIA));
     let key = Mutex::new(Outcome::new(KEYS_ON_DISK));
     let totals = Mutex::new(Totals::default());
-    files.par_iter().for_each(|(path, len)| {
+    // One file per task: a few large files among thousands of small ones
+    // would otherwise leave one thread with most of the bytes.
+    files.par_iter().with_max_len(1).for_each(|(path, len)| {
         let result = scan_file(ctx, path, &canary, &media, &key);
         let mut t = totals.lock().unwrap();
         t.files += 1;
@@ -196,6 +198,9 @@ fn walk(roots: &[PathBuf], exclude: &[PathBuf]) -> Vec<(PathBuf, u64)> {
     files
 }
 
+/// Files up to this size are read into memory in one go.
+const READ_WHOLE: u64 = 8 << 20;
+
 /// Scans one file; returns how many decompressed bytes were read.
 fn scan_file(
     ctx: &Context<'_>,
@@ -205,9 +210,24 @@ fn scan_file(
     key: &Mutex<Outcome>,
 ) -> std::io::Result<u64> {
     let mut file = File::open(path)?;
-    let mut head = [0u8; 512];
-    let n = read_up_to(&mut file, &mut head)?;
-    let head = &head[..n];
+    // Most files are read whole, once, for every check below; larger ones
+    // are streamed.
+    let whole = if file.metadata()?.len() <= READ_WHOLE {
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        Some(data)
+    } else {
+        None
+    };
+    let mut head_buf = [0u8; 512];
+    let head = match &whole {
+        Some(data) => &data[..data.len().min(head_buf.len())],
+        None => {
+            let n = read_up_to(&mut file, &mut head_buf)?;
+            &head_buf[..n]
+        }
+    };
+    let n = head.len();
     let shown = path.display().to_string();
     if !ctx.policy.images_persisted
         && let Some(kind) = media_kind(head)
@@ -232,15 +252,20 @@ fn scan_file(
         );
     }
     let mut found: Vec<(Match, Option<Container>)> = Vec::new();
-    let file = File::open(path)?;
-    ctx.scanner
-        .scan_reader(BufReader::with_capacity(1 << 16, file), &mut |m| {
-            found.push((m, None))
-        })?;
+    match &whole {
+        Some(data) => ctx.scanner.scan(data, &mut |m| found.push((m, None))),
+        None => {
+            ctx.scanner
+                .scan_reader(head.chain(&mut file), &mut |m| found.push((m, None)))?;
+        }
+    }
     let mut inflated = 0;
     if let Some(container) = Container::sniff(head) {
-        let file = BufReader::new(File::open(path)?);
-        let reader: Box<dyn Read> = match container {
+        let file: Box<dyn BufRead + '_> = match &whole {
+            Some(data) => Box::new(data.as_slice()),
+            None => Box::new(BufReader::new(File::open(path)?)),
+        };
+        let reader: Box<dyn Read + '_> = match container {
             Container::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
             Container::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(file)?),
             Container::Xz => {

@@ -2,7 +2,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::encoding::{Algorithm, Case, DigestForm, Input, Spelling, hex, spelled};
+use crate::encoding::{Algorithm, Case, DigestForm, Input, Spelling, Truncation, hex, spelled};
 
 fn registry(n: usize, seed: u64) -> Registry {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -83,7 +83,11 @@ fn same_finds_as_aho_corasick_on_whole_forms() {
         .collect();
     got.sort();
     got.dedup();
-    assert!(expected.len() >= 400, "planted forms overlap too much: {}", expected.len());
+    assert!(
+        expected.len() >= 400,
+        "planted forms overlap too much: {}",
+        expected.len()
+    );
     assert_eq!(got, expected);
 }
 
@@ -103,7 +107,10 @@ fn truncated_digests_are_found_with_their_length_but_not_inside_longer_hex() {
                 m.encoding
                     == Encoding::Digest {
                         algorithm: Algorithm::Sha256,
-                        of: Input::Text { spelling: Spelling::Colon, case: Case::Lower },
+                        of: Input::Text {
+                            spelling: Spelling::Colon,
+                            case: Case::Lower,
+                        },
                         form: DigestForm::Hex(Case::Lower),
                     }
             })
@@ -124,9 +131,18 @@ fn every_spelling_case_and_oui_keeping_form_is_named() {
     let scanner = Scanner::new(&reg);
     let mac = reg.canaries[0].mac().unwrap();
     for (text, name) in [
-        (spelled(&mac, Spelling::Dash, Case::Upper), "clear(dash-upper)"),
-        (spelled(&mac, Spelling::Dot, Case::Lower), "clear(dot-lower)"),
-        (spelled(&mac, Spelling::Bare, Case::Upper), "clear(bare-upper)"),
+        (
+            spelled(&mac, Spelling::Dash, Case::Upper),
+            "clear(dash-upper)",
+        ),
+        (
+            spelled(&mac, Spelling::Dot, Case::Lower),
+            "clear(dot-lower)",
+        ),
+        (
+            spelled(&mac, Spelling::Bare, Case::Upper),
+            "clear(bare-upper)",
+        ),
         (crate::encoding::base64(&mac), "base64(raw)"),
     ] {
         let got = finds(&scanner, format!("x {text} y").as_bytes());
@@ -135,9 +151,17 @@ fn every_spelling_case_and_oui_keeping_form_is_named() {
     }
     // OUI kept, device part from SHA-1 of the raw bytes.
     let d = Algorithm::Sha1.digest(&mac);
-    let kept = spelled(&[mac[0], mac[1], mac[2], d[0], d[1], d[2]], Spelling::Colon, Case::Lower);
+    let kept = spelled(
+        &[mac[0], mac[1], mac[2], d[0], d[1], d[2]],
+        Spelling::Colon,
+        Case::Lower,
+    );
     let got = finds(&scanner, format!("mac={kept};").as_bytes());
-    assert!(got.iter().any(|m| m.encoding.to_string() == "oui+sha1(raw)[..3]/colon-lower"), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|m| m.encoding.to_string() == "oui+sha1(raw)[..3]/colon-lower"),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -155,7 +179,9 @@ fn chunked_reading_finds_each_match_once_across_chunk_boundaries() {
         planted.push(at as u64);
     }
     let mut got = Vec::new();
-    let read = scanner.scan_reader(&data[..], &mut |m| got.push(m)).unwrap();
+    let read = scanner
+        .scan_reader(&data[..], &mut |m| got.push(m))
+        .unwrap();
     assert_eq!(read, data.len() as u64);
     let offsets: Vec<u64> = got.iter().map(|m| m.offset).collect();
     assert_eq!(offsets, planted);
@@ -169,11 +195,23 @@ fn ssid_canaries_are_found_in_clear_hex_and_digests() {
     let (_, ssid) = reg.ssids().next().unwrap();
     for (data, name) in [
         (format!("ssid={ssid}\n"), "ssid-clear"),
-        (format!("ssid={}\n", hex(ssid.as_bytes(), Case::Lower)), "ssid-hex-lower"),
-        (format!("h={}\n", hex(&Algorithm::Md5.digest(ssid.as_bytes()), Case::Lower)), "md5(ssid)/hex-lower"),
+        (
+            format!("ssid={}\n", hex(ssid.as_bytes(), Case::Lower)),
+            "ssid-hex-lower",
+        ),
+        (
+            format!(
+                "h={}\n",
+                hex(&Algorithm::Md5.digest(ssid.as_bytes()), Case::Lower)
+            ),
+            "md5(ssid)/hex-lower",
+        ),
     ] {
         let got = finds(&scanner, data.as_bytes());
-        assert!(got.iter().any(|m| m.encoding.to_string() == name), "{name}: {got:?}");
+        assert!(
+            got.iter().any(|m| m.encoding.to_string() == name),
+            "{name}: {got:?}"
+        );
     }
 }
 
@@ -194,4 +232,135 @@ fn registry_round_trips_and_mac_spellings_parse() {
     }
     assert_eq!(crate::parse_mac("00:11:22:33:44"), None);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The rules applied one position at a time: what the scanner must agree
+/// with, whatever it samples.
+fn plain_search(reg: &Registry, data: &[u8]) -> Vec<Match> {
+    let mut by_head: std::collections::HashMap<[u8; 4], Vec<(usize, crate::encoding::Form)>> =
+        std::collections::HashMap::new();
+    for (ci, c) in reg.canaries.iter().enumerate() {
+        for f in c.forms() {
+            by_head
+                .entry(f.bytes[..4].try_into().unwrap())
+                .or_default()
+                .push((ci, f));
+        }
+    }
+    let mut found = Vec::new();
+    for start in 0..data.len().saturating_sub(3) {
+        let head: [u8; 4] = data[start..start + 4].try_into().unwrap();
+        for (ci, f) in by_head.get(&head).into_iter().flatten() {
+            let (min_len, hex) = match f.truncatable {
+                Truncation::Whole => (f.bytes.len(), false),
+                Truncation::HexPrefix(n) => (n, true),
+                Truncation::Prefix(n) => (n, false),
+            };
+            let len = data[start..]
+                .iter()
+                .zip(&f.bytes)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if len < min_len {
+                continue;
+            }
+            let before_hex = start > 0 && data[start - 1].is_ascii_hexdigit();
+            let after_hex = data.get(start + len).is_some_and(u8::is_ascii_hexdigit);
+            if hex && (before_hex || (len < f.bytes.len() && after_hex)) {
+                continue;
+            }
+            found.push(Match {
+                canary: *ci,
+                encoding: f.encoding,
+                offset: start as u64,
+                len,
+                truncated: len < f.bytes.len(),
+            });
+        }
+    }
+    found.sort_by_key(|m| (m.offset, m.canary, std::cmp::Reverse(m.len)));
+    found.dedup_by_key(|m| (m.offset, m.canary, m.len));
+    found
+}
+
+#[test]
+fn same_finds_as_a_plain_search_in_hex_text_separators_and_binary() {
+    let reg = registry(10, 10);
+    let scanner = Scanner::new(&reg);
+    let forms: Vec<_> = reg.canaries.iter().flat_map(|c| c.forms()).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let alphabets: [&[u8]; 3] = [b"0123456789abcdef", b"0123456789ABCDEFabcdef:-. =\n", b""];
+    let mut total = 0;
+    for round in 0..12 {
+        let alphabet = alphabets[round % 3];
+        let mut data = vec![0u8; 200_000 + rng.random_range(0..64)];
+        if alphabet.is_empty() {
+            rng.fill_bytes(&mut data);
+        } else {
+            data.iter_mut()
+                .for_each(|b| *b = alphabet[rng.random_range(0..alphabet.len())]);
+        }
+        // Forms, whole or cut short, anywhere: at both ends, inside hex
+        // runs, across the reader's chunk boundaries.
+        for k in 0..400 {
+            let f = &forms[rng.random_range(0..forms.len())];
+            let len = if rng.random_bool(0.3) {
+                rng.random_range(4..=f.bytes.len())
+            } else {
+                f.bytes.len()
+            };
+            let at = match k {
+                0 => 0,
+                1 => data.len() - len,
+                _ => rng.random_range(0..=data.len() - len),
+            };
+            data[at..at + len].copy_from_slice(&f.bytes[..len]);
+        }
+        let expected = plain_search(&reg, &data);
+        total += expected.len();
+        assert_eq!(finds(&scanner, &data), expected, "round {round}");
+        let mut chunked = Vec::new();
+        scanner
+            .scan_reader(&data[..], &mut |m| chunked.push(m))
+            .unwrap();
+        assert_eq!(chunked, expected, "round {round}, read in chunks");
+    }
+    assert!(total > 3000, "{total}");
+}
+
+#[test]
+fn every_hex_digit_is_marked_and_nothing_else() {
+    let data: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+    for at in 0..data.len() {
+        let bits = hex_bits(&data, at);
+        for i in 0..64 {
+            let hex = data.get(at + i).is_some_and(u8::is_ascii_hexdigit);
+            assert_eq!(bits >> i & 1 == 1, hex, "byte {at} + {i}");
+        }
+    }
+}
+
+#[test]
+fn every_kind_of_pattern_is_found_once_at_every_offset_around_the_first_chunk_end() {
+    let reg = registry(2, 12);
+    let scanner = Scanner::new(&reg);
+    let mac = reg.canaries[0].mac().unwrap();
+    let sampled = spelled(&mac, Spelling::Colon, Case::Upper).into_bytes();
+    let short = mac.to_vec();
+    let hex_run = hex(&Algorithm::Md5.digest(&mac), Case::Lower).into_bytes();
+    // The first chunk is 64 KiB; finds must start before its last
+    // `overlap` bytes to be reported with it.
+    let end = (64 << 10) - scanner.overlap();
+    for needle in [sampled, short, hex_run] {
+        for at in end - 24..end + 24 {
+            let mut data = vec![b'.'; 70_000];
+            data[at..at + needle.len()].copy_from_slice(&needle);
+            let mut got = Vec::new();
+            scanner
+                .scan_reader(&data[..], &mut |m| got.push(m))
+                .unwrap();
+            let got: Vec<(u64, usize)> = got.iter().map(|m| (m.offset, m.len)).collect();
+            assert_eq!(got, vec![(at as u64, needle.len())], "at {at}");
+        }
+    }
 }
