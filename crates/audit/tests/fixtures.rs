@@ -140,7 +140,7 @@ fn every_leaky_file_tree_is_caught_by_its_check() {
                 );
             }
             "truncated-sha256" => assert!(ev.iter().all(|e| e["encoding"]
-                == "sha256(raw)/hex-lower truncated to 12 bytes"
+                == "sha256(raw)/hex-lower truncated to 12 hex digits"
                 && e["container"] == "gzip")),
             "jpeg-frames" => assert_eq!(ev.len(), 3),
             "stale-summaries" => {

@@ -286,11 +286,9 @@ mod tests {
     }
 
     #[test]
-    fn the_installed_registry_loads_when_present() {
+    fn the_installed_registry_loads() {
+        // `cargo xtask test` installs ieee-data.
         let path = OuiTable::default_path();
-        if !path.exists() {
-            return;
-        }
         let t = OuiTable::load(&path).unwrap();
         assert!(t.len() > 30_000, "{}", t.len());
         let first = &t.entries[0].1;

@@ -216,10 +216,15 @@ pub fn run(root: &Path, gb: f64) -> anyhow::Result<()> {
         c
     };
 
-    // Warm the page cache, and check the finds.
+    // Warm the page cache, and check the finds. This run's report is kept,
+    // verified and rendered as a person would look at it.
+    let report_dir = dir.join("scan-report");
+    let _ = std::fs::remove_dir_all(&report_dir);
     let started = Instant::now();
     let out = audit_cmd(false)
         .arg("--json")
+        .arg("--out")
+        .arg(&report_dir)
         .stderr(Stdio::null())
         .output()
         .context("running vitrine-audit")?;
@@ -263,12 +268,41 @@ pub fn run(root: &Path, gb: f64) -> anyhow::Result<()> {
         });
     }
 
+    let (json, html) = newest_report(&report_dir)?;
+    let verified = Command::new(&audit)
+        .arg("verify-report")
+        .arg(&json)
+        .output()?;
+    ensure!(
+        verified.status.success(),
+        "the scan's report does not verify: {}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let png = dir.join("scan-report.png");
+    crate::render::render_png(&html, &png)?;
+    eprintln!(
+        "xtask: {}xtask: the report's page, rendered: {}",
+        String::from_utf8_lossy(&verified.stdout),
+        png.display()
+    );
+
     let report = render(&tree, &manifest, &registry, &rows)?;
     let path = dir.join("scan.md");
     std::fs::write(&path, &report)?;
     println!("{report}");
     eprintln!("xtask: written to {}", path.display());
     Ok(())
+}
+
+/// The JSON and HTML files of the one report in `dir`.
+fn newest_report(dir: &Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let json = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .with_context(|| format!("no report in {}", dir.display()))?;
+    let html = json.with_extension("html");
+    Ok((json, html))
 }
 
 struct Row {

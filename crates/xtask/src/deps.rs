@@ -16,6 +16,7 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("mosquitto", "mosquitto"),
     ("mosquitto_sub", "mosquitto-clients"),
     ("openssl", "openssl"),
+    ("/usr/share/ieee-data/oui.csv", "ieee-data"),
 ];
 pub const BENCH_PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),

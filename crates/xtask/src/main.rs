@@ -9,6 +9,7 @@ mod deps;
 mod fuzz;
 mod package;
 mod payloads;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -161,6 +162,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::BenchReverse => bench_reverse::run(&root),
         Cmd::BenchScan { gb } => {
             deps::ensure(deps::BENCH_SCAN_PACKAGES)?;
+            deps::ensure(deps::REPORT_PACKAGES)?;
             bench_scan::run(&root, gb)
         }
         Cmd::Occupancy => occupancy(&root),

@@ -68,7 +68,27 @@ impl Context<'_> {
     pub fn canary_evidence(&self, m: &Match) -> Evidence {
         let mut encoding = m.encoding.to_string();
         if m.truncated {
-            encoding += &format!(" truncated to {} bytes", m.len);
+            use vitrine_canary::encoding::DigestForm;
+            let unit = match m.encoding {
+                vitrine_canary::Encoding::Digest {
+                    form: DigestForm::Hex(_),
+                    ..
+                }
+                | vitrine_canary::Encoding::SsidDigest {
+                    form: DigestForm::Hex(_),
+                    ..
+                } => "hex digits",
+                vitrine_canary::Encoding::Digest {
+                    form: DigestForm::Base64,
+                    ..
+                }
+                | vitrine_canary::Encoding::SsidDigest {
+                    form: DigestForm::Base64,
+                    ..
+                } => "characters",
+                _ => "bytes",
+            };
+            encoding += &format!(" truncated to {} {unit}", m.len);
         }
         Evidence {
             canary: Some(self.registry.canaries[m.canary].id.clone()),
