@@ -44,6 +44,21 @@ fn outcome(out: std::process::Output) -> (i32, Value) {
     (out.status.code().unwrap(), v["report"].clone())
 }
 
+/// `vitrine-audit scan ROOT EXTRA...` with the registry and policy;
+/// its exit code and report.
+fn scan(dir: &Path, root: &Path, extra: &[&str], registry: &Path, policy: &Path) -> (i32, Value) {
+    let mut args = vec!["scan", root.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = audit(dir, &args)
+        .arg("--registry")
+        .arg(registry)
+        .arg("--policy")
+        .arg(policy)
+        .output()
+        .unwrap();
+    outcome(out)
+}
+
 fn failing_checks(report: &Value) -> Vec<String> {
     let mut ids: Vec<String> = report["checks"]
         .as_array()
@@ -90,22 +105,13 @@ fn every_leaky_file_tree_is_caught_by_its_check() {
         let root = dir.path().join("device");
         let data = fixtures::plant_files(f.name, &root, &reg).unwrap();
         let policy = policy_file(dir.path(), f.name);
-        let out = audit(
+        let (code, report) = scan(
             dir.path(),
-            &[
-                "scan",
-                root.to_str().unwrap(),
-                "--data-root",
-                data.to_str().unwrap(),
-            ],
-        )
-        .arg("--registry")
-        .arg(&reg_path)
-        .arg("--policy")
-        .arg(&policy)
-        .output()
-        .unwrap();
-        let (code, report) = outcome(out);
+            &root,
+            &["--data-root", data.to_str().unwrap()],
+            &reg_path,
+            &policy,
+        );
         assert_eq!(code, 1, "{}: a finding exits 1", f.name);
         assert_eq!(report["verdict"], "fail");
         assert_eq!(
@@ -280,19 +286,15 @@ fn leaky_processes_are_caught_by_their_checks() {
         std::thread::sleep(Duration::from_millis(500));
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let out = audit(
+        let (code, report) = scan(
             dir.path(),
-            &["scan", empty.to_str().unwrap(), "--process", "vendord"],
-        )
-        .arg("--registry")
-        .arg(&reg_path)
-        .arg("--policy")
-        .arg(&policy)
-        .output()
-        .unwrap();
+            &empty,
+            &["--process", "vendord"],
+            &reg_path,
+            &policy,
+        );
         child.kill().unwrap();
         child.wait().unwrap();
-        let (code, report) = outcome(out);
         assert_eq!(code, 1, "{}", f.name);
         let failing = failing_checks(&report);
         assert!(
@@ -421,22 +423,13 @@ fn a_compliant_vitrine_rig_passes_with_no_finding() {
         "window closed: 57 addresses, 31 devices\n",
     )
     .unwrap();
-    let out = audit(
+    let (code, report) = scan(
         dir.path(),
-        &[
-            "scan",
-            root.to_str().unwrap(),
-            "--data-root",
-            spool.to_str().unwrap(),
-        ],
-    )
-    .arg("--registry")
-    .arg(&reg_path)
-    .arg("--policy")
-    .arg(&policy)
-    .output()
-    .unwrap();
-    let (code, report) = outcome(out);
+        &root,
+        &["--data-root", spool.to_str().unwrap()],
+        &reg_path,
+        &policy,
+    );
     assert_eq!(findings(&report), Vec::<Value>::new());
     assert_eq!(code, 0);
     assert_eq!(report["verdict"], "pass");

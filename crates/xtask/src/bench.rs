@@ -78,14 +78,7 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
         ));
     }
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpu = cpu_model();
     let mut report = String::new();
     writeln!(
         report,
@@ -127,6 +120,31 @@ pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> a
 }
 
 /// A command pinned to CPU 0 so that every tool gets exactly one core.
+/// The CPU's model name, for benchmark reports.
+pub(crate) fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// `12345678` as `12,345,678`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(crate) fn pinned(program: &Path) -> Command {
     let mut c = Command::new("taskset");
     c.args(["-c", "0"]).arg(program);

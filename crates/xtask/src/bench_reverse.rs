@@ -84,14 +84,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         openssl.push((algorithm, r));
     }
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpu = crate::bench::cpu_model();
     let threads = rates.first().map_or(1, |r| r.threads);
     let mut md = String::new();
     writeln!(
@@ -143,7 +136,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         "Time to exhaust the {TOP_OUIS} most common OUIs ({} MACs) on {threads} cores, at \
          {threads} times the one-core rate (the best all-cores run above reached {scaling:.2} \
          times it):\n",
-        group((TOP_OUIS * DEVICE_PARTS) as u64)
+        crate::bench::thousands((TOP_OUIS * DEVICE_PARTS) as u64)
     )?;
     writeln!(md, "| digest | one input (raw) | all 9 inputs |")?;
     writeln!(md, "|---|---|---|")?;
@@ -243,18 +236,6 @@ fn duration(secs: f64) -> String {
     } else {
         format!("{:.1} h", secs / 3600.0)
     }
-}
-
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

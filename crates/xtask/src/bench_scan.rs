@@ -74,7 +74,18 @@ impl Plant {
     /// The encoding name the report gives the find.
     fn reported(&self) -> String {
         match self.truncate {
-            Some(n) => format!("{} truncated to {n} bytes", self.encoding),
+            Some(n) => {
+                // As `vitrine-audit` counts a truncation: in hex digits,
+                // base64 characters or bytes.
+                let unit = if self.encoding.contains("/hex-") {
+                    "hex digits"
+                } else if self.encoding.ends_with("/base64") {
+                    "characters"
+                } else {
+                    "bytes"
+                };
+                format!("{} truncated to {n} {unit}", self.encoding)
+            }
             None => self.encoding.to_string(),
         }
     }
@@ -319,14 +330,7 @@ fn render(
     registry: &Registry,
     rows: &[Row],
 ) -> anyhow::Result<String> {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpu = crate::bench::cpu_model();
     let gb = manifest.bytes as f64 / 1e9;
     let mut md = String::new();
     writeln!(
@@ -368,7 +372,7 @@ fn render(
             "| {} | {} | {} | {} | {:.2} | {:.2} | {rss} |",
             r.tool,
             r.cores,
-            thousands(r.patterns as u64),
+            crate::bench::thousands(r.patterns as u64),
             r.encodings,
             r.timing.secs,
             gb / r.timing.secs
@@ -604,11 +608,29 @@ fn ensure_tree(dir: &Path, bytes: u64, registry: &Registry) -> anyhow::Result<Ma
     let on_disk_compressed: u64 = w.kinds.values().map(|k| k.1).sum();
     let rest = bytes.saturating_sub(on_disk_compressed);
     w.sqlite(rest * 15 / 100)?;
-    w.small_files(rest * 2 / 100)?;
-    w.json(rest * 12 / 100)?;
+    w.text_files(
+        rest * 2 / 100,
+        (1000, 64_000, 48),
+        "text/small/conf-{i}.txt",
+        false,
+        "small text files",
+    )?;
+    w.text_files(
+        rest * 12 / 100,
+        (MB, 32 * MB, 8),
+        "json/events-{i}.jsonl",
+        true,
+        "JSON lines",
+    )?;
     w.binary(rest * 28 / 100)?;
     let so_far: u64 = w.kinds.values().map(|k| k.1).sum();
-    w.logs(bytes.saturating_sub(so_far))?;
+    w.text_files(
+        bytes.saturating_sub(so_far),
+        (MB, 48 * MB, 48),
+        "text/app-{i}.log",
+        false,
+        "text logs",
+    )?;
     ensure!(
         w.planted.is_empty(),
         "plants left over, their files were not written: {:?}",
@@ -896,38 +918,23 @@ impl TreeWriter {
         out.extend_from_slice(b"}\n");
     }
 
-    fn logs(&mut self, total: u64) -> anyhow::Result<()> {
-        for (i, size) in self.sizes(total, MB, 48 * MB, 48).into_iter().enumerate() {
-            let rel = format!("text/app-{i:04}.log");
+    /// Text files of `total` bytes, `min..max` each in `parts`: log lines,
+    /// or JSON lines with `json`. `name` has `{i}` for the file's number.
+    fn text_files(
+        &mut self,
+        total: u64,
+        (min, max, parts): (u64, u64, u64),
+        name: &str,
+        json: bool,
+        kind: &'static str,
+    ) -> anyhow::Result<()> {
+        for (i, size) in self.sizes(total, min, max, parts).into_iter().enumerate() {
+            let rel = name.replace("{i}", &format!("{i:04}"));
             let (path, file) = self.create(&rel)?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            self.text(&rel, size, false, &mut out)?;
+            self.text(&rel, size, json, &mut out)?;
             out.flush()?;
-            self.count("text logs", &path)?;
-        }
-        Ok(())
-    }
-
-    fn small_files(&mut self, total: u64) -> anyhow::Result<()> {
-        for (i, size) in self.sizes(total, 1000, 64_000, 48).into_iter().enumerate() {
-            let rel = format!("text/small/conf-{i:04}.txt");
-            let (path, file) = self.create(&rel)?;
-            let mut out = BufWriter::new(file);
-            self.text(&rel, size, false, &mut out)?;
-            out.flush()?;
-            self.count("small text files", &path)?;
-        }
-        Ok(())
-    }
-
-    fn json(&mut self, total: u64) -> anyhow::Result<()> {
-        for (i, size) in self.sizes(total, MB, 32 * MB, 8).into_iter().enumerate() {
-            let rel = format!("json/events-{i:04}.jsonl");
-            let (path, file) = self.create(&rel)?;
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            self.text(&rel, size, true, &mut out)?;
-            out.flush()?;
-            self.count("JSON lines", &path)?;
+            self.count(kind, &path)?;
         }
         Ok(())
     }
@@ -1128,18 +1135,6 @@ fn decimal(out: &mut Vec<u8>, mut n: u64) {
         }
     }
     out.extend_from_slice(&digits[i..]);
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn two(out: &mut Vec<u8>, n: u64) {

@@ -8,6 +8,7 @@
 //! from the device under audit (file names, process names, topics) and must
 //! not be able to add markup to the page.
 
+use crate::checks::thousands;
 use std::fmt::Write as _;
 
 use time::OffsetDateTime;
@@ -903,18 +904,6 @@ fn verification(h: &mut String, signed: &SignedReport) {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// "ab12 cd34 ef56 7890": easier to read aloud.
