@@ -9,6 +9,7 @@
 //! at [`Config::max_devices`]; past the cap, distinct counts come from a
 //! HyperLogLog sketch and the summary says so.
 
+pub mod clock;
 mod linker;
 mod window;
 

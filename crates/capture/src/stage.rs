@@ -44,12 +44,27 @@ impl CaptureStage {
         self.pseudonymizer.key_is_locked()
     }
 
-    /// Turns one packet into an observation. Never fails: what cannot be
-    /// parsed is observed as malformed, with its reason.
+    /// Turns one whole packet into an observation. Never fails: what cannot
+    /// be parsed is observed as malformed, with its reason.
     pub fn observe(&self, ts_us: i64, link: LinkType, data: &[u8]) -> Observation {
+        self.observe_captured(ts_us, link, data, data.len())
+    }
+
+    /// Like [`observe`](Self::observe), for a packet of which the capture
+    /// kept `data.len()` bytes of `orig_len`: a probe request cut short
+    /// still counts, with the elements that are complete.
+    pub fn observe_captured(
+        &self,
+        ts_us: i64,
+        link: LinkType,
+        data: &[u8],
+        orig_len: usize,
+    ) -> Observation {
         let parsed = match link {
-            LinkType::Radiotap => vitrine_dot11::parse(data),
-            LinkType::Ieee80211 => vitrine_dot11::parse_dot11(Radio::default(), data),
+            LinkType::Radiotap => vitrine_dot11::parse_captured(data, orig_len),
+            LinkType::Ieee80211 => {
+                vitrine_dot11::parse_dot11_captured(Radio::default(), data, orig_len > data.len())
+            }
         };
         let what = match parsed {
             Err(reason) => Observed::Malformed(reason),
@@ -57,6 +72,7 @@ impl CaptureStage {
                 radio,
                 kind,
                 probe: None,
+                ..
             }) => Observed::Frame {
                 kind,
                 channel: radio.channel(),

@@ -80,6 +80,9 @@ pub struct Frame<'a> {
     pub kind: FrameKind,
     /// Present for probe requests, the frames devices announce themselves with.
     pub probe: Option<ProbeRequest<'a>>,
+    /// The capture kept only the start of the frame (its snapshot length was
+    /// shorter): what was read is complete, the rest is missing.
+    pub cut: bool,
 }
 
 /// The parts of a probe request that the pipeline uses. Its `Debug` shows
@@ -183,34 +186,57 @@ impl<'a> Iterator for Elements<'a> {
     }
 }
 
-/// Checks that the elements exactly fill the body.
-fn validate_elements(mut body: &[u8]) -> Result<(), Malformed> {
-    while !body.is_empty() {
-        let len = *body.get(1).ok_or(Malformed::ElementOverrun)? as usize;
-        body = body.get(2 + len..).ok_or(Malformed::ElementOverrun)?;
+/// Checks that the elements exactly fill the body. In a frame that the
+/// capture cut short, the chain ends with the last complete element instead:
+/// returns the part of `body` that holds complete elements.
+fn validate_elements(body: &[u8], cut: bool) -> Result<&[u8], Malformed> {
+    let mut rest = body;
+    while !rest.is_empty() {
+        let next = rest.get(1).and_then(|&len| rest.get(2 + len as usize..));
+        match next {
+            Some(next) => rest = next,
+            None if cut => return Ok(&body[..body.len() - rest.len()]),
+            None => return Err(Malformed::ElementOverrun),
+        }
     }
-    Ok(())
+    Ok(body)
 }
 
 const MGMT_HEADER_LEN: usize = 24;
 
 /// Parses one packet: a radiotap header followed by an 802.11 frame.
 pub fn parse(packet: &[u8]) -> Result<Frame<'_>, Malformed> {
-    let (radio, mut frame) = radiotap::parse(packet)?;
+    parse_captured(packet, packet.len())
+}
+
+/// Parses one packet of which the capture kept `packet.len()` bytes of
+/// `orig_len` (a snapshot length, as `tcpdump -s 128` sets). A cut probe
+/// request keeps what was read: its transmitter, sequence number and the
+/// elements that are complete; only a cut inside the radiotap or 802.11
+/// header makes it malformed.
+pub fn parse_captured(packet: &[u8], orig_len: usize) -> Result<Frame<'_>, Malformed> {
+    let (radio, frame) = radiotap::parse(packet)?;
     if radio.bad_fcs {
         return Err(Malformed::BadFcs);
     }
-    if radio.fcs_at_end {
-        frame = frame
-            .get(..frame.len().wrapping_sub(4))
-            .filter(|_| frame.len() >= 4)
-            .ok_or(Malformed::Dot11Truncated)?;
-    }
-    parse_dot11(radio, frame)
+    // Where the frame ends in the original packet: before its FCS, if any.
+    let header_len = packet.len() - frame.len();
+    let fcs_len = if radio.fcs_at_end { 4 } else { 0 };
+    let end = orig_len
+        .max(packet.len())
+        .checked_sub(header_len + fcs_len)
+        .ok_or(Malformed::Dot11Truncated)?;
+    let cut = end > frame.len();
+    parse_dot11_captured(radio, &frame[..end.min(frame.len())], cut)
 }
 
 /// Parses an 802.11 frame without FCS; `radio` is what radiotap said of it.
 pub fn parse_dot11(radio: Radio, frame: &[u8]) -> Result<Frame<'_>, Malformed> {
+    parse_dot11_captured(radio, frame, false)
+}
+
+/// Like [`parse_dot11`], for a frame that the capture may have `cut` short.
+pub fn parse_dot11_captured(radio: Radio, frame: &[u8], cut: bool) -> Result<Frame<'_>, Malformed> {
     let fc = *frame.first().ok_or(Malformed::Dot11Truncated)?;
     if fc & 0b11 != 0 {
         return Err(Malformed::Dot11Version);
@@ -231,17 +257,21 @@ pub fn parse_dot11(radio: Radio, frame: &[u8]) -> Result<Frame<'_>, Malformed> {
         return Err(Malformed::Dot11Truncated);
     }
     let probe = if kind == FrameKind::ProbeRequest {
-        Some(parse_probe_request(frame)?)
+        Some(parse_probe_request(frame, cut)?)
     } else {
         None
     };
-    Ok(Frame { radio, kind, probe })
+    Ok(Frame {
+        radio,
+        kind,
+        probe,
+        cut,
+    })
 }
 
-fn parse_probe_request(frame: &[u8]) -> Result<ProbeRequest<'_>, Malformed> {
+fn parse_probe_request(frame: &[u8], cut: bool) -> Result<ProbeRequest<'_>, Malformed> {
     let parsed: ProbeRequestFrame<'_> = frame.pread(0).map_err(|_| Malformed::Dot11Truncated)?;
-    let elements = parsed.body.elements.bytes;
-    validate_elements(elements)?;
+    let elements = validate_elements(parsed.body.elements.bytes, cut)?;
     let transmitter = RawMac::from_bytes(parsed.header.transmitter_address.0);
     let ssid = Elements { rest: elements }
         .find(|e| e.id == element_id::SSID)

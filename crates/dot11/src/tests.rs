@@ -192,3 +192,54 @@ fn debug_output_shows_no_address_ssid_or_element_contents() {
     }
     assert!(text.contains("Element(221, 5 bytes)"), "{text}");
 }
+
+#[test]
+fn a_probe_cut_by_the_snaplen_keeps_its_complete_elements() {
+    let mut p = esp32_radiotap(2437, -61);
+    p.extend(probe_request([0x02, 1, 2, 3, 4, 5], 321, b"HomeNet"));
+    let whole = p.len();
+    // The elements: SSID (9 bytes), rates (6), extension (5), vendor (7).
+    // Cut in the middle of the extension element: SSID and rates remain.
+    let header = 14 + 24;
+    let cut = &p[..header + 9 + 6 + 3];
+    assert_eq!(parse(cut).unwrap_err(), Malformed::ElementOverrun);
+    let frame = parse_captured(cut, whole).unwrap();
+    assert!(frame.cut);
+    let probe = frame.probe.unwrap();
+    assert_eq!(probe.seq, 321);
+    let ids: Vec<u8> = probe.elements().map(|e| e.id).collect();
+    assert_eq!(ids, [element_id::SSID, element_id::SUPPORTED_RATES]);
+    // Cut right after the header: a probe with no elements.
+    let frame = parse_captured(&p[..header], whole).unwrap();
+    assert_eq!(frame.probe.unwrap().elements().count(), 0);
+    // Cut inside the 802.11 header: nothing to count.
+    assert_eq!(
+        parse_captured(&p[..header - 1], whole).unwrap_err(),
+        Malformed::Dot11Truncated
+    );
+    // A whole packet is not cut, and a damaged chain is still malformed.
+    assert!(!parse_captured(&p, whole).unwrap().cut);
+    let mut damaged = p.clone();
+    damaged[header + 9 + 1] = 200;
+    assert_eq!(
+        parse_captured(&damaged, whole).unwrap_err(),
+        Malformed::ElementOverrun
+    );
+}
+
+#[test]
+fn a_cut_packet_with_an_fcs_is_not_read_as_if_the_fcs_were_there() {
+    let mut p = vec![0, 0, 9, 0, 0x02, 0, 0, 0, FLAG_FCS];
+    p.extend(probe_request([0x02, 1, 2, 3, 4, 5], 7, b""));
+    p.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    let whole = p.len();
+    // Cut two bytes into the FCS: the frame itself is complete.
+    let frame = parse_captured(&p[..whole - 2], whole).unwrap();
+    assert!(!frame.cut);
+    assert_eq!(frame.probe.unwrap().elements().count(), 4);
+    // Cut before the FCS, inside the vendor element: three elements remain
+    // and none of the frame's bytes is taken for an FCS.
+    let frame = parse_captured(&p[..whole - 6], whole).unwrap();
+    assert!(frame.cut);
+    assert_eq!(frame.probe.unwrap().elements().count(), 3);
+}

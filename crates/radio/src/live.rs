@@ -91,17 +91,22 @@ struct Running {
 /// libpcap's own, which keeps the last raw frame (and its transmitter's
 /// address) in the heap for as long as the air stays quiet. The audit's
 /// `memory.canary` check found exactly that.
-fn read_into(cap: &mut pcap::Capture<pcap::Active>, buf: &mut Vec<u8>) -> Result<i64, pcap::Error> {
-    let mut ts_us = None;
+/// Copies the next frame into `buf`; returns its time (Unix µs) and its
+/// length on the air (more than `buf.len()` when the snapshot length cut it).
+fn read_into(
+    cap: &mut pcap::Capture<pcap::Active>,
+    buf: &mut Vec<u8>,
+) -> Result<(i64, usize), pcap::Error> {
+    let mut read = None;
     let n = cap.dispatch(Some(1), |p| {
         buf.clear();
         buf.extend_from_slice(p.data);
         let ts = p.header.ts;
         // time_t and suseconds_t are i64 on the targets (x86_64, aarch64).
-        ts_us = Some(ts.tv_sec * 1_000_000 + ts.tv_usec);
+        read = Some((ts.tv_sec * 1_000_000 + ts.tv_usec, p.header.len as usize));
     })?;
-    match ts_us {
-        Some(ts) if n > 0 => Ok(ts),
+    match read {
+        Some(read) if n > 0 => Ok(read),
         _ => Err(pcap::Error::TimeoutExpired),
     }
 }
@@ -262,12 +267,13 @@ impl LiveCapture {
             read = read_into(&mut r.cap, &mut self.buf);
         }
         match read {
-            Ok(ts_us) => {
+            Ok((ts_us, orig_len)) => {
                 self.stats.packets += 1;
                 Event::Packet(Packet {
                     ts_us,
                     link: LinkType::Radiotap,
                     data: &self.buf,
+                    orig_len,
                 })
             }
             Err(pcap::Error::TimeoutExpired) => Event::Idle,

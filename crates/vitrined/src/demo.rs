@@ -28,6 +28,7 @@ impl FrameSource for SimSource {
             ts_us: f.ts_us,
             link: LinkType::Radiotap,
             data: &f.bytes,
+            orig_len: f.bytes.len(),
         }))
     }
 }

@@ -9,8 +9,9 @@ pub mod live;
 pub mod publishing;
 pub mod table;
 
-use vitrine_aggregate::{Aggregator, Config};
-use vitrine_capture::{CaptureStage, FrameSource, Packet, SourceError};
+use vitrine_aggregate::clock::{ClockGuard, Timed};
+use vitrine_aggregate::{Aggregator, Config, Observation};
+use vitrine_capture::{CaptureStage, FrameSource, Packet, SourceError, SourceNotes};
 use vitrine_schema::Summary;
 
 /// What a run went through, for the closing log line.
@@ -19,6 +20,14 @@ pub struct RunStats {
     pub packets: u64,
     pub windows: u64,
     pub rotations: u64,
+    /// Packets the capture cut short (snapshot length); their probe
+    /// requests were counted with the elements that were complete.
+    pub cut: u64,
+    /// Packets whose timestamp leaped far from the capture's course, counted
+    /// at the time of the packets around them (see `vitrine_aggregate::clock`).
+    pub time_outliers: u64,
+    /// What the source passed over or assumed.
+    pub source: SourceNotes,
 }
 
 /// The capture stage and the aggregator, fed packets and clock ticks; shared
@@ -26,6 +35,7 @@ pub struct RunStats {
 pub(crate) struct Pipeline<'s> {
     stage: &'s mut CaptureStage,
     agg: Aggregator,
+    guard: ClockGuard<Observation>,
     stats: RunStats,
 }
 
@@ -34,6 +44,7 @@ impl<'s> Pipeline<'s> {
         Pipeline {
             stage,
             agg: Aggregator::new(cfg),
+            guard: ClockGuard::default(),
             stats: RunStats::default(),
         }
     }
@@ -53,10 +64,46 @@ impl<'s> Pipeline<'s> {
         }
     }
 
+    /// A tick of the system clock with no packet (live capture).
+    #[cfg(feature = "live")]
+    pub(crate) fn tick(&mut self, ts_us: i64, emit: &mut dyn FnMut(Summary)) {
+        self.guard.tick(ts_us);
+        self.advance(ts_us, emit);
+    }
+
     pub(crate) fn packet(&mut self, packet: &Packet<'_>, emit: &mut dyn FnMut(Summary)) {
         self.stats.packets += 1;
-        self.advance(packet.ts_us, emit);
-        let obs = self.stage.observe(packet.ts_us, packet.link, packet.data);
+        self.stats.cut += u64::from(packet.is_cut());
+        let ts = packet.ts_us;
+        let observe = |stage: &CaptureStage| {
+            stage.observe_captured(ts, packet.link, packet.data, packet.orig_len)
+        };
+        if self.guard.is_on_course(ts) {
+            self.guard.accept(ts);
+            self.advance(ts, emit);
+            let obs = observe(self.stage);
+            self.push(obs, emit);
+        } else {
+            // Made under the current key; the guard decides on its time.
+            let obs = observe(self.stage);
+            let mut guard = std::mem::take(&mut self.guard);
+            guard.push(obs, ts, &mut |obs, timed| self.timed(obs, timed, emit));
+            self.guard = guard;
+        }
+    }
+
+    fn timed(&mut self, mut obs: Observation, timed: Timed, emit: &mut dyn FnMut(Summary)) {
+        match timed {
+            Timed::Accepted(ts) => self.advance(ts, emit),
+            Timed::Contained { at_us, .. } => {
+                obs.ts_us = at_us;
+                self.stats.time_outliers += 1;
+            }
+        }
+        self.push(obs, emit);
+    }
+
+    fn push(&mut self, obs: Observation, emit: &mut dyn FnMut(Summary)) {
         let windows = &mut self.stats.windows;
         self.agg.push(obs, &mut |s| {
             *windows += 1;
@@ -64,8 +111,11 @@ impl<'s> Pipeline<'s> {
         });
     }
 
-    /// Closes the last window.
+    /// Decides on packets still held for their time, then closes the last
+    /// window.
     pub(crate) fn finish(mut self, emit: &mut dyn FnMut(Summary)) -> RunStats {
+        let mut guard = std::mem::take(&mut self.guard);
+        guard.finish(&mut |obs, timed| self.timed(obs, timed, emit));
         let windows = &mut self.stats.windows;
         self.agg.finish(&mut |s| {
             *windows += 1;
@@ -93,7 +143,9 @@ pub fn run(
             Err(e) => break Err(e),
         }
     };
-    (pipeline.finish(emit), result)
+    let mut stats = pipeline.finish(emit);
+    stats.source = source.notes();
+    (stats, result)
 }
 
 /// Replays a source at `speed` times the pace of its capture timestamps
@@ -103,6 +155,7 @@ pub struct Paced<'s> {
     inner: &'s mut dyn FrameSource,
     speed: f64,
     start: Option<(i64, std::time::Instant)>,
+    last_us: Option<i64>,
 }
 
 impl<'s> Paced<'s> {
@@ -111,6 +164,7 @@ impl<'s> Paced<'s> {
             inner,
             speed,
             start: None,
+            last_us: None,
         }
     }
 }
@@ -125,12 +179,22 @@ impl FrameSource for Paced<'_> {
     fn next_packet(&mut self) -> Result<Option<vitrine_capture::Packet<'_>>, SourceError> {
         let packet = self.inner.next_packet()?;
         if let Some(p) = &packet {
-            let (t0, w0) = *self
-                .start
-                .get_or_insert((p.ts_us, std::time::Instant::now()));
-            let offset = (p.ts_us - t0).max(0) as f64 / 1e6 / self.speed;
-            let due = w0 + std::time::Duration::from_secs_f64(offset);
-            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+            let now = std::time::Instant::now();
+            // A leap in the capture's time (a gap, or a wrong timestamp) is
+            // not waited out: the pace starts again from this packet.
+            let leaped = self.last_us.is_some_and(|last| {
+                p.ts_us.abs_diff(last) > vitrine_aggregate::clock::MAX_LEAP_US as u64
+            });
+            if leaped || self.start.is_none() {
+                self.start = Some((p.ts_us, now));
+            }
+            self.last_us = Some(p.ts_us);
+            let (t0, w0) = self.start.unwrap_or((p.ts_us, now));
+            let offset = p.ts_us.saturating_sub(t0).max(0) as f64 / 1e6 / self.speed;
+            let due = std::time::Duration::try_from_secs_f64(offset)
+                .ok()
+                .and_then(|d| w0.checked_add(d));
+            if let Some(wait) = due.and_then(|due| due.checked_duration_since(now)) {
                 std::thread::sleep(wait);
             }
         }

@@ -118,7 +118,7 @@ pub fn run_live(
             }
         };
         // No packet: close windows on time and rotate the key on time.
-        pipeline.advance(ts_us, emit);
+        pipeline.tick(ts_us, emit);
         supervisor.alive();
     }
     pipeline.finish(emit)

@@ -50,6 +50,7 @@ impl EventSource for Script {
                     ts_us: ts_s * 1_000_000,
                     link: LinkType::Radiotap,
                     data: &self.frame,
+                    orig_len: self.frame.len(),
                 })
             }
             Step::Idle => Event::Idle,
