@@ -94,7 +94,7 @@ pub fn image(root: &Path) -> anyhow::Result<Image> {
         eprintln!("xtask: board image cached in {}", dir.display());
         return Ok(image);
     }
-    crate::deps::ensure(crate::deps::BOARD_PACKAGES)?;
+    crate::deps::ensure(&[crate::deps::Routine::Board])?;
     ensure_binfmt()?;
     let started = Instant::now();
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,6 +6,8 @@ mod bench_reverse;
 mod bench_scan;
 mod board;
 mod deps;
+mod doctor;
+mod fresh;
 mod fuzz;
 mod package;
 mod payloads;
@@ -26,11 +28,48 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Install what the tests need (Debian packages), or print the command.
-    Deps,
+    /// The dependency step: install what the routines need (Debian packages
+    /// as root, else the command is printed; rustup components and targets;
+    /// cargo tools). Without routines, what `cargo xtask test` needs.
+    Deps {
+        /// Routines to install for (default: the test command's).
+        #[arg(value_enum)]
+        routines: Vec<deps::Routine>,
+        /// Every routine, the optional ones too.
+        #[arg(long, conflicts_with = "routines")]
+        all: bool,
+        /// Only apt and dpkg (what a bare Debian root can get).
+        #[arg(long)]
+        debian_only: bool,
+    },
+    /// List every tool, file and kernel feature the routines need, where
+    /// each comes from, and whether it is here; fails when one the given
+    /// routines need is missing (default: the test command's).
+    Doctor {
+        #[arg(value_enum)]
+        routines: Vec<deps::Routine>,
+        /// Every routine must be complete, the optional ones too.
+        #[arg(long, conflicts_with = "routines")]
+        all: bool,
+        /// Check only what apt and dpkg provide; list the rest as outside.
+        #[arg(long)]
+        debian_only: bool,
+    },
+    /// Prove the dependency step on a fresh machine: a bare Debian bookworm
+    /// root (mmdebstrap), the same step run inside it, then `doctor` there.
+    /// Needs root; the root is removed afterwards.
+    FreshMachine {
+        /// Routines to prove (default: the test command's).
+        #[arg(value_enum)]
+        routines: Vec<deps::Routine>,
+        /// Every routine, the optional ones too.
+        #[arg(long, conflicts_with = "routines")]
+        all: bool,
+    },
     /// The whole test suite, as CI runs it: set-up, formatting, lints, host
-    /// tests, the unit's hardening score, then the hil-tests on the emulated
-    /// board (cross-build, packages, image, boot).
+    /// tests, the unit's hardening score, the set-up proven on a bare Debian
+    /// root (fresh-machine), then the hil-tests on the emulated board
+    /// (cross-build, packages, image, boot).
     Test {
         /// Host checks only: skip the emulated board.
         #[arg(long)]
@@ -109,10 +148,49 @@ enum BoardCmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let root = root();
+    // The dependency step and the doctor run where no workspace is (a bare
+    // root in `fresh-machine`): everything else works in the workspace.
+    match cli.command {
+        Cmd::Deps {
+            routines,
+            all,
+            debian_only,
+        } => {
+            let started = std::time::Instant::now();
+            deps::install(
+                &chosen(&routines, all),
+                scope(debian_only),
+                workspace().as_deref(),
+            )?;
+            eprintln!(
+                "xtask: dependency step done in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        Cmd::Doctor {
+            routines,
+            all,
+            debian_only,
+        } => {
+            let report = doctor::report(
+                scope(debian_only),
+                &chosen(&routines, all),
+                workspace().as_deref(),
+            );
+            print!("{}", report.text);
+            if !report.missing.is_empty() {
+                bail!("{} required items missing", report.missing.len());
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    let root = workspace().context("run from the workspace (cargo xtask ...)")?;
     std::env::set_current_dir(&root)?;
     match cli.command {
-        Cmd::Deps => deps::ensure(deps::TEST_PACKAGES),
+        Cmd::Deps { .. } | Cmd::Doctor { .. } => unreachable!("handled above"),
+        Cmd::FreshMachine { routines, all } => fresh::run(&root, &chosen(&routines, all)),
         Cmd::Test { no_board } => test(&root, !no_board),
         Cmd::Package { arch } => {
             for deb in package::packages(&root, &arch)? {
@@ -137,8 +215,8 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Hil { rig, filter } => hil(&root, rig, filter),
         Cmd::Demo { args } => {
-            deps::ensure(deps::BUILD_PACKAGES)?;
-            deps::offer(deps::DEMO_PACKAGES);
+            deps::ensure(&[deps::Routine::Build])?;
+            deps::offer(&[deps::Routine::Demo]);
             let mut cmd = cargo(&[
                 "run",
                 "--quiet",
@@ -156,13 +234,15 @@ fn main() -> anyhow::Result<()> {
             distinct_macs,
             tshark,
         } => {
-            deps::ensure(deps::BENCH_PACKAGES)?;
+            deps::ensure(&[deps::Routine::Build, deps::Routine::Bench])?;
             bench::run(&root, frames, distinct_macs, tshark)
         }
-        Cmd::BenchReverse => bench_reverse::run(&root),
+        Cmd::BenchReverse => {
+            deps::ensure(&[deps::Routine::Build, deps::Routine::BenchReverse])?;
+            bench_reverse::run(&root)
+        }
         Cmd::BenchScan { gb } => {
-            deps::ensure(deps::BENCH_SCAN_PACKAGES)?;
-            deps::ensure(deps::REPORT_PACKAGES)?;
+            deps::ensure(&[deps::Routine::Build, deps::Routine::BenchScan])?;
             bench_scan::run(&root, gb)
         }
         Cmd::Occupancy => occupancy(&root),
@@ -176,7 +256,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
-    deps::ensure(deps::TEST_PACKAGES)?;
+    deps::ensure(if with_board {
+        deps::TEST_COMMAND
+    } else {
+        deps::HOST_CHECKS
+    })?;
     step("formatting", cargo(&["fmt", "--all", "--check"]))?;
     step(
         "lints",
@@ -192,6 +276,8 @@ fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
     step("tests", cargo(&["test", "--workspace"]))?;
     unit_security(root)?;
     if with_board {
+        // The step above, proven again on a bare Debian root (about 1.5 min).
+        fresh::run(root, deps::TEST_COMMAND)?;
         hil(root, None, None)?;
     }
     eprintln!("xtask: all checks passed");
@@ -309,12 +395,33 @@ fn occupancy(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The workspace root.
-fn root() -> PathBuf {
+/// The workspace root, where it was built; `None` where the binary was
+/// copied to a machine without it.
+fn workspace() -> Option<PathBuf> {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
-        .expect("the workspace exists")
+        .ok()
+        .filter(|root| root.join("Cargo.toml").is_file())
+}
+
+/// The routines a command was given, or by default the test command's.
+fn chosen(routines: &[deps::Routine], all: bool) -> Vec<deps::Routine> {
+    if all {
+        deps::Routine::ALL.to_vec()
+    } else if routines.is_empty() {
+        deps::TEST_COMMAND.to_vec()
+    } else {
+        routines.to_vec()
+    }
+}
+
+fn scope(debian_only: bool) -> deps::Scope {
+    if debian_only {
+        deps::Scope::Debian
+    } else {
+        deps::Scope::All
+    }
 }
 
 /// `../shared` beside the repository: test data that stays outside it.
@@ -333,8 +440,13 @@ fn on_path_cargo_fuzz() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The cargo that runs the xtask, else the one on PATH.
+fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
 fn cargo(args: &[&str]) -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = Command::new(cargo_program());
     cmd.args(args);
     cmd
 }

@@ -21,9 +21,8 @@ pub fn rust_target(arch: &str) -> anyhow::Result<&'static str> {
 pub fn build(root: &Path, arch: &str) -> anyhow::Result<PathBuf> {
     let target = rust_target(arch)?;
     if arch == "arm64" {
-        crate::deps::ensure_arch("arm64")?;
-        crate::deps::ensure(crate::deps::CROSS_PACKAGES)?;
-        crate::run(Command::new("rustup").args(["target", "add", target]))?;
+        // The arm64 architecture, cross gcc, arm64 libpcap, the Rust target.
+        crate::deps::ensure(&[crate::deps::Routine::Build, crate::deps::Routine::Cross])?;
     }
     let mut cmd = crate::cargo(&[
         "build",

@@ -22,7 +22,7 @@ pub fn render_png(html: &Path, png: &Path) -> anyhow::Result<()> {
 /// the page; what lies below is cut off). Installs Chromium when missing
 /// and running as root on Debian, else says how.
 pub fn render_png_sized(html: &Path, png: &Path, width: u32, height: u32) -> anyhow::Result<()> {
-    deps::ensure(deps::REPORT_PACKAGES)?;
+    deps::ensure(&[deps::Routine::Report])?;
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|c| on_path(c))
