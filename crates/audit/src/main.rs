@@ -55,14 +55,14 @@ enum Command {
     /// Make a canary registry: MAC addresses under real vendors' OUIs and
     /// unmistakable SSIDs. Keep it off the device under audit.
     Canaries {
-        /// MAC canaries.
-        #[arg(long, default_value_t = 8)]
+        /// MAC canaries (0 to 1000).
+        #[arg(long, default_value_t = 8, value_parser = count_in(0, 1000))]
         macs: usize,
-        /// SSID canaries.
-        #[arg(long, default_value_t = 2)]
+        /// SSID canaries (0 to 1000).
+        #[arg(long, default_value_t = 2, value_parser = count_in(0, 1000))]
         ssids: usize,
-        /// Draw OUIs from the this many most common vendors' blocks.
-        #[arg(long, default_value_t = 100)]
+        /// Draw OUIs from this many most common vendors' blocks (at least 1).
+        #[arg(long, default_value_t = 100, value_parser = count_in(1, u64::MAX))]
         top: usize,
         /// The IEEE OUI registry (Debian package ieee-data).
         #[arg(long, value_name = "FILE", default_value = vitrine_reverse::oui::DEFAULT_PATH)]
@@ -102,16 +102,16 @@ enum Command {
     /// duplicates MQTT QoS 1 allows.
     Tail {
         /// The broker, `mqtt://host[:port]`.
-        #[arg(long, value_name = "URL")]
-        broker: String,
+        #[arg(long, value_name = "URL", value_parser = consumer_broker)]
+        broker: (String, u16),
         /// Topic filter.
-        #[arg(long, default_value = "vitrine/+/+/wifi")]
+        #[arg(long, default_value = "vitrine/+/+/wifi", value_parser = topic_filter)]
         topic: String,
         /// `table` for people, `jsonl` for programs (one envelope per line).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Stop after this many summaries.
-        #[arg(long)]
+        /// Stop after this many summaries (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         count: Option<u64>,
     },
     /// Transmit the 802.11 frames of a capture file over the air, from a
@@ -121,21 +121,21 @@ enum Command {
     /// frames sent and skipped, and seconds taken.
     Inject {
         /// The injecting adapter's interface, e.g. wlan2.
-        #[arg(long, value_name = "IFACE")]
+        #[arg(long, value_name = "IFACE", value_parser = interface_name)]
         interface: String,
         /// Name of the monitor interface to create (removed at the end).
-        #[arg(long, value_name = "IFACE", default_value = "vinj0")]
+        #[arg(long, value_name = "IFACE", default_value = "vinj0", value_parser = interface_name)]
         monitor: String,
         /// Channel to transmit on.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = 6, value_parser = channel)]
         channel: u8,
         /// Frames to send: pcap or pcapng, radiotap or bare 802.11. Each
         /// frame's own radiotap header (and FCS) is dropped.
         #[arg(long, value_name = "FILE")]
         pcap: std::path::PathBuf,
-        /// Pace: this many times the capture's own pace; 0 sends as fast as
-        /// the radio takes them.
-        #[arg(long, default_value_t = 1.0)]
+        /// Pace: this many times the capture's own pace (0.001 to 1000000);
+        /// 0 sends as fast as the radio takes them.
+        #[arg(long, default_value_t = 1.0, value_parser = speed_factor)]
         speed: f64,
     },
 }
@@ -143,16 +143,16 @@ enum Command {
 #[derive(Debug, Args)]
 struct RadioArgs {
     /// The injecting adapter's interface (not the one the device captures on).
-    #[arg(long, value_name = "IFACE")]
+    #[arg(long, value_name = "IFACE", value_parser = interface_name)]
     interface: String,
     /// Name of the monitor interface to create (removed at the end).
-    #[arg(long, value_name = "IFACE", default_value = "vcanary0")]
+    #[arg(long, value_name = "IFACE", default_value = "vcanary0", value_parser = interface_name)]
     monitor: String,
     /// Channel to transmit on: one the device listens on.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = channel)]
     channel: u8,
-    /// Probe requests per canary.
-    #[arg(long, default_value_t = 3)]
+    /// Probe requests per canary (1 to 100).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
 }
 
@@ -170,7 +170,7 @@ struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// The device audited, as the report should name it [default: host name].
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     subject: Option<String>,
     /// Also print the report as JSON on stdout.
     #[arg(long)]
@@ -194,7 +194,7 @@ struct ScanArgs {
     journal_dir: Option<PathBuf>,
     /// When scanning the running device: its tracking daemon's process
     /// name; its memory and confinement are checked too.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = non_empty)]
     process: Option<String>,
     #[command(flatten)]
     report: ReportArgs,
@@ -203,16 +203,16 @@ struct ScanArgs {
 #[derive(Debug, Args)]
 struct MqttArgs {
     /// The broker, `mqtt://host[:port]`.
-    #[arg(long, value_name = "URL")]
-    broker: String,
+    #[arg(long, value_name = "URL", value_parser = consumer_broker)]
+    broker: (String, u16),
     /// Topic filters to watch (repeat for several).
-    #[arg(long, default_value = "#")]
+    #[arg(long, default_value = "#", value_parser = topic_filter)]
     topic: Vec<String>,
     /// The canaries emitted during the watch.
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
-    /// How long to watch, in seconds.
-    #[arg(long, default_value_t = 300)]
+    /// How long to watch, in seconds (1 to 604800, a week).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     duration: u64,
     /// When the device claims its key or salt rotated (RFC 3339): values
     /// seen before and after it are linkable.
@@ -232,23 +232,23 @@ struct SelfArgs {
     config: PathBuf,
     /// The second adapter canaries are sent from; without it canaries are
     /// only searched for, not emitted.
-    #[arg(long, value_name = "IFACE", env = "VITRINE_AUDIT_INJECT")]
+    #[arg(long, value_name = "IFACE", env = "VITRINE_AUDIT_INJECT", value_parser = interface_name)]
     inject_interface: Option<String>,
     /// Channel to send canaries on (one the rig listens on).
-    #[arg(long, default_value_t = 6, env = "VITRINE_AUDIT_CHANNEL")]
+    #[arg(long, default_value_t = 6, env = "VITRINE_AUDIT_CHANNEL", value_parser = channel)]
     channel: u8,
-    /// Fresh MAC canaries per run (one SSID canary goes with them).
-    #[arg(long, default_value_t = 4)]
+    /// Fresh MAC canaries per run, 1 to 64 (one SSID canary goes with them).
+    #[arg(long, default_value_t = 4, value_parser = count_in(1, 64))]
     canaries: usize,
-    /// Seconds to watch the stream after emitting [default: two windows
-    /// and a half].
-    #[arg(long, env = "VITRINE_AUDIT_WATCH")]
+    /// Seconds to watch the stream after emitting, 1 to 86400 [default: two
+    /// windows and a half].
+    #[arg(long, env = "VITRINE_AUDIT_WATCH", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     watch: Option<u64>,
     /// Trees searched for canaries, images and keys.
     #[arg(long, value_name = "DIR", default_values = ["/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/tmp", "/tmp", "/etc", "/home", "/root", "/srv", "/opt"])]
     root: Vec<PathBuf>,
     /// The daemon to check.
-    #[arg(long, default_value = "vitrined")]
+    #[arg(long, default_value = "vitrined", value_parser = non_empty)]
     process: String,
     #[command(flatten)]
     report: ReportArgs,
@@ -264,6 +264,106 @@ enum Expect {
 enum Format {
     Table,
     Jsonl,
+}
+
+/// A count between `min` and `max`.
+fn count_in(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..=max)
+}
+
+/// Interface names, by the rule of the rig's configuration file.
+fn interface_name(text: &str) -> Result<String, String> {
+    vitrine_config::rules::interface(text).map(|()| text.to_string())
+}
+
+/// A 2.4 or 5 GHz channel, by the rule of the rig's channel plans.
+fn channel(text: &str) -> Result<u8, String> {
+    let ch: u8 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a channel number"))?;
+    vitrine_config::rules::channel(&ch).map(|()| ch)
+}
+
+/// `inject --speed`: 0 (as fast as the radio goes), or a finite factor.
+fn speed_factor(text: &str) -> Result<f64, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(0.0);
+    }
+    vitrine_config::rules::finite_in(text, 0.001..=1_000_000.0)
+        .map_err(|e| format!("{e}, or 0 for as fast as possible"))
+}
+
+/// A broker for the consumers (no TLS yet): host and port.
+fn consumer_broker(text: &str) -> Result<(String, u16), String> {
+    let url = vitrine_config::rules::parse_broker_url(text)?;
+    if url.tls {
+        return Err("mqtts:// is not supported here yet: use mqtt://host[:port]".into());
+    }
+    Ok((url.host, url.port))
+}
+
+/// An MQTT topic filter: non-empty, `#` only last, wildcards whole levels.
+fn topic_filter(text: &str) -> Result<String, String> {
+    let levels: Vec<&str> = text.split('/').collect();
+    let ok = !text.is_empty()
+        && !text.contains('\0')
+        && levels.iter().enumerate().all(|(i, l)| {
+            (*l == "#" && i == levels.len() - 1) || *l == "+" || !l.contains(['#', '+'])
+        });
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err("must be an MQTT topic filter: levels split by /, + for one level, # last".into())
+    }
+}
+
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+/// Largest input files given to the audit, read whole: an OUI registry or
+/// a canary registry is a few MiB; a report or a list of digests more.
+const MAX_REGISTRY_BYTES: u64 = 64 << 20;
+const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Checks that `path` is a regular file of at most `max` bytes before it is
+/// read whole, so that a device (`/dev/zero`) or a huge file is refused
+/// instead of filling the memory.
+fn input_file(path: &Path, what: &str, max: u64) -> anyhow::Result<()> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    anyhow::ensure!(
+        meta.is_file(),
+        "{what} {} is not a regular file",
+        path.display()
+    );
+    anyhow::ensure!(
+        meta.len() <= max,
+        "{what} {} is larger than {} MiB, the most read",
+        path.display(),
+        max >> 20
+    );
+    Ok(())
+}
+
+/// Reads a text file that [`input_file`] accepts.
+fn read_input(path: &Path, what: &str, max: u64) -> anyhow::Result<String> {
+    input_file(path, what, max)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path)
+                .with_context(|| format!("cannot read {what} {}", path.display()))?,
+            max,
+        ),
+        &mut text,
+    )
+    .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    Ok(text)
 }
 
 fn main() -> ExitCode {
@@ -289,6 +389,15 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan(args),
         Command::Mqtt(args) => mqtt(args),
         Command::Reverse(args) => {
+            if let Some(file) = &args.file {
+                input_file(file, "digest file", MAX_INPUT_BYTES)?;
+            }
+            input_file(&args.oui_file, "OUI registry", MAX_REGISTRY_BYTES)?;
+            anyhow::ensure!(
+                args.threads <= 1024,
+                "--threads {}: at most 1024 (0 uses every core)",
+                args.threads
+            );
             let all = vitrine_reverse::cli::run(args)?;
             Ok(if all {
                 ExitCode::SUCCESS
@@ -303,6 +412,11 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             oui_file,
             out,
         } => {
+            anyhow::ensure!(
+                macs + ssids > 0,
+                "a registry needs at least one canary: --macs or --ssids"
+            );
+            input_file(&oui_file, "OUI registry", MAX_REGISTRY_BYTES)?;
             let ouis = vitrine_reverse::OuiTable::load(&oui_file)?.top(top);
             let ouis: Vec<[u8; 3]> = ouis.entries.iter().map(|(o, _)| *o).collect();
             let registry = Registry::generate(macs, ssids, &ouis, &mut rand::rng());
@@ -315,6 +429,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Emit { registry, radio } => {
+            input_file(&registry, "canary registry", MAX_REGISTRY_BYTES)?;
             let mut reg = Registry::load(&registry)?;
             let sent = vitrine_audit::emit::over_the_air(
                 &mut reg,
@@ -331,8 +446,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::VerifyReport { file, public_key } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let text = read_input(&file, "report", MAX_INPUT_BYTES)?;
             match report::open(&text, public_key.as_deref()) {
                 Ok(signed) => {
                     let r: Report = serde_json::from_value(signed.record().clone())?;
@@ -352,8 +466,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Report { file, html } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let text = read_input(&file, "report", MAX_INPUT_BYTES)?;
             let signed =
                 report::open(&text, None).with_context(|| format!("{}", file.display()))?;
             std::fs::write(&html, report::render_html(&signed))
@@ -367,7 +480,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             count,
         } => {
-            tail(&broker, &topic, format, count)?;
+            tail(&broker.0, broker.1, &topic, format, count)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inject {
@@ -388,19 +501,6 @@ fn load_policy(path: Option<&Path>) -> anyhow::Result<(Policy, String)> {
         Some(p) => Ok((Policy::from_file(p)?, p.display().to_string())),
         None => Ok((Policy::default(), "defaults (an honest rig's)".into())),
     }
-}
-
-fn host_port(url: &str) -> anyhow::Result<(String, u16)> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .with_context(|| format!("{url}: expected mqtt://host[:port]"))?;
-    Ok(match rest.rsplit_once(':') {
-        Some((h, p)) => (
-            h.to_string(),
-            p.parse().with_context(|| format!("{url}: bad port"))?,
-        ),
-        None => (rest.to_string(), 1883),
-    })
 }
 
 /// Signs and writes the report, prints its verdict, and turns it into the
@@ -460,6 +560,7 @@ fn user_key_path() -> PathBuf {
 
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let started = OffsetDateTime::now_utc();
+    input_file(&args.registry, "canary registry", MAX_REGISTRY_BYTES)?;
     let registry = Registry::load(&args.registry)?;
     let (policy, policy_source) = load_policy(args.report.policy.as_deref())?;
     let plan = Plan {
@@ -495,6 +596,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 
 fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
     let started = OffsetDateTime::now_utc();
+    input_file(&args.registry, "canary registry", MAX_REGISTRY_BYTES)?;
     let registry = Registry::load(&args.registry)?;
     let (policy, policy_source) = load_policy(args.report.policy.as_deref())?;
     let rotation = args
@@ -503,7 +605,7 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
         .map(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339))
         .transpose()
         .context("--rotation-at: expected an RFC 3339 time, e.g. 2026-11-24T10:00:00Z")?;
-    let (host, port) = host_port(&args.broker)?;
+    let (host, port) = args.broker.clone();
     let bar = indicatif::ProgressBar::new(args.duration);
     bar.set_style(
         indicatif::ProgressStyle::with_template("watching {bar:40} {pos}/{len} s, {msg}")
@@ -534,7 +636,7 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
             .report
             .subject
             .clone()
-            .unwrap_or_else(|| format!("{} {}", args.broker, args.topic.join(" "))),
+            .unwrap_or_else(|| format!("mqtt://{host}:{port} {}", args.topic.join(" "))),
         policy,
         policy_source,
         storage: None,
@@ -553,8 +655,10 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
 
 fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     let started = OffsetDateTime::now_utc();
-    let rig = vitrine_config::RigConfig::from_file(&args.config)?;
-    let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+    // The rig's configuration as the daemon resolves it (same rules, same
+    // defaults).
+    let rig =
+        vitrine_config::Settings::load(Some(&args.config), &vitrine_config::Overrides::default())?;
     let policy_path = args.report.policy.clone().or_else(|| {
         let p = PathBuf::from("/etc/vitrine/policy.toml");
         p.exists().then_some(p)
@@ -584,16 +688,18 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     for c in &mut fresh.canaries {
         c.id = format!("{}-{run_tag}", c.id);
     }
-    let window_s = rig
-        .windows
-        .length_s
-        .as_ref()
-        .map_or(60, |v| u64::from(*v.get_ref()));
+    let window_s = u64::from(rig.window_s.unwrap_or(vitrine_config::defaults::WINDOW_S));
     let watch = Duration::from_secs(args.watch.unwrap_or(window_s * 5 / 2));
-    let url = text(&rig.broker.url).unwrap_or_else(|| "mqtt://localhost:1883".into());
-    let (host, port) = host_port(&url)?;
-    let site = text(&rig.site).unwrap_or_else(|| "+".into());
-    let rig_name = text(&rig.rig).unwrap_or_else(|| "+".into());
+    let (host, port) = match &rig.broker {
+        Some(b) if b.tls => anyhow::bail!(
+            "{}: the self-audit does not watch an mqtts:// broker yet",
+            b.url.value
+        ),
+        Some(b) => (b.host.clone(), b.port),
+        None => ("localhost".to_string(), 1883),
+    };
+    let site = rig.site.clone().unwrap_or_else(|| "+".into());
+    let rig_name = rig.rig.clone().unwrap_or_else(|| "+".into());
     let topics = vec![format!("vitrine/{site}/{rig_name}/#")];
     // Watch the stream from before the canaries go out until after the
     // windows they fall in are published.
@@ -624,8 +730,7 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the stream watcher panicked"))?
         .map_err(anyhow::Error::msg)?;
-    let spool =
-        text(&rig.spool.dir).map_or_else(|| PathBuf::from("/var/lib/vitrine"), PathBuf::from);
+    let spool = rig.spool.dir.clone();
     let plan = Plan {
         mode: "self".into(),
         subject: args.report.subject.clone().unwrap_or_else(audit::hostname),
@@ -681,7 +786,6 @@ fn inject(
     speed: f64,
 ) -> anyhow::Result<()> {
     use vitrine_capture::{FrameSource, LinkType, PcapFile};
-    anyhow::ensure!(speed >= 0.0, "--speed must not be negative");
     let mut file = PcapFile::open(pcap)?;
     let mut injector = vitrine_radio::Injector::open(interface, monitor, channel)?;
     let mut paced;
@@ -718,14 +822,13 @@ fn inject(
     Ok(())
 }
 
-fn tail(broker: &str, topic: &str, format: Format, count: Option<u64>) -> anyhow::Result<()> {
-    let rest = broker
-        .strip_prefix("mqtt://")
-        .with_context(|| format!("{broker}: expected mqtt://host[:port]"))?;
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().with_context(|| format!("{broker}: bad port"))?),
-        None => (rest, 1883),
-    };
+fn tail(
+    host: &str,
+    port: u16,
+    topic: &str,
+    format: Format,
+    count: Option<u64>,
+) -> anyhow::Result<()> {
     let client_id = format!("vitrine-audit-tail-{}", std::process::id());
     let mut out = std::io::stdout().lock();
     let mut shown = 0u64;

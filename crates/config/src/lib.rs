@@ -1,97 +1,109 @@
 //! The rig's configuration: one TOML file (site, rig, broker, windows,
-//! privacy, spool), validated without IO before anything starts. Every error
-//! names the file, the line and the key; the daemon then exits with
-//! [`EXIT_CONFIG`]. Unknown keys are errors (a typo must not silently fall
-//! back to a default). See docs/configuration.md.
+//! privacy, spool, capture) and the command-line options that override it,
+//! resolved once into [`Settings`] before anything starts. Every key has one
+//! rule ([`rules`]) that the file and the command line share; an error names
+//! the file, line and key, or the option and value, and the daemon then
+//! exits with [`EXIT_CONFIG`]. Unknown keys are errors (a typo must not
+//! silently fall back to a default). Files are read with a bound
+//! ([`MAX_FILE_BYTES`]). See docs/configuration.md.
 
 pub mod policy;
+pub mod read;
+pub mod rules;
+mod settings;
 
+use std::borrow::Borrow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use read::{MAX_FILE_BYTES, ReadError, read_bounded, read_text};
+use rules::Key;
+pub use settings::{
+    BrokerSettings, CaptureSettings, ConfigFile, Origin, Overrides, Secrets, Settings, Sourced,
+    SpoolSettings, defaults,
+};
+
 /// Exit status for a bad configuration (sysexits' `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RigConfig {
-    pub site: Option<Spanned<String>>,
-    pub rig: Option<Spanned<String>>,
+pub(crate) struct RigConfig {
+    pub(crate) site: Option<Spanned<String>>,
+    pub(crate) rig: Option<Spanned<String>>,
     #[serde(default)]
-    pub broker: Broker,
+    pub(crate) broker: Broker,
     #[serde(default)]
-    pub windows: Windows,
+    pub(crate) windows: Windows,
     #[serde(default)]
-    pub privacy: Privacy,
+    pub(crate) privacy: Privacy,
     #[serde(default)]
-    pub spool: SpoolSection,
+    pub(crate) spool: SpoolSection,
     #[serde(default)]
-    pub capture: Capture,
+    pub(crate) capture: Capture,
 }
 
 /// Live capture (`vitrined live`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Capture {
+pub(crate) struct Capture {
     /// The adapter's interface; the monitor interface goes on its radio.
-    pub interface: Option<Spanned<String>>,
+    pub(crate) interface: Option<Spanned<String>>,
     /// Name of the monitor interface the daemon creates and removes.
-    pub monitor: Option<Spanned<String>>,
+    pub(crate) monitor: Option<Spanned<String>>,
     /// Channel plan: `1,6,11`, `1:200,6:400,11:200` (dwell in ms) or `6`.
-    pub channels: Option<Spanned<String>>,
+    pub(crate) channels: Option<Spanned<String>>,
     /// Kernel (BPF) filter, pcap syntax.
-    pub filter: Option<Spanned<String>>,
+    pub(crate) filter: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Broker {
+pub(crate) struct Broker {
     /// `mqtt://host[:port]` or `mqtts://host[:port]`.
-    pub url: Option<Spanned<String>>,
+    pub(crate) url: Option<Spanned<String>>,
     /// CA certificate (PEM) for `mqtts://`.
-    pub ca_file: Option<Spanned<String>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
     /// Client certificate and key (PEM), when the broker requires them.
-    pub cert_file: Option<Spanned<String>>,
-    pub key_file: Option<Spanned<String>>,
-    pub username: Option<Spanned<String>>,
+    pub(crate) cert_file: Option<Spanned<String>>,
+    pub(crate) key_file: Option<Spanned<String>>,
+    pub(crate) username: Option<Spanned<String>>,
     /// A file holding the password (kept out of this file).
-    pub password_file: Option<Spanned<String>>,
+    pub(crate) password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Windows {
-    pub length_s: Option<Spanned<u32>>,
-    pub k: Option<Spanned<u32>>,
-    pub presence_rssi_dbm: Option<Spanned<i64>>,
+pub(crate) struct Windows {
+    pub(crate) length_s: Option<Spanned<u32>>,
+    pub(crate) k: Option<Spanned<u32>>,
+    pub(crate) presence_rssi_dbm: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Privacy {
-    pub epoch_hours: Option<Spanned<u64>>,
-    pub max_devices: Option<Spanned<u64>>,
+pub(crate) struct Privacy {
+    pub(crate) epoch_hours: Option<Spanned<u64>>,
+    pub(crate) max_devices: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SpoolSection {
-    pub dir: Option<Spanned<String>>,
-    pub retention_days: Option<Spanned<u64>>,
-    pub max_mb: Option<Spanned<u64>>,
+pub(crate) struct SpoolSection {
+    pub(crate) dir: Option<Spanned<String>>,
+    pub(crate) retention_days: Option<Spanned<u64>>,
+    pub(crate) max_mb: Option<Spanned<u64>>,
 }
 
-/// A configuration error, located.
+/// A configuration error, located: in the file (path, line, column, key)
+/// or on the command line (option and value).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("{path}:{line}:{column}: {key}: {message}")]
     Invalid {
         path: PathBuf,
@@ -100,144 +112,91 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    #[error("{option} {}: {message}", shown(.value))]
+    Option {
+        option: &'static str,
+        value: String,
+        message: String,
+    },
+    #[error("no {key} (or {option}): {needed_for}")]
+    Missing {
+        key: &'static str,
+        option: &'static str,
+        needed_for: &'static str,
+    },
+}
+
+/// A value as given on the command line, quoted when it would not read
+/// as one word.
+fn shown(value: &str) -> String {
+    if value.is_empty() || value.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        format!("{value:?}")
+    } else {
+        value.to_string()
+    }
 }
 
 impl RigConfig {
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        read_located(path, Self::parse)
-    }
-
-    /// Parses and validates; errors carry byte spans until located.
-    pub fn parse(text: &str) -> Result<Self, Unlocated> {
+    /// Parses and checks every key against its rule; errors carry byte
+    /// spans until located. Rules between keys (TLS files, credentials,
+    /// ids for publishing) apply once command-line options are merged in
+    /// ([`Settings::resolve`]).
+    pub(crate) fn parse(text: &str) -> Result<Self, Unlocated> {
         let cfg: RigConfig = toml::from_str(text).map_err(toml_error)?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     fn validate(&self) -> Result<(), Unlocated> {
-        for (key, v) in [("site", &self.site), ("rig", &self.rig)] {
-            if let Some(v) = v
-                && (v.get_ref().is_empty() || v.get_ref().contains(['/', '+', '#']))
-            {
-                return Err(bad(
-                    key,
-                    v,
-                    "must be non-empty and without / + # (it is part of MQTT topics)",
-                ));
-            }
-        }
+        use rules as r;
+        check(r::SITE, &self.site, r::id)?;
+        check(r::RIG, &self.rig, r::id)?;
         let b = &self.broker;
-        if let Some(url) = &b.url
-            && !url.get_ref().starts_with("mqtt://")
-            && !url.get_ref().starts_with("mqtts://")
-        {
-            return Err(bad(
-                "broker.url",
-                url,
-                "expected mqtt://host[:port] or mqtts://host[:port]",
-            ));
-        }
-        if let Some(url) = &b.url
-            && url.get_ref().starts_with("mqtts://")
-            && b.ca_file.is_none()
-        {
-            return Err(bad("broker.url", url, "mqtts:// needs broker.ca_file"));
-        }
-        if b.cert_file.is_some() != b.key_file.is_some() {
-            let (key, v) = match (&b.cert_file, &b.key_file) {
-                (Some(v), None) => ("broker.cert_file", v),
-                (None, Some(v)) => ("broker.key_file", v),
-                _ => unreachable!("exactly one is set"),
-            };
-            return Err(bad(
-                key,
-                v,
-                "broker.cert_file and broker.key_file go together",
-            ));
-        }
-        if let Some(p) = &b.password_file
-            && b.username.is_none()
-        {
-            return Err(bad("broker.password_file", p, "needs broker.username"));
-        }
+        check(r::BROKER_URL, &b.url, r::broker_url)?;
+        check(r::CA_FILE, &b.ca_file, r::path)?;
+        check(r::CERT_FILE, &b.cert_file, r::path)?;
+        check(r::KEY_FILE, &b.key_file, r::path)?;
+        check(r::USERNAME, &b.username, r::username)?;
+        check(r::PASSWORD_FILE, &b.password_file, r::path)?;
         let w = &self.windows;
-        if let Some(v) = &w.length_s
-            && !(1..=86_400).contains(v.get_ref())
-        {
-            return Err(bad("windows.length_s", v, "must be 1 to 86400 seconds"));
-        }
-        if let Some(v) = &w.k
-            && *v.get_ref() < 2
-        {
-            return Err(bad(
-                "windows.k",
-                v,
-                "must be at least 2 (k = 1 publishes every bin, however small)",
-            ));
-        }
-        if let Some(v) = &w.presence_rssi_dbm
-            && !(-128..=0).contains(v.get_ref())
-        {
-            return Err(bad("windows.presence_rssi_dbm", v, "must be -128 to 0 dBm"));
-        }
-        if let Some(v) = &self.privacy.epoch_hours
-            && !(1..=8760).contains(v.get_ref())
-        {
-            return Err(bad("privacy.epoch_hours", v, "must be 1 to 8760 hours"));
-        }
-        if let Some(v) = &self.privacy.max_devices
-            && !(1_000..=10_000_000).contains(v.get_ref())
-        {
-            return Err(bad("privacy.max_devices", v, "must be 1000 to 10000000"));
-        }
-        if let Some(v) = &self.spool.retention_days
-            && !(1..=366).contains(v.get_ref())
-        {
-            return Err(bad("spool.retention_days", v, "must be 1 to 366 days"));
-        }
-        if let Some(v) = &self.spool.max_mb
-            && *v.get_ref() == 0
-        {
-            return Err(bad("spool.max_mb", v, "must be positive"));
-        }
+        check(r::WINDOW_LENGTH, &w.length_s, r::window_length)?;
+        check(r::K, &w.k, r::k)?;
+        check(r::PRESENCE_RSSI, &w.presence_rssi_dbm, r::presence_rssi)?;
+        check(r::EPOCH_HOURS, &self.privacy.epoch_hours, r::epoch_hours)?;
+        check(r::MAX_DEVICES, &self.privacy.max_devices, r::max_devices)?;
+        let s = &self.spool;
+        check(r::SPOOL_DIR, &s.dir, r::path)?;
+        check(r::RETENTION_DAYS, &s.retention_days, r::retention_days)?;
+        check(r::MAX_MB, &s.max_mb, r::max_mb)?;
         let c = &self.capture;
-        for (key, v) in [
-            ("capture.interface", &c.interface),
-            ("capture.monitor", &c.monitor),
-        ] {
-            if let Some(v) = v
-                && !valid_ifname(v.get_ref())
-            {
-                return Err(bad(
-                    key,
-                    v,
-                    "must be an interface name: 1 to 15 characters, no / or spaces",
-                ));
-            }
-        }
-        if let Some(v) = &c.channels
-            && let Err(e) = v.get_ref().parse::<vitrine_dot11::ChannelPlan>()
-        {
-            return Err(bad("capture.channels", v, &e));
-        }
+        check(r::INTERFACE, &c.interface, r::interface)?;
+        check(r::MONITOR, &c.monitor, r::interface)?;
+        check(r::CHANNELS, &c.channels, r::channels)?;
+        check(r::FILTER, &c.filter, r::filter)?;
         Ok(())
     }
 }
 
-fn valid_ifname(name: &str) -> bool {
-    (1..=15).contains(&name.len())
-        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
+/// Checks a file value, if present, against its rule.
+fn check<T: Borrow<U>, U: ?Sized>(
+    key: Key,
+    v: &Option<Spanned<T>>,
+    rule: fn(&U) -> Result<(), String>,
+) -> Result<(), Unlocated> {
+    match v {
+        Some(v) => rule(v.get_ref().borrow()).map_err(|m| bad(key.file, v, &m)),
+        None => Ok(()),
+    }
 }
 
-/// Reads `path` and parses it with `parse`, locating any error in the file.
+/// Reads `path` (at most [`MAX_FILE_BYTES`]) and parses it with `parse`,
+/// locating any error in the file.
 pub(crate) fn read_located<T>(
     path: &Path,
+    what: &'static str,
     parse: impl FnOnce(&str) -> Result<T, Unlocated>,
 ) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = read_text(path, what)?;
     parse(&text).map_err(|e| e.locate(path, &text))
 }
 
@@ -260,9 +219,7 @@ pub struct Unlocated {
 
 impl Unlocated {
     fn locate(self, path: &Path, text: &str) -> ConfigError {
-        let before = &text[..self.span.start.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let (line, column) = line_column(text, self.span.start);
         ConfigError::Invalid {
             path: path.to_owned(),
             line,
@@ -271,6 +228,14 @@ impl Unlocated {
             message: self.message,
         }
     }
+}
+
+/// 1-based line and column of byte `at` in `text`.
+pub(crate) fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
 }
 
 pub(crate) fn bad<T>(key: &str, v: &Spanned<T>, message: &str) -> Unlocated {

@@ -93,7 +93,7 @@ impl Default for Policy {
 
 impl Policy {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        crate::read_located(path, Self::parse)
+        crate::read_located(path, "policy", Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, Unlocated> {

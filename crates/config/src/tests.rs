@@ -28,7 +28,7 @@ fn error(text: &str) -> (usize, usize, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vitrine.toml");
     std::fs::write(&path, text).unwrap();
-    match RigConfig::from_file(&path).unwrap_err() {
+    match Settings::load(Some(&path), &Overrides::default()).unwrap_err() {
         ConfigError::Invalid {
             line,
             column,
@@ -39,6 +39,25 @@ fn error(text: &str) -> (usize, usize, String, String) {
             assert_eq!(p, path);
             (line, column, key, message)
         }
+        other => panic!("{other}"),
+    }
+}
+
+/// Resolves `text` as a configuration file with `overrides`.
+fn resolve(text: &str, overrides: &Overrides) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vitrine.toml");
+    std::fs::write(&path, text).unwrap();
+    Settings::load(Some(&path), overrides)
+}
+
+fn option_error(overrides: &Overrides) -> (String, String, String) {
+    match Settings::load(None, overrides).unwrap_err() {
+        ConfigError::Option {
+            option,
+            value,
+            message,
+        } => (option.to_string(), value, message),
         other => panic!("{other}"),
     }
 }
@@ -87,12 +106,15 @@ fn topic_breaking_ids_and_bad_urls_are_refused() {
 #[test]
 fn tls_and_credentials_must_come_complete() {
     let tls = GOOD.replace("mqtt://broker", "mqtts://broker");
-    assert_eq!(error(&tls).3, "mqtts:// needs broker.ca_file");
+    assert_eq!(
+        error(&tls).3,
+        "mqtts:// needs a CA certificate: broker.ca_file or --tls-ca"
+    );
     let ok = tls.replace(
         "[windows]",
         "ca_file = \"/etc/vitrine/ca.pem\"\n\n[windows]",
     );
-    assert!(RigConfig::parse(&ok).is_ok());
+    assert!(resolve(&ok, &Overrides::default()).is_ok());
     let half = ok.replace(
         "[windows]",
         "cert_file = \"/etc/vitrine/rig.pem\"\n\n[windows]",
@@ -119,6 +141,249 @@ fn a_bad_channel_plan_or_interface_name_is_located() {
     let (line, _, key, _) = error(&text);
     assert_eq!((line, key.as_str()), (21, "capture.interface"));
 
-    let c = RigConfig::parse(GOOD).unwrap();
-    assert_eq!(c.capture.channels.unwrap().into_inner(), "1,6,11");
+    let s = resolve(GOOD, &Overrides::default()).unwrap();
+    assert_eq!(s.capture.channels.to_string(), "1:250,6:250,11:250");
+}
+
+#[test]
+fn options_are_refused_with_the_files_words() {
+    // (file text replaced, replacement, overrides, option)
+    let cases: Vec<(&str, &str, Overrides, &str)> = vec![
+        (
+            "k = 5",
+            "k = 1",
+            Overrides {
+                k: Some(1),
+                ..Overrides::default()
+            },
+            "--k",
+        ),
+        (
+            "length_s = 300",
+            "length_s = 0",
+            Overrides {
+                window_s: Some(0),
+                ..Overrides::default()
+            },
+            "--window",
+        ),
+        (
+            "presence_rssi_dbm = -80",
+            "presence_rssi_dbm = 50",
+            Overrides {
+                presence_rssi_dbm: Some(50),
+                ..Overrides::default()
+            },
+            "--presence-rssi",
+        ),
+        (
+            "epoch_hours = 24",
+            "epoch_hours = 0",
+            Overrides {
+                epoch_hours: Some(0),
+                ..Overrides::default()
+            },
+            "--epoch-hours",
+        ),
+        (
+            "epoch_hours = 24",
+            "epoch_hours = 24\nmax_devices = 0",
+            Overrides {
+                max_devices: Some(0),
+                ..Overrides::default()
+            },
+            "--max-devices",
+        ),
+        (
+            "rig-01",
+            "",
+            Overrides {
+                rig: Some(String::new()),
+                ..Overrides::default()
+            },
+            "--rig",
+        ),
+        (
+            "mqtt://broker.example:1883",
+            "mqtt://broker.example:0",
+            Overrides {
+                broker_url: Some("mqtt://broker.example:0".into()),
+                ..Overrides::default()
+            },
+            "--publish",
+        ),
+        (
+            "/var/lib/vitrine/spool",
+            "",
+            Overrides {
+                spool_dir: Some(PathBuf::new()),
+                ..Overrides::default()
+            },
+            "--spool",
+        ),
+        (
+            r#"channels = "1,6,11""#,
+            r#"channels = "1,6,15""#,
+            Overrides {
+                channels: Some("1,6,15".into()),
+                ..Overrides::default()
+            },
+            "--channels",
+        ),
+    ];
+    for (from, to, overrides, option) in cases {
+        let in_file = error(&GOOD.replace(from, to)).3;
+        let (got_option, _, on_line) = option_error(&overrides);
+        assert_eq!(got_option, option);
+        assert_eq!(in_file, on_line, "{option}");
+    }
+    let e = Settings::load(
+        None,
+        &Overrides {
+            k: Some(1),
+            ..Overrides::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "--k 1: must be at least 2 (k = 1 publishes every bin, however small)"
+    );
+}
+
+#[test]
+fn options_override_the_file_which_overrides_the_defaults() {
+    let s = resolve(
+        GOOD,
+        &Overrides {
+            k: Some(9),
+            site: Some("store-7".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((s.k, s.window_s, s.presence_rssi_dbm), (9, Some(300), -80));
+    let b = s.broker.unwrap();
+    assert_eq!((b.site.as_str(), b.rig.as_str()), ("store-7", "rig-01"));
+    assert_eq!(
+        (b.host.as_str(), b.port, b.tls),
+        ("broker.example", 1883, false)
+    );
+    assert_eq!(s.spool.retention_days, 7);
+
+    let s = Settings::load(None, &Overrides::default()).unwrap();
+    assert_eq!(s.k, defaults::K);
+    assert_eq!(s.window_s, None);
+    assert_eq!(s.max_devices, defaults::MAX_DEVICES);
+    assert_eq!(s.spool.dir, PathBuf::from(defaults::SPOOL_DIR));
+    assert_eq!(s.capture.channels.to_string(), "1:250,6:250,11:250");
+    assert!(s.broker.is_none());
+}
+
+#[test]
+fn publishing_without_a_site_or_rig_is_refused_naming_what_is_missing() {
+    let e = Settings::load(
+        None,
+        &Overrides {
+            broker_url: Some("mqtt://127.0.0.1:1883".into()),
+            site: Some("store-7".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--publish mqtt://127.0.0.1:1883: publishing needs"),
+        "{e}"
+    );
+    assert!(e.contains("missing: rig."), "{e}");
+
+    let no_ids = GOOD
+        .replace("site = \"store-0042\"\n", "")
+        .replace("rig = \"rig-01\"\n", "");
+    let (line, _, key, message) = error(&no_ids);
+    assert_eq!((line, key.as_str()), (4, "broker.url"));
+    assert!(message.contains("missing: site, rig."), "{message}");
+    // Without a broker, no ids are needed.
+    let no_broker = no_ids.replace("url = \"mqtt://broker.example:1883\"\n", "");
+    assert!(resolve(&no_broker, &Overrides::default()).is_ok());
+}
+
+#[test]
+fn a_huge_file_is_refused_after_its_first_mebibyte() {
+    let e = Settings::load(Some(Path::new("/dev/zero")), &Overrides::default()).unwrap_err();
+    assert!(
+        matches!(e, ConfigError::Read(ReadError::TooLong { .. })),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "configuration /dev/zero is longer than 1 MiB, the most read from such a file"
+    );
+}
+
+fn with_password_file(dir: &Path, mode: u32) -> Settings {
+    use std::os::unix::fs::PermissionsExt;
+    let file = dir.join("password");
+    std::fs::write(&file, "s3cret\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    Settings::load(
+        None,
+        &Overrides {
+            broker_url: Some("mqtt://127.0.0.1".into()),
+            site: Some("s".into()),
+            rig: Some("r".into()),
+            username: Some("rig-a".into()),
+            password_file: Some(file),
+            ..Overrides::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn secrets_must_exist_and_stay_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = with_password_file(dir.path(), 0o600);
+    let secrets = s.broker.as_ref().unwrap().read_secrets().unwrap();
+    assert_eq!(secrets.password.as_deref(), Some("s3cret"));
+    assert!(!format!("{secrets:?}").contains("s3cret"));
+
+    let s = with_password_file(dir.path(), 0o644);
+    let e = s.broker.unwrap().read_secrets().unwrap_err().to_string();
+    assert!(e.starts_with("--password-file "), "{e}");
+    assert!(e.contains("open to others (mode 0644)"), "{e}");
+
+    // Missing: an error located at the line that names it.
+    let text = GOOD.replace(
+        "[windows]",
+        "username = \"rig-a\"\npassword_file = \"/nonexistent/password\"\n\n[windows]",
+    );
+    let b = resolve(&text, &Overrides::default())
+        .unwrap()
+        .broker
+        .unwrap();
+    match b.read_secrets().unwrap_err() {
+        ConfigError::Invalid {
+            line, key, message, ..
+        } => {
+            assert_eq!((line, key.as_str()), (9, "broker.password_file"));
+            assert!(message.contains("/nonexistent/password"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+
+    // A CA certificate is public, but bounded.
+    let text = GOOD
+        .replace("mqtt://broker", "mqtts://broker")
+        .replace("[windows]", "ca_file = \"/dev/zero\"\n\n[windows]");
+    let b = resolve(&text, &Overrides::default())
+        .unwrap()
+        .broker
+        .unwrap();
+    let e = b.read_secrets().unwrap_err().to_string();
+    assert!(
+        e.contains("broker.ca_file: CA certificate /dev/zero is longer than 1 MiB"),
+        "{e}"
+    );
 }

@@ -16,6 +16,6 @@ pub mod mqtt;
 pub mod payload;
 pub mod spool;
 
-pub use mqtt::{BrokerConfig, Publisher};
+pub use mqtt::{BrokerConfig, Publisher, TlsPem};
 pub use payload::{Codec, Envelope, PayloadError};
 pub use spool::{Entry, Spool, SpoolError, SpoolPolicy, SpoolStats};

@@ -25,16 +25,26 @@ use rumqttc::{
 
 use crate::spool::Spool;
 
-/// TLS to the broker: the server is verified against `ca` (PEM); a client
-/// certificate and key (PEM) are sent when the broker asks for them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub ca: std::path::PathBuf,
-    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+/// TLS to the broker: the server is verified against `ca`; a client
+/// certificate and key are sent when the broker asks for them. PEM
+/// contents, read (with a bound, before anything starts) by the caller.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct TlsPem {
+    pub ca: Vec<u8>,
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPem")
+            .field("ca_bytes", &self.ca.len())
+            .field("client", &self.client.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Where and as whom to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
     pub host: String,
     pub port: u16,
@@ -45,13 +55,27 @@ pub struct BrokerConfig {
     pub username: Option<String>,
     pub password: Option<String>,
     /// Set for `mqtts://` URLs.
-    pub tls: Option<TlsFiles>,
+    pub tls: Option<TlsPem>,
+}
+
+impl std::fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("site", &self.site)
+            .field("rig", &self.rig)
+            .field("boot", &self.boot)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl BrokerConfig {
     /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (TLS; then set
-    /// [`BrokerConfig::tls`], or [`BrokerConfig::from_url`] fails later to
-    /// connect without a CA).
+    /// the CA in [`BrokerConfig::tls`], or [`Publisher::start`] fails).
     pub fn from_url(url: &str, site: &str, rig: &str, boot: &str) -> Result<Self, String> {
         let (rest, default_port, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
             (rest, 1883, false)
@@ -70,10 +94,7 @@ impl BrokerConfig {
             ),
             None => (rest, default_port),
         };
-        let tls = tls.then(|| TlsFiles {
-            ca: std::path::PathBuf::new(),
-            client: None,
-        });
+        let tls = tls.then(TlsPem::default);
         if host.is_empty() {
             return Err(format!("{url}: no host"));
         }
@@ -137,7 +158,7 @@ impl std::fmt::Debug for Publisher {
 
 impl Publisher {
     /// Connects in the background and publishes whatever is spooled. Fails
-    /// only when the TLS files cannot be read.
+    /// only when TLS is asked for without a CA certificate.
     pub fn start(
         cfg: &BrokerConfig,
         spool: Arc<Mutex<Spool>>,
@@ -329,12 +350,13 @@ impl Publisher {
 
     /// Waits until the spool is empty (everything acknowledged), at most `timeout`.
     pub fn drain(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        // A timeout past what the clock can say is "until drained".
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             if self.spool.lock().expect("spool lock").is_empty() {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -394,19 +416,14 @@ fn status(cfg: &BrokerConfig, state: &str, spool: &Spool) -> Vec<u8> {
 
 /// rustls with the ring provider (installed once as the process default),
 /// verifying the server against the given CA.
-fn tls_configuration(tls: &TlsFiles) -> Result<TlsConfiguration, String> {
+fn tls_configuration(tls: &TlsPem) -> Result<TlsConfiguration, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-    };
-    let ca = read(&tls.ca)?;
-    let client_auth = match &tls.client {
-        Some((cert, key)) => Some((read(cert)?, read(key)?)),
-        None => None,
-    };
+    if tls.ca.is_empty() {
+        return Err("mqtts:// needs a CA certificate".into());
+    }
     Ok(TlsConfiguration::Simple {
-        ca,
+        ca: tls.ca.clone(),
         alpn: None,
-        client_auth,
+        client_auth: tls.client.clone(),
     })
 }

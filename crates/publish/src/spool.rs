@@ -165,20 +165,21 @@ impl Spool {
 
         let tmp = self.dir.join(format!(".{id}.tmp"));
         let path = self.dir.join(format!("{id}{SUFFIX}"));
-        let io = |source| SpoolError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&body).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        fs::rename(&tmp, &path).map_err(io)?;
-        sync_dir(&self.dir).map_err(io)?;
+        let written = write_synced(&tmp, &body).and_then(|()| fs::rename(&tmp, &path));
+        if let Err(source) = written {
+            // Nothing half-written stays behind: on a full disk every
+            // summary would otherwise leave an empty temporary file.
+            let _ = fs::remove_file(&tmp);
+            return Err(SpoolError::Io { path, source });
+        }
+        // The entry is in the folder now: index it (it will be published)
+        // even if the folder's sync fails, which is still reported.
         self.entries.push((id.clone(), payload.len() as u64));
         self.bytes += payload.len() as u64;
         self.stats.written += 1;
+        let synced = sync_dir(&self.dir);
         self.enforce_size()?;
+        synced.map_err(|source| SpoolError::Io { path, source })?;
         Ok(id)
     }
 
@@ -291,6 +292,12 @@ fn decode(id: &str, b: &[u8]) -> Option<Entry> {
         topic,
         payload: payload.to_vec(),
     })
+}
+
+fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(body)?;
+    f.sync_all()
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

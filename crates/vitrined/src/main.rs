@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 use vitrine_aggregate::Config;
 use vitrine_capture::{CaptureStage, FrameSource, PcapFile, SourceError};
-use vitrine_config::RigConfig;
+use vitrine_config::{ConfigError, Overrides, Secrets, Settings};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrined::Paced;
 use vitrined::publishing::Publishing;
@@ -53,8 +53,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
         /// Replay at this many times the capture's own pace (60: an hour in a
-        /// minute), as a live rig would; by default as fast as possible.
-        #[arg(long, value_name = "FACTOR")]
+        /// minute; 0.001 to 1000000), as a live rig would; by default as fast
+        /// as possible.
+        #[arg(long, value_name = "FACTOR", value_parser = speed_factor)]
         speed: Option<f64>,
         #[command(flatten)]
         opts: PipelineOpts,
@@ -81,7 +82,7 @@ enum Command {
         /// in ms), or one channel to stay on [default: capture.channels, else
         /// 1,6,11].
         #[arg(long, value_name = "PLAN")]
-        channels: Option<vitrine_dot11::ChannelPlan>,
+        channels: Option<String>,
         /// Kernel filter, pcap syntax [default: capture.filter, else `type mgt`].
         #[arg(long, value_name = "BPF")]
         filter: Option<String>,
@@ -96,17 +97,19 @@ enum Command {
     /// rig would publish, next to the simulator's ground truth. No hardware,
     /// no configuration.
     Demo {
-        /// Simulated minutes of store traffic.
-        #[arg(long, default_value_t = 60)]
+        /// Simulated minutes of store traffic (1 to 1440; the simulated
+        /// frames are held in memory).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
         minutes: u32,
         /// Seed of the simulation (same seed, same traffic).
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Shoppers arriving per hour.
-        #[arg(long, default_value_t = 240.0)]
+        /// Shoppers arriving per hour (0 to 1200).
+        #[arg(long, default_value_t = 240.0, value_parser = arrivals_per_hour)]
         arrivals_per_hour: f64,
-        /// How long the demo takes: the simulated time is compressed to this.
-        #[arg(long, default_value_t = 30.0)]
+        /// How long the demo takes, in seconds (0.1 to 86400): the simulated
+        /// time is compressed to this.
+        #[arg(long, default_value_t = 30.0, value_parser = demo_seconds)]
         seconds: f64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -117,8 +120,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct PipelineOpts {
-    /// Window length in seconds [default: 60; demo: 300].
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Window length in seconds, 1 to 86400 [default: 60; demo: 300].
+    #[arg(long, value_name = "SECS")]
     window: Option<u32>,
     /// Ignore list: one MAC address or OUI prefix per line, `#` comments.
     /// Matching devices (the auditor's own equipment) are dropped in the
@@ -126,45 +129,50 @@ struct PipelineOpts {
     #[arg(long, value_name = "FILE")]
     ignore: Option<PathBuf>,
     /// k-anonymity: histogram bins and breakdowns with fewer members are
-    /// suppressed [default: 5].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    k: Option<u32>,
-    /// Devices heard weaker than this (dBm) are counted as addresses but not
-    /// as present devices in `devices.estimated` [default: -80].
-    #[arg(long, value_name = "DBM", allow_negative_numbers = true)]
-    presence_rssi: Option<i8>,
-    /// Key epoch length in hours: pseudonyms are unlinkable across epochs
-    /// [default: 24].
-    #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=8760))]
-    epoch_hours: Option<u64>,
-    /// Cap on per-device state (per window and per epoch); past it, distinct
-    /// counts come from a HyperLogLog sketch [default: 200000].
+    /// suppressed; at least 2 [default: 5].
     #[arg(long)]
-    max_devices: Option<usize>,
+    k: Option<u32>,
+    /// Devices heard weaker than this (dBm, -128 to 0) are counted as
+    /// addresses but not as present devices in `devices.estimated`
+    /// [default: -80].
+    #[arg(long, value_name = "DBM", allow_negative_numbers = true)]
+    presence_rssi: Option<i64>,
+    /// Key epoch length in hours, 1 to 8760: pseudonyms are unlinkable
+    /// across epochs [default: 24].
+    #[arg(long, value_name = "HOURS")]
+    epoch_hours: Option<u64>,
+    /// Cap on per-device state (per window and per epoch), 1000 to
+    /// 10000000; past it, distinct counts come from a HyperLogLog sketch
+    /// [default: 200000].
+    #[arg(long, value_name = "N")]
+    max_devices: Option<u64>,
 }
 
 /// Publishing summaries to an MQTT broker, through a durable spool.
 #[derive(Debug, clap::Args)]
 struct PublishOpts {
     /// Also publish every summary, zstd-compressed, to this broker
-    /// (`mqtt://host[:port]`) on `vitrine/<site>/<rig>/wifi`, QoS 1
-    /// [default: `broker.url` of the configuration file, if any].
+    /// (`mqtt://host[:port]` or `mqtts://host[:port]`) on
+    /// `vitrine/<site>/<rig>/wifi`, QoS 1 [default: `broker.url` of the
+    /// configuration file, if any]. Needs a site and a rig id.
     #[arg(long, value_name = "URL")]
     publish: Option<String>,
-    /// Site id in topics and payloads [default: site].
+    /// Site id in topics and payloads [default: site of the configuration
+    /// file; required to publish].
     #[arg(long)]
     site: Option<String>,
-    /// Rig id in topics and payloads, also the MQTT client id's suffix
-    /// [default: rig].
+    /// Rig id in topics and payloads, also the MQTT client id's suffix:
+    /// unique per rig [default: rig of the configuration file; required to
+    /// publish].
     #[arg(long)]
     rig: Option<String>,
     /// Spool folder: summaries wait here until the broker acknowledges them
     /// [default: /var/lib/vitrine/spool].
     #[arg(long, value_name = "DIR")]
     spool: Option<PathBuf>,
-    /// How long to wait at the end for the broker to acknowledge everything;
-    /// what is left stays spooled for the next run.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// How long to wait at the end for the broker to acknowledge everything,
+    /// 0 to 86400 seconds; what is left stays spooled for the next run.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     drain_timeout: u64,
     /// CA certificate (PEM) the broker's certificate is verified against;
     /// required for `mqtts://` URLs.
@@ -179,9 +187,25 @@ struct PublishOpts {
     /// MQTT user name.
     #[arg(long)]
     username: Option<String>,
-    /// File holding the MQTT password (kept out of the command line).
+    /// File holding the MQTT password (kept out of the command line);
+    /// refused when others than its owner may read it.
     #[arg(long, value_name = "FILE", requires = "username")]
     password_file: Option<PathBuf>,
+}
+
+/// `--speed`: finite, and neither so slow that one second of capture
+/// would take weeks nor faster than the clock can tell apart.
+fn speed_factor(text: &str) -> Result<f64, String> {
+    vitrine_config::rules::finite_in(text, 0.001..=1_000_000.0)
+}
+
+/// `demo --arrivals-per-hour`: the simulated frames are held in memory.
+fn arrivals_per_hour(text: &str) -> Result<f64, String> {
+    vitrine_config::rules::finite_in(text, 0.0..=1200.0)
+}
+
+fn demo_seconds(text: &str) -> Result<f64, String> {
+    vitrine_config::rules::finite_in(text, 0.1..=86_400.0)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -191,58 +215,116 @@ enum LogFormat {
 }
 
 impl PipelineOpts {
-    /// The command line first, then the configuration file, then defaults.
-    fn config(&self, default_window_s: u32) -> Config {
-        let file = rig_config();
-        let w = &file.windows;
-        let d = Config::default();
-        Config {
-            window_s: self
-                .window
-                .or(w.length_s.as_ref().map(|v| *v.get_ref()))
-                .unwrap_or(default_window_s),
-            k: self.k.or(w.k.as_ref().map(|v| *v.get_ref())).unwrap_or(d.k),
-            presence_rssi_dbm: self
-                .presence_rssi
-                .or(w
-                    .presence_rssi_dbm
-                    .as_ref()
-                    .and_then(|v| i8::try_from(*v.get_ref()).ok()))
-                .unwrap_or(d.presence_rssi_dbm),
-            max_devices: self
-                .max_devices
-                .or(file
-                    .privacy
-                    .max_devices
-                    .as_ref()
-                    .and_then(|v| usize::try_from(*v.get_ref()).ok()))
-                .unwrap_or(d.max_devices),
-            ..d
-        }
+    fn overrides(&self, o: &mut Overrides) {
+        o.window_s = self.window;
+        o.k = self.k;
+        o.presence_rssi_dbm = self.presence_rssi;
+        o.epoch_hours = self.epoch_hours;
+        o.max_devices = self.max_devices;
     }
 
-    fn epoch_hours(&self) -> u64 {
-        self.epoch_hours
-            .or(rig_config()
-                .privacy
-                .epoch_hours
-                .as_ref()
-                .map(|v| *v.get_ref()))
-            .unwrap_or(24)
-    }
-
-    fn stage(&self) -> anyhow::Result<CaptureStage> {
+    fn stage(&self, settings: &Settings) -> anyhow::Result<CaptureStage> {
         let ignore = match &self.ignore {
-            Some(path) => IgnoreList::from_file(path)?,
+            Some(path) => read_ignore_list(path)?,
             None => IgnoreList::default(),
         };
         Ok(CaptureStage::new(
             RotationPolicy {
-                period_s: self.epoch_hours() * 3600,
+                period_s: settings.epoch_hours * 3600,
             },
             ignore,
         ))
     }
+}
+
+/// The aggregator's configuration: the resolved settings, and the
+/// command's own window length when none was set.
+fn aggregate_config(settings: &Settings, default_window_s: u32) -> Config {
+    Config {
+        window_s: settings.window_s.unwrap_or(default_window_s),
+        k: settings.k,
+        presence_rssi_dbm: settings.presence_rssi_dbm,
+        // At most 10 million, by its rule.
+        max_devices: usize::try_from(settings.max_devices).unwrap_or(usize::MAX),
+        ..Config::default()
+    }
+}
+
+/// An ignore list, read with the bound of every configuration file.
+fn read_ignore_list(path: &std::path::Path) -> anyhow::Result<IgnoreList> {
+    let text = vitrine_config::read_text(path, "ignore list")?;
+    IgnoreList::parse(&text).map_err(|(line, message)| {
+        vitrine_privacy::IgnoreListError::Syntax {
+            path: path.to_owned(),
+            line,
+            message,
+        }
+        .into()
+    })
+}
+
+impl PublishOpts {
+    fn overrides(&self, o: &mut Overrides) {
+        o.broker_url.clone_from(&self.publish);
+        o.site.clone_from(&self.site);
+        o.rig.clone_from(&self.rig);
+        o.spool_dir.clone_from(&self.spool);
+        o.ca_file.clone_from(&self.tls_ca);
+        o.cert_file.clone_from(&self.tls_cert);
+        o.key_file.clone_from(&self.tls_key);
+        o.username.clone_from(&self.username);
+        o.password_file.clone_from(&self.password_file);
+    }
+}
+
+/// The configuration of a run: file, options and the broker's secret
+/// files, all checked before anything starts.
+struct Configured {
+    settings: Settings,
+    secrets: Secrets,
+}
+
+fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
+    let mut o = Overrides::default();
+    match &cli.command {
+        Command::Replay { opts, publish, .. } => {
+            opts.overrides(&mut o);
+            publish.overrides(&mut o);
+        }
+        #[cfg(feature = "live")]
+        Command::Live {
+            interface,
+            monitor,
+            channels,
+            filter,
+            opts,
+            publish,
+            ..
+        } => {
+            opts.overrides(&mut o);
+            publish.overrides(&mut o);
+            o.interface.clone_from(interface);
+            o.monitor.clone_from(monitor);
+            o.channels.clone_from(channels);
+            o.filter.clone_from(filter);
+        }
+        Command::Demo { opts, .. } => opts.overrides(&mut o),
+    }
+    let mut settings = Settings::load(cli.config.as_deref(), &o)?;
+    #[cfg(feature = "live")]
+    if matches!(cli.command, Command::Live { .. }) {
+        settings.capture.require_interface()?;
+    }
+    let secrets = match (&cli.command, &settings.broker) {
+        // The demo publishes to its own local broker.
+        (Command::Demo { .. }, _) => {
+            settings.broker = None;
+            Secrets::default()
+        }
+        (_, Some(broker)) => broker.read_secrets()?,
+        (_, None) => Secrets::default(),
+    };
+    Ok(Configured { settings, secrets })
 }
 
 fn main() -> ExitCode {
@@ -254,21 +336,18 @@ fn main() -> ExitCode {
         "info"
     };
     init_logging(cli.log_format, level);
-    if let Some(path) = &cli.config {
-        match RigConfig::from_file(path) {
-            Ok(c) => {
-                let _ = RIG_CONFIG.set(c);
-            }
-            Err(e) => {
-                eprintln!("vitrined: configuration error: {e}");
-                return ExitCode::from(vitrine_config::EXIT_CONFIG);
-            }
+    // Everything configured is checked before anything is opened or created.
+    let configured = match configure(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vitrined: configuration error: {e}");
+            return ExitCode::from(vitrine_config::EXIT_CONFIG);
         }
-    }
+    };
     if let Err(e) = vitrine_privacy::harden_process() {
         tracing::warn!(error = %e, "could not disable core dumps");
     }
-    match run(cli.command) {
+    match run(cli.command, configured) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -290,7 +369,8 @@ fn init_logging(format: LogFormat, level: &str) {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<ExitCode> {
+fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
+    let Configured { settings, secrets } = configured;
     match command {
         Command::Replay {
             pcap,
@@ -299,29 +379,34 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             opts,
             publish,
         } => {
-            let mut stage = opts.stage()?;
-            let mut publisher = publish.start()?;
+            let mut stage = opts.stage(&settings)?;
+            let mut publisher = start_publishing(&settings, secrets)?;
             let mut file = PcapFile::open(&pcap)?;
             let mut paced;
             let source: &mut dyn FrameSource = match speed {
-                Some(speed) if speed > 0.0 => {
+                // Finite and positive, by its parser.
+                Some(speed) => {
                     paced = Paced::new(&mut file, speed);
                     &mut paced
                 }
-                Some(speed) => anyhow::bail!("--speed must be positive, not {speed}"),
                 None => &mut file,
             };
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
             let mut spool_error = None;
-            let (stats, result) = vitrined::run(source, &mut stage, opts.config(60), &mut |s| {
-                out.write(&s);
-                if let Some(p) = publisher.as_mut()
-                    && let Err(e) = p.push(s)
-                {
-                    spool_error.get_or_insert(e);
-                }
-            });
+            let (stats, result) = vitrined::run(
+                source,
+                &mut stage,
+                aggregate_config(&settings, vitrine_config::defaults::WINDOW_S),
+                &mut |s| {
+                    out.write(&s);
+                    if let Some(p) = publisher.as_mut()
+                        && let Err(e) = p.push(s)
+                    {
+                        spool_error.get_or_insert(e);
+                    }
+                },
+            );
             out.finish().context("writing summaries")?;
             if let Some(e) = spool_error {
                 return Err(e.context("spooling a summary"));
@@ -350,14 +435,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "live")]
         Command::Live {
-            interface,
-            monitor,
-            channels,
-            filter,
             format,
             opts,
             publish,
-        } => live(interface, monitor, channels, filter, format, opts, publish),
+            ..
+        } => live(&settings, secrets, format, &opts, &publish),
         Command::Demo {
             minutes,
             seed,
@@ -367,7 +449,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             opts,
         } => {
             // Five-minute windows: long enough to hear every device present.
-            let cfg = opts.config(300);
+            let cfg = aggregate_config(&settings, 300);
             let sim = vitrined::demo::sim_config(minutes, seed, arrivals_per_hour);
             let work =
                 std::env::temp_dir().join(format!("vitrine-demo-{}", vitrine_privacy::random_id()));
@@ -389,7 +471,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     let (s, t, p) = vitrined::demo::simulate_live(
                         sim,
                         cfg,
-                        opts.stage()?,
+                        opts.stage(&settings)?,
                         &b.url(),
                         &work.join("spool"),
                         format,
@@ -403,7 +485,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                          counts only, one row per {}-second window.\n",
                         cfg.window_s
                     );
-                    let (summaries, truth) = vitrined::demo::simulate(sim, cfg, opts.stage()?);
+                    let (summaries, truth) =
+                        vitrined::demo::simulate(sim, cfg, opts.stage(&settings)?);
                     let mut out = Output::new(format);
                     for s in &summaries {
                         out.write(s);
@@ -432,39 +515,26 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 #[cfg(feature = "live")]
 fn live(
-    interface: Option<String>,
-    monitor: Option<String>,
-    channels: Option<vitrine_dot11::ChannelPlan>,
-    filter: Option<String>,
+    settings: &Settings,
+    secrets: Secrets,
     format: Format,
-    opts: PipelineOpts,
-    publish: PublishOpts,
+    opts: &PipelineOpts,
+    publish: &PublishOpts,
 ) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    let file = &rig_config().capture;
-    let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
-    let interface = interface
-        .or(text(&file.interface))
-        .context("no interface: give --interface or capture.interface")?;
-    let plan = match channels {
-        Some(p) => p,
-        // Validated with the file.
-        None => text(&file.channels)
-            .unwrap_or_else(|| "1,6,11".into())
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!(e))?,
-    };
-    let mut cfg = vitrine_radio::LiveConfig::new(&interface, plan);
-    if let Some(m) = monitor.or(text(&file.monitor)) {
-        cfg.monitor = m;
+    let capture = &settings.capture;
+    let interface = capture.require_interface()?;
+    let mut cfg = vitrine_radio::LiveConfig::new(interface, capture.channels.clone());
+    if let Some(m) = &capture.monitor {
+        cfg.monitor.clone_from(m);
     }
-    if let Some(f) = filter.or(text(&file.filter)) {
-        cfg.filter = f;
+    if let Some(f) = &capture.filter {
+        cfg.filter.clone_from(f);
     }
-    let mut stage = opts.stage()?;
-    let mut publisher = publish.start()?;
+    let mut stage = opts.stage(settings)?;
+    let mut publisher = start_publishing(settings, secrets)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("signal handler")?;
@@ -484,7 +554,7 @@ fn live(
     let stats = vitrined::live::run_live(
         &mut capture,
         &mut stage,
-        opts.config(60),
+        aggregate_config(settings, vitrine_config::defaults::WINDOW_S),
         &stop,
         &mut supervisor,
         &mut vitrined::live::now_us,
@@ -526,72 +596,35 @@ fn live(
     }
 }
 
-impl PublishOpts {
-    /// The command line first, then the configuration file, then defaults.
-    fn start(&self) -> anyhow::Result<Option<Publishing>> {
-        let file = rig_config();
-        let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
-        let Some(url) = self.publish.clone().or(text(&file.broker.url)) else {
-            return Ok(None);
-        };
-        let site = self
-            .site
-            .clone()
-            .or(text(&file.site))
-            .unwrap_or_else(|| "site".into());
-        let rig = self
-            .rig
-            .clone()
-            .or(text(&file.rig))
-            .unwrap_or_else(|| "rig".into());
-        let spool = self
-            .spool
-            .clone()
-            .or(text(&file.spool.dir).map(PathBuf::from))
-            .unwrap_or_else(|| "/var/lib/vitrine/spool".into());
-        let defaults = vitrine_publish::SpoolPolicy::default();
-        let policy = vitrine_publish::SpoolPolicy {
-            retention_s: file
-                .spool
-                .retention_days
-                .as_ref()
-                .map_or(defaults.retention_s, |d| *d.get_ref() * 86_400),
-            max_bytes: file
-                .spool
-                .max_mb
-                .as_ref()
-                .map_or(defaults.max_bytes, |m| *m.get_ref() << 20),
-        };
-        let mut broker = vitrined::publishing::new_broker(&url, &site, &rig)?;
-        let path = |cli: &Option<PathBuf>, file: &Option<toml::Spanned<String>>| {
-            cli.clone().or(text(file).map(PathBuf::from))
-        };
-        if let Some(tls) = &mut broker.tls {
-            tls.ca = path(&self.tls_ca, &file.broker.ca_file)
-                .context("mqtts:// needs a CA certificate: --tls-ca or broker.ca_file")?;
-            if let (Some(cert), Some(key)) = (
-                path(&self.tls_cert, &file.broker.cert_file),
-                path(&self.tls_key, &file.broker.key_file),
-            ) {
-                tls.client = Some((cert, key));
-            }
-        }
-        broker.username = self.username.clone().or(text(&file.broker.username));
-        if let Some(p) = path(&self.password_file, &file.broker.password_file) {
-            let password = std::fs::read_to_string(&p)
-                .with_context(|| format!("reading the MQTT password from {}", p.display()))?;
-            broker.password = Some(password.trim_end_matches(['\r', '\n']).to_string());
-        }
-        Ok(Some(Publishing::start(broker, &spool, policy)?))
-    }
-}
-
-/// The configuration file given with `--config`, validated before anything
-/// starts; empty without one.
-static RIG_CONFIG: std::sync::OnceLock<RigConfig> = std::sync::OnceLock::new();
-
-fn rig_config() -> &'static RigConfig {
-    RIG_CONFIG.get_or_init(RigConfig::default)
+/// Starts publishing when a broker is configured: the spool is opened (and
+/// created) only here, after every check.
+fn start_publishing(settings: &Settings, secrets: Secrets) -> anyhow::Result<Option<Publishing>> {
+    let Some(b) = &settings.broker else {
+        return Ok(None);
+    };
+    let broker = vitrine_publish::BrokerConfig {
+        host: b.host.clone(),
+        port: b.port,
+        site: b.site.clone(),
+        rig: b.rig.clone(),
+        boot: vitrine_privacy::random_id(),
+        username: b.username.clone(),
+        password: secrets.password,
+        tls: b.tls.then(|| vitrine_publish::TlsPem {
+            ca: secrets.ca.unwrap_or_default(),
+            client: secrets.client,
+        }),
+    };
+    let policy = vitrine_publish::SpoolPolicy {
+        retention_s: settings.spool.retention_days * 86_400,
+        // At most 1 TiB, by its rule.
+        max_bytes: settings.spool.max_mb << 20,
+    };
+    Ok(Some(Publishing::start(
+        broker,
+        &settings.spool.dir,
+        policy,
+    )?))
 }
 
 /// The process's peak resident memory (VmHWM), in KiB.

@@ -176,3 +176,13 @@ fn without_mosquitto_the_demo_embeds_a_broker() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn one_set_of_defaults_the_configurations_are_the_aggregators() {
+    let aggregate = vitrine_aggregate::Config::default();
+    let d = vitrine_config::Settings::load(None, &vitrine_config::Overrides::default()).unwrap();
+    assert_eq!(aggregate.k, d.k);
+    assert_eq!(aggregate.presence_rssi_dbm, d.presence_rssi_dbm);
+    assert_eq!(aggregate.max_devices as u64, d.max_devices);
+    assert_eq!(aggregate.window_s, vitrine_config::defaults::WINDOW_S);
+}

@@ -369,8 +369,11 @@ fn credentials_from_a_password_file_are_accepted_and_wrong_ones_refused() {
         &["-u", "rig-a", "-P", "s3cret-pass"],
     );
     let replay = |password: &str, spool: &str| {
+        use std::os::unix::fs::PermissionsExt;
         let file = dir.path().join(format!("{spool}.password"));
         std::fs::write(&file, format!("{password}\n")).unwrap();
+        // Readable by its owner only, or it is refused.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         hourly_rig(&broker.url(), &dir.path().join(spool))
             .args(["--username", "rig-a", "--password-file"])
             .arg(&file)

@@ -101,7 +101,8 @@ fn no_mac_ssid_or_pseudonym_reaches_any_output() {
             .env("VITRINE_LOG", "trace")
             .args(["--log-format", log_format, "replay", "--pcap"])
             .arg(&pcap)
-            .args(["--format", format, "--k", "1"])
+            // The smallest k allowed, so that as much as possible is published.
+            .args(["--format", format, "--k", "2"])
             .output()
             .unwrap();
         assert!(

@@ -1,0 +1,190 @@
+//! Every setting's rule, written once: `Ok`, or what is wrong in words for
+//! a person. The configuration file and the
+//! command line are checked by the same functions, so a value the file
+//! refuses is refused on the command line too, with the same words.
+
+use std::ops::RangeInclusive;
+
+/// A setting: its key in the file and its command-line option, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub file: &'static str,
+    pub option: Option<&'static str>,
+}
+
+const fn key(file: &'static str, option: &'static str) -> Key {
+    Key {
+        file,
+        option: Some(option),
+    }
+}
+
+const fn file_only(file: &'static str) -> Key {
+    Key { file, option: None }
+}
+
+pub const SITE: Key = key("site", "--site");
+pub const RIG: Key = key("rig", "--rig");
+pub const BROKER_URL: Key = key("broker.url", "--publish");
+pub const CA_FILE: Key = key("broker.ca_file", "--tls-ca");
+pub const CERT_FILE: Key = key("broker.cert_file", "--tls-cert");
+pub const KEY_FILE: Key = key("broker.key_file", "--tls-key");
+pub const USERNAME: Key = key("broker.username", "--username");
+pub const PASSWORD_FILE: Key = key("broker.password_file", "--password-file");
+pub const WINDOW_LENGTH: Key = key("windows.length_s", "--window");
+pub const K: Key = key("windows.k", "--k");
+pub const PRESENCE_RSSI: Key = key("windows.presence_rssi_dbm", "--presence-rssi");
+pub const EPOCH_HOURS: Key = key("privacy.epoch_hours", "--epoch-hours");
+pub const MAX_DEVICES: Key = key("privacy.max_devices", "--max-devices");
+pub const SPOOL_DIR: Key = key("spool.dir", "--spool");
+pub const RETENTION_DAYS: Key = file_only("spool.retention_days");
+pub const MAX_MB: Key = file_only("spool.max_mb");
+pub const INTERFACE: Key = key("capture.interface", "--interface");
+pub const MONITOR: Key = key("capture.monitor", "--monitor");
+pub const CHANNELS: Key = key("capture.channels", "--channels");
+pub const FILTER: Key = key("capture.filter", "--filter");
+
+fn within<T: PartialOrd>(v: &T, range: RangeInclusive<T>, message: &str) -> Result<(), String> {
+    if range.contains(v) {
+        Ok(())
+    } else {
+        Err(message.to_string())
+    }
+}
+
+/// Site and rig ids: they are MQTT topic levels and part of the client id.
+pub fn id(v: &str) -> Result<(), String> {
+    if v.is_empty()
+        || v.len() > 64
+        || v.contains(['/', '+', '#'])
+        || v.chars().any(char::is_control)
+    {
+        return Err(
+            "must be 1 to 64 characters without / + # or control characters \
+                    (it is part of MQTT topics)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A broker URL, split into what a client needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// `mqtt://host[:port]` (1883) or `mqtts://host[:port]` (8883, TLS).
+pub fn parse_broker_url(url: &str) -> Result<BrokerUrl, String> {
+    const EXPECTED: &str = "expected mqtt://host[:port] or mqtts://host[:port]";
+    let (rest, port, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
+        (rest, 1883, false)
+    } else if let Some(rest) = url.strip_prefix("mqtts://") {
+        (rest, 8883, true)
+    } else {
+        return Err(EXPECTED.into());
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, p)) => match p.parse::<u16>() {
+            Ok(p) if p > 0 => (host, p),
+            _ => return Err(format!("port {p:?} must be 1 to 65535")),
+        },
+        None => (rest, port),
+    };
+    if host.is_empty() || host.contains(|c: char| c == '/' || c == '@' || c.is_whitespace()) {
+        return Err(format!("{EXPECTED}: no host name"));
+    }
+    Ok(BrokerUrl {
+        host: host.to_string(),
+        port,
+        tls,
+    })
+}
+
+pub fn broker_url(v: &str) -> Result<(), String> {
+    parse_broker_url(v).map(|_| ())
+}
+
+/// File names (a path, however short, is never empty).
+pub fn path(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("must name a file or folder".into());
+    }
+    Ok(())
+}
+
+pub fn username(v: &str) -> Result<(), String> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err("must be non-empty, without control characters".into());
+    }
+    Ok(())
+}
+
+pub fn window_length(v: &u32) -> Result<(), String> {
+    within(v, 1..=86_400, "must be 1 to 86400 seconds")
+}
+
+pub fn k(v: &u32) -> Result<(), String> {
+    if *v < 2 {
+        return Err("must be at least 2 (k = 1 publishes every bin, however small)".into());
+    }
+    Ok(())
+}
+
+pub fn presence_rssi(v: &i64) -> Result<(), String> {
+    within(v, -128..=0, "must be -128 to 0 dBm")
+}
+
+pub fn epoch_hours(v: &u64) -> Result<(), String> {
+    within(v, 1..=8760, "must be 1 to 8760 hours")
+}
+
+pub fn max_devices(v: &u64) -> Result<(), String> {
+    within(v, 1_000..=10_000_000, "must be 1000 to 10000000")
+}
+
+pub fn retention_days(v: &u64) -> Result<(), String> {
+    within(v, 1..=366, "must be 1 to 366 days")
+}
+
+pub fn max_mb(v: &u64) -> Result<(), String> {
+    within(v, 1..=1_048_576, "must be 1 to 1048576 MiB")
+}
+
+/// A network interface name, as the kernel takes it (IFNAMSIZ).
+pub fn interface(v: &str) -> Result<(), String> {
+    if (1..=15).contains(&v.len())
+        && !v.contains(|c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        Ok(())
+    } else {
+        Err("must be an interface name: 1 to 15 characters, no / or spaces".into())
+    }
+}
+
+pub fn channels(v: &str) -> Result<(), String> {
+    v.parse::<vitrine_dot11::ChannelPlan>().map(|_| ())
+}
+
+/// One channel to stay on (tools that transmit canaries or test frames).
+pub fn channel(v: &u8) -> Result<(), String> {
+    vitrine_dot11::ChannelPlan::fixed(*v).map(|_| ())
+}
+
+/// Kernel filters are compiled by libpcap, which reports their errors; this
+/// only bounds their size.
+pub fn filter(v: &str) -> Result<(), String> {
+    within(&v.len(), 0..=4096, "must be at most 4096 characters")
+}
+
+/// A number from the command line that must be finite and within `range`
+/// (NaN, infinities and out-of-range values are refused, never clamped).
+pub fn finite_in(text: &str, range: RangeInclusive<f64>) -> Result<f64, String> {
+    let expected = format!("must be a number from {} to {}", range.start(), range.end());
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && range.contains(&v) => Ok(v),
+        _ => Err(expected),
+    }
+}

@@ -1,0 +1,501 @@
+//! The configuration resolved once: command-line options over the file
+//! over the defaults, every value checked by its key's rule
+//! ([`crate::rules`]) whichever source it came from, then the rules that
+//! join keys (TLS files, credentials, the ids a publishing rig needs).
+
+use std::borrow::Borrow;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use vitrine_dot11::ChannelPlan;
+
+use crate::read::{check_private, read_bounded, read_text};
+use crate::rules::{self as r, Key};
+use crate::{ConfigError, RigConfig, line_column};
+
+/// The defaults, one set for every binary.
+pub mod defaults {
+    pub const WINDOW_S: u32 = 60;
+    pub const K: u32 = 5;
+    pub const PRESENCE_RSSI_DBM: i8 = -80;
+    pub const EPOCH_HOURS: u64 = 24;
+    pub const MAX_DEVICES: u64 = 200_000;
+    pub const SPOOL_DIR: &str = "/var/lib/vitrine/spool";
+    pub const RETENTION_DAYS: u64 = 7;
+    pub const MAX_MB: u64 = 64;
+    pub const CHANNELS: &str = "1,6,11";
+}
+
+/// Where a value came from, so that an error found later (a missing
+/// password file) names the line or the option that gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: &'static str,
+    },
+    Option {
+        option: &'static str,
+        value: String,
+    },
+}
+
+impl Origin {
+    /// An error about the value from here.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        match self {
+            Origin::File {
+                path,
+                line,
+                column,
+                key,
+            } => ConfigError::Invalid {
+                path: path.clone(),
+                line: *line,
+                column: *column,
+                key: (*key).to_string(),
+                message: message.into(),
+            },
+            Origin::Option { option, value } => ConfigError::Option {
+                option,
+                value: value.clone(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+/// A configuration file, read (at most [`crate::MAX_FILE_BYTES`]) and each
+/// key checked; kept with its text to locate later errors.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    path: PathBuf,
+    text: String,
+    cfg: RigConfig,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_text(path, "configuration")?;
+        let cfg = RigConfig::parse(&text).map_err(|e| e.locate(path, &text))?;
+        Ok(ConfigFile {
+            path: path.to_owned(),
+            text,
+            cfg,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn origin<T>(&self, key: Key, v: &Spanned<T>) -> Origin {
+        let (line, column) = line_column(&self.text, v.span().start);
+        Origin::File {
+            path: self.path.clone(),
+            line,
+            column,
+            key: key.file,
+        }
+    }
+}
+
+/// Values given on the command line; each overrides its key of the file
+/// and is checked by the same rule ([`crate::rules`]).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub site: Option<String>,
+    pub rig: Option<String>,
+    pub broker_url: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub window_s: Option<u32>,
+    pub k: Option<u32>,
+    pub presence_rssi_dbm: Option<i64>,
+    pub epoch_hours: Option<u64>,
+    pub max_devices: Option<u64>,
+    pub spool_dir: Option<PathBuf>,
+    pub interface: Option<String>,
+    pub monitor: Option<String>,
+    pub channels: Option<String>,
+    pub filter: Option<String>,
+}
+
+/// Everything a binary is configured with, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub site: Option<String>,
+    pub rig: Option<String>,
+    /// Unset: the command's own default ([`defaults::WINDOW_S`]; the demo
+    /// uses longer windows).
+    pub window_s: Option<u32>,
+    pub k: u32,
+    pub presence_rssi_dbm: i8,
+    pub epoch_hours: u64,
+    pub max_devices: u64,
+    /// Set when summaries are published.
+    pub broker: Option<BrokerSettings>,
+    pub spool: SpoolSettings,
+    pub capture: CaptureSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSettings {
+    pub url: Sourced<String>,
+    pub host: String,
+    pub port: u16,
+    /// `mqtts://`: then `ca_file` is set.
+    pub tls: bool,
+    pub site: String,
+    pub rig: String,
+    pub ca_file: Option<Sourced<PathBuf>>,
+    /// Client certificate and key.
+    pub client: Option<(Sourced<PathBuf>, Sourced<PathBuf>)>,
+    pub username: Option<String>,
+    pub password_file: Option<Sourced<PathBuf>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolSettings {
+    pub dir: PathBuf,
+    pub retention_days: u64,
+    pub max_mb: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureSettings {
+    pub interface: Option<String>,
+    /// Unset: named after the adapter (`vmon<N>` for `wlan<N>`).
+    pub monitor: Option<String>,
+    pub channels: ChannelPlan,
+    /// Unset: management frames only.
+    pub filter: Option<String>,
+}
+
+/// What the broker's files hold, read before anything starts.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// PEM.
+    pub ca: Option<Vec<u8>>,
+    /// PEM certificate and key.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("ca", &self.ca.as_ref().map(Vec::len))
+            .field("client", &self.client.is_some())
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Reads the file (if any) and resolves it with `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let file = file.map(ConfigFile::load).transpose()?;
+        Settings::resolve(file.as_ref(), overrides)
+    }
+
+    /// Options over the file over the defaults; every option checked by
+    /// its key's rule, then the rules between keys.
+    pub fn resolve(file: Option<&ConfigFile>, o: &Overrides) -> Result<Settings, ConfigError> {
+        let m = Merge { file };
+        let text = |v: &String| v.clone();
+        let site = m.value(r::SITE, &o.site, |c| &c.site, r::id, text)?;
+        let rig = m.value(r::RIG, &o.rig, |c| &c.rig, r::id, text)?;
+        let url = m.value(
+            r::BROKER_URL,
+            &o.broker_url,
+            |c| &c.broker.url,
+            r::broker_url,
+            text,
+        )?;
+        let ca_file = m.path(r::CA_FILE, &o.ca_file, |c| &c.broker.ca_file)?;
+        let cert_file = m.path(r::CERT_FILE, &o.cert_file, |c| &c.broker.cert_file)?;
+        let key_file = m.path(r::KEY_FILE, &o.key_file, |c| &c.broker.key_file)?;
+        let username = m.value(
+            r::USERNAME,
+            &o.username,
+            |c| &c.broker.username,
+            r::username,
+            text,
+        )?;
+        let password_file = m.path(r::PASSWORD_FILE, &o.password_file, |c| {
+            &c.broker.password_file
+        })?;
+        let number = |v: &u32| v.to_string();
+        let window = m.value(
+            r::WINDOW_LENGTH,
+            &o.window_s,
+            |c| &c.windows.length_s,
+            r::window_length,
+            number,
+        )?;
+        let k = m.value(r::K, &o.k, |c| &c.windows.k, r::k, number)?;
+        let rssi = m.value(
+            r::PRESENCE_RSSI,
+            &o.presence_rssi_dbm,
+            |c| &c.windows.presence_rssi_dbm,
+            r::presence_rssi,
+            i64::to_string,
+        )?;
+        let epoch_hours = m.value(
+            r::EPOCH_HOURS,
+            &o.epoch_hours,
+            |c| &c.privacy.epoch_hours,
+            r::epoch_hours,
+            u64::to_string,
+        )?;
+        let max_devices = m.value(
+            r::MAX_DEVICES,
+            &o.max_devices,
+            |c| &c.privacy.max_devices,
+            r::max_devices,
+            u64::to_string,
+        )?;
+        let spool_dir = m.path(r::SPOOL_DIR, &o.spool_dir, |c| &c.spool.dir)?;
+        let interface = m.value(
+            r::INTERFACE,
+            &o.interface,
+            |c| &c.capture.interface,
+            r::interface,
+            text,
+        )?;
+        let monitor = m.value(
+            r::MONITOR,
+            &o.monitor,
+            |c| &c.capture.monitor,
+            r::interface,
+            text,
+        )?;
+        let channels = m.value(
+            r::CHANNELS,
+            &o.channels,
+            |c| &c.capture.channels,
+            r::channels,
+            text,
+        )?;
+        let filter = m.value(r::FILTER, &o.filter, |c| &c.capture.filter, r::filter, text)?;
+        let file_spool = file.map(|f| &f.cfg.spool);
+        let from_file = |v: Option<&Option<Spanned<u64>>>, default| {
+            v.and_then(Option::as_ref).map_or(default, |v| *v.get_ref())
+        };
+
+        let client = match (cert_file, key_file) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(cert), None) => {
+                return Err(cert.origin.error(
+                    "a client certificate goes with its key: broker.key_file or --tls-key",
+                ));
+            }
+            (None, Some(key)) => {
+                return Err(key.origin.error(
+                    "a client key goes with its certificate: broker.cert_file or --tls-cert",
+                ));
+            }
+        };
+        if let Some(p) = &password_file
+            && username.is_none()
+        {
+            return Err(p
+                .origin
+                .error("a password needs a user name: broker.username or --username"));
+        }
+        let broker = match url {
+            None => None,
+            Some(url) => {
+                let parsed = r::parse_broker_url(&url.value).map_err(|m| url.origin.error(m))?;
+                let missing: Vec<&str> = [("site", &site), ("rig", &rig)]
+                    .into_iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(name, _)| name)
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(url.origin.error(format!(
+                        "publishing needs a site and a rig id (--site and --rig, or site and rig \
+                         in the configuration file); missing: {}. They name the rig's topics \
+                         and MQTT client id, which no two rigs may share",
+                        missing.join(", ")
+                    )));
+                }
+                if parsed.tls && ca_file.is_none() {
+                    return Err(url
+                        .origin
+                        .error("mqtts:// needs a CA certificate: broker.ca_file or --tls-ca"));
+                }
+                Some(BrokerSettings {
+                    host: parsed.host,
+                    port: parsed.port,
+                    tls: parsed.tls,
+                    site: site.clone().map(|s| s.value).unwrap_or_default(),
+                    rig: rig.clone().map(|s| s.value).unwrap_or_default(),
+                    url,
+                    ca_file,
+                    client,
+                    username: username.map(|u| u.value),
+                    password_file,
+                })
+            }
+        };
+        let channels = channels.map_or_else(|| defaults::CHANNELS.to_string(), |c| c.value);
+        Ok(Settings {
+            site: site.map(|s| s.value),
+            rig: rig.map(|s| s.value),
+            window_s: window.map(|v| v.value),
+            k: k.map_or(defaults::K, |v| v.value),
+            // In range by the rule.
+            presence_rssi_dbm: rssi.map_or(defaults::PRESENCE_RSSI_DBM, |v| v.value as i8),
+            epoch_hours: epoch_hours.map_or(defaults::EPOCH_HOURS, |v| v.value),
+            max_devices: max_devices.map_or(defaults::MAX_DEVICES, |v| v.value),
+            broker,
+            spool: SpoolSettings {
+                dir: spool_dir.map_or_else(|| defaults::SPOOL_DIR.into(), |v| v.value),
+                retention_days: from_file(
+                    file_spool.map(|s| &s.retention_days),
+                    defaults::RETENTION_DAYS,
+                ),
+                max_mb: from_file(file_spool.map(|s| &s.max_mb), defaults::MAX_MB),
+            },
+            capture: CaptureSettings {
+                interface: interface.map(|v| v.value),
+                monitor: monitor.map(|v| v.value),
+                channels: channels.parse().expect("checked by its rule"),
+                filter: filter.map(|v| v.value),
+            },
+        })
+    }
+}
+
+impl CaptureSettings {
+    /// The adapter to capture on, which live capture cannot do without.
+    pub fn require_interface(&self) -> Result<&str, ConfigError> {
+        self.interface.as_deref().ok_or(ConfigError::Missing {
+            key: r::INTERFACE.file,
+            option: "--interface",
+            needed_for: "live capture needs the adapter's interface",
+        })
+    }
+}
+
+impl BrokerSettings {
+    /// Reads the CA certificate (for `mqtts://`), the client certificate and
+    /// key, and the password, each at most [`crate::MAX_FILE_BYTES`]; a
+    /// missing file, or a key or password file that others may read, is an
+    /// error located where the file was named.
+    pub fn read_secrets(&self) -> Result<Secrets, ConfigError> {
+        let mut secrets = Secrets::default();
+        if self.tls
+            && let Some(ca) = &self.ca_file
+        {
+            secrets.ca = Some(read(ca, "CA certificate", false)?);
+        }
+        if let Some((cert, key)) = &self.client {
+            secrets.client = Some((
+                read(cert, "client certificate", false)?,
+                read(key, "client key", true)?,
+            ));
+        }
+        if let Some(p) = &self.password_file {
+            let bytes = read(p, "password file", true)?;
+            let password = String::from_utf8(bytes)
+                .map_err(|_| p.origin.error("the password file is not UTF-8 text"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                return Err(p
+                    .origin
+                    .error(format!("the password file {} is empty", p.value.display())));
+            }
+            secrets.password = Some(password.to_string());
+        }
+        Ok(secrets)
+    }
+}
+
+fn read(
+    file: &Sourced<PathBuf>,
+    what: &'static str,
+    private: bool,
+) -> Result<Vec<u8>, ConfigError> {
+    if private {
+        check_private(&file.value).map_err(|m| file.origin.error(m))?;
+    }
+    read_bounded(&file.value, what).map_err(|e| file.origin.error(e.to_string()))
+}
+
+/// Picks each value from the command line or the file.
+struct Merge<'a> {
+    file: Option<&'a ConfigFile>,
+}
+
+impl Merge<'_> {
+    /// The option's value when given (checked by `rule`: the file's values
+    /// were checked when it was read), else the file's.
+    fn value<T: Clone + Borrow<U>, U: ?Sized>(
+        &self,
+        key: Key,
+        option: &Option<T>,
+        in_file: impl Fn(&RigConfig) -> &Option<Spanned<T>>,
+        rule: fn(&U) -> Result<(), String>,
+        show: impl Fn(&T) -> String,
+    ) -> Result<Option<Sourced<T>>, ConfigError> {
+        if let Some(v) = option {
+            let origin = Origin::Option {
+                option: key.option.unwrap_or(key.file),
+                value: show(v),
+            };
+            rule(v.borrow()).map_err(|m| origin.error(m))?;
+            return Ok(Some(Sourced {
+                value: v.clone(),
+                origin,
+            }));
+        }
+        Ok(self.file.and_then(|f| {
+            in_file(&f.cfg).as_ref().map(|v| Sourced {
+                value: v.get_ref().clone(),
+                origin: f.origin(key, v),
+            })
+        }))
+    }
+
+    /// A file name: the option's (a path, kept as given) or the file's.
+    fn path(
+        &self,
+        key: Key,
+        option: &Option<PathBuf>,
+        in_file: impl Fn(&RigConfig) -> &Option<Spanned<String>>,
+    ) -> Result<Option<Sourced<PathBuf>>, ConfigError> {
+        if let Some(p) = option {
+            let origin = Origin::Option {
+                option: key.option.unwrap_or(key.file),
+                value: p.display().to_string(),
+            };
+            r::path(&p.to_string_lossy()).map_err(|m| origin.error(m))?;
+            return Ok(Some(Sourced {
+                value: p.clone(),
+                origin,
+            }));
+        }
+        Ok(self
+            .value(key, &None, in_file, r::path, String::clone)?
+            .map(|s| Sourced {
+                value: PathBuf::from(s.value),
+                origin: s.origin,
+            }))
+    }
+}
