@@ -419,11 +419,21 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
                 packets = stats.packets,
                 windows = stats.windows,
                 key_rotations = stats.rotations,
+                cut_by_snaplen = stats.cut,
+                other_link_skipped = stats.source.other_link,
+                untimed = stats.source.untimed,
+                time_outliers = stats.time_outliers,
                 seconds = format!("{secs:.3}"),
                 packets_per_s = (stats.packets as f64 / secs.max(1e-9)) as u64,
                 peak_rss_kib = peak_rss_kib(),
                 "replay done"
             );
+            if stats.time_outliers > 0 {
+                tracing::warn!(
+                    time_outliers = stats.time_outliers,
+                    "packets with timestamps far from the capture's course were counted at the time of the packets around them"
+                );
+            }
             match result {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e @ SourceError::Truncated { .. }) => {
@@ -588,6 +598,8 @@ fn live(
         hops = radio.hops,
         hop_errors = radio.hop_errors,
         kernel_drops = radio.kernel_drops,
+        cut_by_snaplen = stats.cut,
+        time_outliers = stats.time_outliers,
         "live capture stopped"
     );
     match spool_error {

@@ -130,10 +130,14 @@ enum Cmd {
     TrainDict,
     /// Bytes per day per rig for plain JSON, zstd, and zstd with the dictionary.
     PayloadSize,
-    /// Fuzz the frame parser (cargo fuzz, nightly), seeded with the shared captures.
+    /// Fuzz a target (cargo fuzz, nightly), seeded from the shared captures:
+    /// `frame_parser` (one packet) or `capture_file` (whole pcap and pcapng
+    /// files through the pipeline).
     Fuzz {
         #[arg(long, default_value_t = 600)]
         seconds: u64,
+        #[arg(long, default_value = "frame_parser", value_parser = ["frame_parser", "capture_file"])]
+        target: String,
     },
 }
 
@@ -246,7 +250,7 @@ fn main() -> anyhow::Result<()> {
             bench_scan::run(&root, gb)
         }
         Cmd::Occupancy => occupancy(&root),
-        Cmd::Fuzz { seconds } => fuzz::run(&root, seconds),
+        Cmd::Fuzz { seconds, target } => fuzz::run(&root, &target, seconds),
         Cmd::TrainDict => payloads::train_dict(&root),
         Cmd::PayloadSize => {
             println!("{}", payloads::bytes_per_day());
