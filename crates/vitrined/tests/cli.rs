@@ -186,3 +186,34 @@ fn one_set_of_defaults_the_configurations_are_the_aggregators() {
     assert_eq!(aggregate.max_devices as u64, d.max_devices);
     assert_eq!(aggregate.window_s, vitrine_config::defaults::WINDOW_S);
 }
+
+#[test]
+fn the_packaged_configuration_is_valid_and_refuses_to_publish_until_the_rig_is_named() {
+    let packaged =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/vitrine.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let out = vitrined()
+        .arg("--config")
+        .arg(&packaged)
+        .args(["replay", "--pcap", "/nonexistent.pcap", "--spool"])
+        .arg(&spool)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("missing: site, rig"), "{stderr}");
+    assert!(!spool.exists(), "nothing is created before the refusal");
+    // Named on the command line, the same file is accepted: the refusal was
+    // the missing ids, not the file (the capture is what fails next).
+    let out = vitrined()
+        .arg("--config")
+        .arg(&packaged)
+        .args(["replay", "--pcap", "/nonexistent.pcap", "--site", "s1"])
+        .args(["--rig", "r1", "--spool"])
+        .arg(&spool)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open /nonexistent.pcap"), "{stderr}");
+}
