@@ -54,9 +54,11 @@ pub fn run(root: &Path, routines: &[Routine]) -> anyhow::Result<()> {
             exe.display()
         ))
         // The dependency step, as the test command runs it (the Debian part:
-        // the root has no rustup), its output kept and shown.
+        // the root has no rustup). apt's output is kept in the log, shown
+        // whole only when the step fails.
         .arg(format!(
-            "--customize-hook={inside} {bin} deps --debian-only {names} > {log} 2>&1; s=$?; cat {log}; exit $s",
+            "--customize-hook=if {inside} {bin} deps --debian-only {names} > {log} 2>&1; \
+             then grep '^xtask:' {log} || true; else cat {log}; exit 1; fi",
             log = deps_log.display()
         ))
         .arg(format!(
