@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use vitrine_capture::{FrameSource, PcapFile};
 
+/// Nightly, cargo-fuzz, a C++ compiler and editcap (for the whole-file
+/// seeds) come from the dependency step (`Routine::Fuzz`).
 pub fn run(root: &Path, target: &str, seconds: u64) -> anyhow::Result<()> {
-    if !super::on_path_cargo_fuzz() {
-        eprintln!("xtask: installing cargo-fuzz");
-        super::run(super::cargo(&["install", "cargo-fuzz", "--locked"]).current_dir("/"))?;
-    }
     let corpus = root.join("fuzz/corpus").join(target);
     std::fs::create_dir_all(&corpus)?;
     let captures = walk(&super::shared(root)?.join("captures"))?;

@@ -250,7 +250,10 @@ fn main() -> anyhow::Result<()> {
             bench_scan::run(&root, gb)
         }
         Cmd::Occupancy => occupancy(&root),
-        Cmd::Fuzz { seconds, target } => fuzz::run(&root, &target, seconds),
+        Cmd::Fuzz { seconds, target } => {
+            deps::ensure(&[deps::Routine::Fuzz])?;
+            fuzz::run(&root, &target, seconds)
+        }
         Cmd::TrainDict => payloads::train_dict(&root),
         Cmd::PayloadSize => {
             println!("{}", payloads::bytes_per_day());
@@ -435,13 +438,6 @@ fn shared(root: &Path) -> anyhow::Result<PathBuf> {
         bail!("the shared test data is expected at {}", dir.display());
     }
     Ok(dir)
-}
-
-fn on_path_cargo_fuzz() -> bool {
-    Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// The cargo that runs the xtask, else the one on PATH.
