@@ -1,6 +1,9 @@
 //! Test support shared by the workspace's integration tests: a real
-//! mosquitto broker on a free loopback port, and `mosquitto_sub` as a
-//! consumer. Not part of any shipped binary.
+//! mosquitto broker on a free loopback port, `mosquitto_sub` as a consumer,
+//! and runs of a binary with hostile command lines ([`hostile`]). Not part
+//! of any shipped binary.
+
+pub mod hostile;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

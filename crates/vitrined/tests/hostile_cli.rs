@@ -5,172 +5,18 @@
 //! until stopped, must stop on SIGTERM). The cases the daemon once got
 //! wrong are checked for their exact refusal.
 
-use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Longest any run may take (a debug build, a loaded machine).
-const BOUND: Duration = Duration::from_secs(60);
+use vitrine_testkit::hostile::{Case, Program, Run, case, matrix};
 
-const HOSTILE: &[&str] = &[
-    "NaN",
-    "inf",
-    "-inf",
-    "0",
-    "-1",
-    "1e-300",
-    "1e300",
-    "18446744073709551616",
-    "340282366920938463463374607431768211456",
-    "",
-    " ",
-    "/dev/zero",
-    "a/b+#",
-    "\u{1b}[31m",
-];
-
-#[derive(Debug)]
-struct Case {
-    args: Vec<OsString>,
-    env: Vec<(&'static str, OsString)>,
-    /// Sends SIGTERM after this long: for `live`, which runs until stopped.
-    stop_after: Option<Duration>,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stderr: String,
-    timed_out: bool,
-}
-
-fn case(args: &[&str]) -> Case {
-    Case {
-        args: args.iter().map(OsString::from).collect(),
-        env: Vec::new(),
-        stop_after: None,
-    }
-}
-
-fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-fn run(c: &Case, cwd: &Path) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vitrined"));
-    cmd.args(&c.args)
-        .current_dir(cwd)
-        .env("TMPDIR", cwd)
-        .env("VITRINE_DEMO_BROKER", "embedded")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in &c.env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let started = Instant::now();
-    let mut stopped = false;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if let Some(after) = c.stop_after
-            && !stopped
-            && started.elapsed() > after
-        {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            stopped = true;
-        }
-        if started.elapsed() > BOUND {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = stdout.join();
-    Run {
-        code: status.code(),
-        stderr: stderr.join().unwrap(),
-        timed_out,
-    }
-}
-
-/// Runs every case, a few at a time, and checks that none panicked or ran
-/// away; returns the runs in order.
 fn run_all(cases: &[Case]) -> Vec<Run> {
-    let dir = tempfile::tempdir().unwrap();
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Run>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..3 {
-            s.spawn(|| {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap();
-                        *n += 1;
-                        *n - 1
-                    };
-                    let Some(c) = cases.get(i) else { break };
-                    // Each run in its own folder: relative paths land there.
-                    let cwd = dir.path().join(i.to_string());
-                    std::fs::create_dir_all(&cwd).unwrap();
-                    let r = run(c, &cwd);
-                    results.lock().unwrap()[i] = Some(r);
-                }
-            });
-        }
-    });
-    let runs: Vec<Run> = results
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .map(Option::unwrap)
-        .collect();
-    for (c, r) in cases.iter().zip(&runs) {
-        assert!(!r.timed_out, "{:?} did not end within {BOUND:?}", c.args);
-        assert!(
-            r.code != Some(101) && !r.stderr.contains("panicked"),
-            "{:?} panicked: {}",
-            c.args,
-            r.stderr
-        );
-        assert!(
-            r.code.is_some() || c.stop_after.is_some(),
-            "{:?} died of a signal: {}",
-            c.args,
-            r.stderr
-        );
+    Program {
+        path: env!("CARGO_BIN_EXE_vitrined").into(),
+        env: vec![("VITRINE_DEMO_BROKER", "embedded")],
+        parallel: 3,
     }
-    runs
-}
-
-/// `base` with `option value` appended, for every option and hostile value.
-fn matrix(base: &[&str], options: &[&str]) -> Vec<Case> {
-    let mut cases = Vec::new();
-    for option in options {
-        for value in HOSTILE {
-            let mut c = case(base);
-            c.args.push(option.into());
-            c.args.push(value.into());
-            cases.push(c);
-        }
-    }
-    cases
+    .run_all(cases)
 }
 
 fn small_capture() -> PathBuf {
