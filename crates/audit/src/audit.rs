@@ -38,7 +38,8 @@ pub struct ProcessPlan {
 /// The stream as watched during the audit.
 #[derive(Debug, Clone)]
 pub struct Watched {
-    pub messages: Vec<stream::Message>,
+    /// Every message, recorded as it came (not held in memory).
+    pub messages: stream::Recording,
     pub expect: stream::Expect,
     pub rotation: Option<OffsetDateTime>,
 }

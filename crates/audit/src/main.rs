@@ -18,7 +18,7 @@ use vitrine_audit::checks::{hardening, journal, storage, stream};
 use vitrine_audit::report::{self, DeviceKey, Report, Verdict};
 use vitrine_canary::Registry;
 use vitrine_config::policy::Policy;
-use vitrine_publish::consume::{Received, subscribe};
+use vitrine_publish::consume::{self, Received, printable, subscribe};
 
 /// Prove on a sensing device that raw identifiers are not kept or published.
 ///
@@ -536,11 +536,12 @@ fn finish(
         key.fingerprint()
     );
     for f in findings.iter().take(20) {
-        eprintln!("  [{}] {:?} {}", f.check, f.severity, f.summary);
+        // Summaries quote topics and paths from the device.
+        eprintln!("  [{}] {:?} {}", f.check, f.severity, printable(&f.summary));
     }
     for c in &report.checks {
         if let report::Status::Skipped { reason } = &c.status {
-            eprintln!("  not run: {}: {reason}", c.id);
+            eprintln!("  not run: {}: {}", c.id, printable(reason));
         }
     }
     Ok(match report.verdict {
@@ -613,18 +614,20 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
     );
     let t0 = std::time::Instant::now();
     let mut n = 0u64;
+    // Recorded to a temporary file, not held in memory.
     let messages = stream::collect(
         &host,
         port,
         &args.topic,
         Duration::from_secs(args.duration),
+        stream::Recording::in_dir(&std::env::temp_dir()),
         |_| {
             n += 1;
             bar.set_position(t0.elapsed().as_secs());
             bar.set_message(format!("{n} messages"));
         },
     )
-    .map_err(anyhow::Error::msg)?;
+    .context("cannot watch the stream")?;
     bar.finish_and_clear();
     let expect = match args.expect {
         Expect::Vitrine => stream::Expect::Vitrine,
@@ -703,7 +706,10 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     let topics = vec![format!("vitrine/{site}/{rig_name}/#")];
     // Watch the stream from before the canaries go out until after the
     // windows they fall in are published.
-    let watcher = std::thread::spawn(move || stream::collect(&host, port, &topics, watch, |_| {}));
+    // Recorded in the state directory, the one place the service may write.
+    let recording = stream::Recording::in_dir(&state);
+    let watcher =
+        std::thread::spawn(move || stream::collect(&host, port, &topics, watch, recording, |_| {}));
     std::thread::sleep(Duration::from_secs(2));
     let emitted = match &args.inject_interface {
         Some(iface) => {
@@ -729,7 +735,7 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     let messages = watcher
         .join()
         .map_err(|_| anyhow::anyhow!("the stream watcher panicked"))?
-        .map_err(anyhow::Error::msg)?;
+        .context("cannot watch the stream")?;
     let spool = rig.spool.dir.clone();
     let plan = Plan {
         mode: "self".into(),
@@ -833,25 +839,69 @@ fn tail(
     let mut out = std::io::stdout().lock();
     let mut shown = 0u64;
     subscribe(host, port, &client_id, topic, |received| {
+        // Everything printed comes from other devices: control characters
+        // escaped (serde_json leaves DEL and C1 as they are).
         let line = match received {
-            Received::Summary { envelope, .. } => match format {
-                Format::Jsonl => serde_json::to_string(&envelope).expect("envelopes serialize"),
-                Format::Table => {
-                    let mut text = String::new();
-                    if shown.is_multiple_of(40) {
-                        // The summary table's header, with a rig column in front.
-                        for (i, line) in vitrined::table::header().lines().enumerate() {
-                            text +=
-                                &format!("{:<24} {line}\n", if i == 0 { "rig #seq" } else { "" });
-                        }
-                    }
-                    let rig = format!("{}/{} #{}", envelope.site, envelope.rig, envelope.seq);
-                    text + &format!("{rig:<24} {}", vitrined::table::row(&envelope.summary))
+            Received::Summary {
+                topic,
+                envelope,
+                unknown,
+            } => {
+                if !unknown.is_empty() {
+                    // The typed envelope leaves them out: say so, since the
+                    // schema allows none.
+                    tracing::warn!(
+                        topic = %printable(&topic),
+                        seq = envelope.seq,
+                        fields = %printable(&unknown.join(", ")),
+                        "summary with fields its schema does not have (not shown)"
+                    );
                 }
-            },
+                match format {
+                    Format::Jsonl => consume::printable_json(
+                        &serde_json::to_string(&envelope).expect("envelopes serialize"),
+                    )
+                    .into_owned(),
+                    Format::Table => {
+                        let mut text = String::new();
+                        if shown.is_multiple_of(40) {
+                            // The summary table's header, with a rig column in front.
+                            for (i, line) in vitrined::table::header().lines().enumerate() {
+                                text += &format!(
+                                    "{:<24} {line}\n",
+                                    if i == 0 { "rig #seq" } else { "" }
+                                );
+                            }
+                        }
+                        let rig = format!("{}/{} #{}", envelope.site, envelope.rig, envelope.seq);
+                        let mark = if unknown.is_empty() { "" } else { " +unknown fields" };
+                        text + &printable(&format!(
+                            "{rig:<24} {}{mark}",
+                            vitrined::table::row(&envelope.summary)
+                        ))
+                    }
+                }
+            }
             Received::Idle => return ControlFlow::Continue(()),
             Received::Undecodable { topic, reason } => {
-                tracing::warn!(topic, reason, "payload not decoded");
+                tracing::warn!(topic = %printable(&topic), reason = %printable(&reason), "payload not decoded");
+                return ControlFlow::Continue(());
+            }
+            Received::Oversized { topic, size } => {
+                tracing::warn!(
+                    topic = %printable(&topic),
+                    size,
+                    limit = consume::PAYLOAD_LIMIT,
+                    "message over the payload bound skipped"
+                );
+                return ControlFlow::Continue(());
+            }
+            Received::Refused { size } => {
+                tracing::warn!(
+                    size,
+                    limit = consume::READ_LIMIT,
+                    "a packet over the read bound broke the connection; reconnecting"
+                );
                 return ControlFlow::Continue(());
             }
         };
@@ -865,5 +915,5 @@ fn tail(
             ControlFlow::Continue(())
         }
     })
-    .map_err(anyhow::Error::msg)
+    .context("cannot watch the stream")
 }

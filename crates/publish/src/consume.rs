@@ -1,14 +1,65 @@
 //! The consumer side: subscribe, decode (zstd with the dictionary the payload
-//! names), drop duplicates by (rig, boot, seq). Used by `vitrine-audit tail`
-//! and the demo.
+//! names), drop duplicates by (rig, boot, seq). Used by `vitrine-audit tail`,
+//! `vitrine-audit mqtt` and the demo.
+//!
+//! Consumers read other devices' streams, so every resource is bounded
+//! (docs/publishing.md, "Consuming"): a packet is read up to [`READ_LIMIT`],
+//! a payload is decoded up to [`PAYLOAD_LIMIT`] (larger ones are reported,
+//! not decoded), decompression stops at [`DECODED_LIMIT`], and at most
+//! [`MAX_DICTIONARIES`] published dictionaries are kept.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::{HashSet, VecDeque};
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use rumqttc::{Client, ConnectionError, Event, MqttOptions, Packet, QoS, StateError};
+use serde_json::Value;
 
 use crate::payload::{Codec, Envelope, dictionary_id, frame_dictionary_id};
+
+/// The largest MQTT packet read. rumqttc drops the connection on a larger
+/// one before reading it, and a broker re-sends a retained message at every
+/// subscription, so this is set well above [`PAYLOAD_LIMIT`]: a large
+/// message is then read, reported and skipped while the connection lives.
+pub const READ_LIMIT: usize = 16 << 20;
+
+/// The largest payload decoded. A summary is about a kilobyte and a
+/// dictionary 16 KiB; anything over this is reported as oversized.
+pub const PAYLOAD_LIMIT: usize = 1 << 20;
+
+/// The most bytes one payload may decompress to.
+pub const DECODED_LIMIT: usize = 4 << 20;
+
+/// Dictionaries learnt from `…/dict` topics kept at once (least recently
+/// used goes first); the shipped one is always kept.
+pub const MAX_DICTIONARIES: usize = 4;
+
+/// Why a consumer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("cannot subscribe to {filter}: {source}")]
+    Subscribe {
+        filter: String,
+        source: rumqttc::ClientError,
+    },
+}
+
+/// Why a payload was not decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("needs dictionary {0}, not published (or no longer kept)")]
+    UnknownDictionary(u32),
+    #[error("does not decompress: {0}")]
+    Decompress(std::io::Error),
+    #[error("decompresses to more than {} MiB", DECODED_LIMIT >> 20)]
+    TooLarge,
+    #[error("not a zstd payload")]
+    NotZstd,
+    #[error("not a summary envelope: {0}")]
+    Json(serde_json::Error),
+}
 
 /// Drops QoS 1 duplicates by (rig, boot, seq), remembering a bounded number.
 #[derive(Debug, Default)]
@@ -36,6 +87,198 @@ impl Dedup {
     }
 }
 
+/// The zstd dictionaries a consumer knows: the shipped one, no dictionary,
+/// and the last [`MAX_DICTIONARIES`] published ones used.
+#[derive(Debug)]
+pub struct Dictionaries {
+    shipped: Codec,
+    plain: Codec,
+    /// Most recently used first.
+    learnt: VecDeque<Codec>,
+}
+
+impl Default for Dictionaries {
+    fn default() -> Self {
+        Dictionaries {
+            shipped: Codec::shipped(),
+            plain: Codec::plain(),
+            learnt: VecDeque::new(),
+        }
+    }
+}
+
+impl Dictionaries {
+    /// Keeps `dict` if it is a zstd dictionary; its id.
+    pub fn learn(&mut self, dict: &[u8]) -> Option<u32> {
+        let id = dictionary_id(dict)?;
+        if id == self.shipped.dict_id() {
+            return Some(id);
+        }
+        self.learnt.retain(|c| c.dict_id() != id);
+        self.learnt
+            .push_front(Codec::with_dictionary(dict.to_vec()));
+        self.learnt.truncate(MAX_DICTIONARIES);
+        Some(id)
+    }
+
+    fn get(&mut self, id: u32) -> Option<&Codec> {
+        if id == 0 {
+            return Some(&self.plain);
+        }
+        if id == self.shipped.dict_id() {
+            return Some(&self.shipped);
+        }
+        let at = self.learnt.iter().position(|c| c.dict_id() == id)?;
+        let codec = self.learnt.remove(at)?;
+        self.learnt.push_front(codec);
+        self.learnt.front()
+    }
+
+    /// Decompresses one zstd frame with the dictionary it names, up to
+    /// `limit` bytes.
+    pub fn decompress(&mut self, payload: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+        read_bounded(self.decoder(payload)?, limit)
+    }
+
+    /// The first `limit` bytes a zstd frame decompresses to, or as many as
+    /// it gives before an error: for a search of what is too large to
+    /// decode whole.
+    pub fn decompress_prefix(
+        &mut self,
+        payload: &[u8],
+        limit: usize,
+    ) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::new();
+        let _ = self
+            .decoder(payload)?
+            .take(limit as u64)
+            .read_to_end(&mut out);
+        Ok(out)
+    }
+
+    fn decoder<'p>(&mut self, payload: &'p [u8]) -> Result<impl Read + 'p, DecodeError> {
+        if !payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            return Err(DecodeError::NotZstd);
+        }
+        let id = frame_dictionary_id(payload).unwrap_or(0);
+        let codec = self.get(id).ok_or(DecodeError::UnknownDictionary(id))?;
+        zstd::stream::read::Decoder::with_dictionary(payload, codec.dictionary())
+            .map_err(DecodeError::Decompress)
+    }
+}
+
+/// Reads `r` to its end unless it holds more than `limit` bytes.
+pub fn read_bounded(r: impl Read, limit: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    r.take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(DecodeError::Decompress)?;
+    if out.len() > limit {
+        return Err(DecodeError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// A payload decoded as a summary envelope, with the decoded JSON as it
+/// came (the typed envelope leaves unknown fields out).
+#[derive(Debug)]
+pub struct Decoded {
+    pub envelope: Envelope,
+    pub json: Value,
+    /// The decompressed bytes.
+    pub bytes: Vec<u8>,
+    /// Paths of fields the schema does not have (`summary.wifi.extra`).
+    pub unknown: Vec<String>,
+}
+
+/// Decodes `payload` as a Vitrine envelope.
+pub fn decode(dicts: &mut Dictionaries, payload: &[u8]) -> Result<Decoded, DecodeError> {
+    let bytes = dicts.decompress(payload, DECODED_LIMIT)?;
+    let json: Value = serde_json::from_slice(&bytes).map_err(DecodeError::Json)?;
+    let envelope: Envelope = serde_json::from_value(json.clone()).map_err(DecodeError::Json)?;
+    let typed = serde_json::to_value(&envelope).map_err(DecodeError::Json)?;
+    let mut unknown = Vec::new();
+    unknown_fields(&json, &typed, "", &mut unknown);
+    Ok(Decoded {
+        envelope,
+        json,
+        bytes,
+        unknown,
+    })
+}
+
+/// Paths in `raw` that the typed reading `typed` of it does not have:
+/// what serde left out.
+pub fn unknown_fields(raw: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    match (raw, typed) {
+        (Value::Object(r), Value::Object(t)) => {
+            for (key, v) in r {
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match t.get(key) {
+                    Some(tv) => unknown_fields(v, tv, &p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(t)) => {
+            for (i, (rv, tv)) in r.iter().zip(t).enumerate() {
+                unknown_fields(rv, tv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with control characters (C0, DEL, C1) and other invisible
+/// format characters escaped, for a terminal: names in payloads come from
+/// other devices and must not move the cursor or retitle the window.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if hidden(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A line of JSON with the characters [`printable`] escapes written as
+/// JSON escapes (`\u009b`), so that it stays the same JSON. serde_json
+/// escapes C0 controls already; DEL, C1 and format characters it leaves.
+pub fn printable_json(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(hidden) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if hidden(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out += &format!("\\u{u:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// What a subscription yields.
 #[derive(Debug)]
 pub enum Received {
@@ -43,9 +286,18 @@ pub enum Received {
     Summary {
         topic: String,
         envelope: Box<Envelope>,
+        /// Fields the payload carried that the schema does not have (and
+        /// `envelope` therefore leaves out).
+        unknown: Vec<String>,
     },
     /// A payload that could not be decoded (named, never printed).
     Undecodable { topic: String, reason: String },
+    /// A payload over [`PAYLOAD_LIMIT`]: not decoded.
+    Oversized { topic: String, size: usize },
+    /// A packet over [`READ_LIMIT`]: rumqttc refuses it and drops the
+    /// connection, and the broker sends it again at the next one if it is
+    /// retained.
+    Refused { size: usize },
     /// Nothing arrived for a moment: a chance for the caller to stop.
     Idle,
 }
@@ -59,7 +311,7 @@ pub fn subscribe(
     client_id: &str,
     filter: &str,
     on: impl FnMut(Received) -> ControlFlow<()>,
-) -> Result<(), String> {
+) -> Result<(), ConsumeError> {
     subscribe_session(host, port, client_id, filter, false, on)
 }
 
@@ -73,48 +325,55 @@ pub fn subscribe_session(
     filter: &str,
     persistent: bool,
     mut on: impl FnMut(Received) -> ControlFlow<()>,
-) -> Result<(), String> {
+) -> Result<(), ConsumeError> {
     let dict_filter = dict_topic_of(filter);
-    let shipped = Codec::shipped();
-    let mut codecs: HashMap<u32, Codec> = HashMap::new();
-    codecs.insert(shipped.dict_id(), shipped);
-    codecs.insert(0, Codec::plain());
+    let mut dicts = Dictionaries::default();
     let mut dedup = Dedup::default();
     let filters = [filter.to_string(), dict_filter];
-    subscribe_raw(host, port, client_id, &filters, persistent, |message| {
-        let Some((topic, payload)) = message else {
-            return on(Received::Idle);
+    subscribe_raw(host, port, client_id, &filters, persistent, |incoming| {
+        let (topic, payload) = match incoming {
+            Incoming::Idle => return on(Received::Idle),
+            Incoming::Refused { size } => return on(Received::Refused { size }),
+            Incoming::Message { topic, payload } => (topic, payload),
         };
+        if payload.len() > PAYLOAD_LIMIT {
+            return on(Received::Oversized {
+                topic: topic.to_string(),
+                size: payload.len(),
+            });
+        }
         if topic.ends_with("/dict") {
-            if let Some(id) = dictionary_id(payload) {
-                codecs
-                    .entry(id)
-                    .or_insert_with(|| Codec::with_dictionary(payload.to_vec()));
-            }
+            dicts.learn(payload);
             return ControlFlow::Continue(());
         }
-        let id = frame_dictionary_id(payload).unwrap_or(0);
-        let received = match codecs.get(&id).map(|c| c.decode(payload)) {
-            Some(Ok(envelope)) if dedup.first(&envelope) => Received::Summary {
+        let received = match decode(&mut dicts, payload) {
+            Ok(d) if dedup.first(&d.envelope) => Received::Summary {
                 topic: topic.to_string(),
-                envelope: Box::new(envelope),
+                envelope: Box::new(d.envelope),
+                unknown: d.unknown,
             },
-            Some(Ok(_)) => return ControlFlow::Continue(()),
-            Some(Err(e)) => Received::Undecodable {
+            Ok(_) => return ControlFlow::Continue(()),
+            Err(e) => Received::Undecodable {
                 topic: topic.to_string(),
                 reason: e.to_string(),
-            },
-            None => Received::Undecodable {
-                topic: topic.to_string(),
-                reason: format!("needs dictionary {id}, not published yet"),
             },
         };
         on(received)
     })
 }
 
-/// Subscribes to `filters` and calls `on` with each message as it came
-/// (topic, payload), or with `None` when nothing arrived for a moment,
+/// What [`subscribe_raw`] passes on.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A message as it came (at most [`READ_LIMIT`] bytes).
+    Message { topic: &'a str, payload: &'a [u8] },
+    /// A packet of `size` bytes over [`READ_LIMIT`] broke the connection.
+    Refused { size: usize },
+    /// Nothing arrived for a moment.
+    Idle,
+}
+
+/// Subscribes to `filters` and calls `on` with each message as it came,
 /// until it returns `Break`. Reconnects and resubscribes on its own. For
 /// consumers that read other devices' streams, whatever their format.
 pub fn subscribe_raw(
@@ -123,19 +382,21 @@ pub fn subscribe_raw(
     client_id: &str,
     filters: &[String],
     persistent: bool,
-    mut on: impl FnMut(Option<(&str, &[u8])>) -> ControlFlow<()>,
-) -> Result<(), String> {
+    mut on: impl FnMut(Incoming<'_>) -> ControlFlow<()>,
+) -> Result<(), ConsumeError> {
     let mut opts = MqttOptions::new(client_id, host, port);
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(!persistent);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
+    // Incoming up to READ_LIMIT (see there); a consumer only sends
+    // subscriptions.
+    opts.set_max_packet_size(READ_LIMIT, 64 << 10);
     let (client, mut connection) = Client::new(opts, 16);
     let mut failures = 0;
     loop {
         let event = match connection.recv_timeout(Duration::from_millis(200)) {
             Ok(event) => event,
             Err(_) => {
-                if on(None).is_break() {
+                if on(Incoming::Idle).is_break() {
                     let _ = client.disconnect();
                     return Ok(());
                 }
@@ -148,12 +409,19 @@ pub fn subscribe_raw(
                 for filter in filters {
                     client
                         .subscribe(filter, QoS::AtLeastOnce)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|source| ConsumeError::Subscribe {
+                            filter: filter.clone(),
+                            source,
+                        })?;
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => tracing::info!("subscribed"),
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                if on(Some((&p.topic, &p.payload))).is_break() {
+                let message = Incoming::Message {
+                    topic: &p.topic,
+                    payload: &p.payload,
+                };
+                if on(message).is_break() {
                     let _ = client.disconnect();
                     return Ok(());
                 }
@@ -161,15 +429,30 @@ pub fn subscribe_raw(
             Ok(_) => {}
             Err(e) => {
                 failures += 1;
-                if failures == 1 {
+                if let Some(size) = refused_size(&e) {
+                    if on(Incoming::Refused { size }).is_break() {
+                        return Ok(());
+                    }
+                } else if failures == 1 {
                     tracing::warn!(error = %e, "cannot reach the broker; retrying");
                 }
                 std::thread::sleep(Duration::from_millis(500));
-                if on(None).is_break() {
+                if on(Incoming::Idle).is_break() {
                     return Ok(());
                 }
             }
         }
+    }
+}
+
+/// The size of the packet that broke the connection for being over
+/// [`READ_LIMIT`].
+fn refused_size(e: &ConnectionError) -> Option<usize> {
+    match e {
+        ConnectionError::MqttState(StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => Some(*size),
+        _ => None,
     }
 }
 
@@ -185,20 +468,27 @@ fn dict_topic_of(filter: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn duplicates_are_dropped_by_rig_boot_and_seq() {
+    fn example() -> vitrine_schema::Summary {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../docs/schema/summary-v1.example.json"
         );
-        let summary = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let e = |rig: &str, boot: &str, seq| Envelope {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn envelope(rig: &str, boot: &str, seq: u64) -> Envelope {
+        Envelope {
             site: "s".into(),
             rig: rig.into(),
             boot: boot.into(),
             seq,
-            summary: Clone::clone(&summary),
-        };
+            summary: example(),
+        }
+    }
+
+    #[test]
+    fn duplicates_are_dropped_by_rig_boot_and_seq() {
+        let e = envelope;
         let mut d = Dedup::default();
         assert!(d.first(&e("r1", "b1", 0)));
         assert!(!d.first(&e("r1", "b1", 0)));
@@ -208,5 +498,94 @@ mod tests {
         );
         assert!(d.first(&e("r2", "b1", 0)));
         assert_eq!(dict_topic_of("vitrine/+/+/wifi"), "vitrine/+/+/dict");
+    }
+
+    #[test]
+    fn unknown_fields_are_named_and_known_ones_are_not() {
+        let mut dicts = Dictionaries::default();
+        let codec = Codec::shipped();
+        let clean = decode(&mut dicts, &codec.encode(&envelope("r", "b", 1))).unwrap();
+        assert_eq!(clean.unknown, Vec::<String>::new());
+
+        let mut json = serde_json::to_value(envelope("r", "b", 1)).unwrap();
+        json["summary"]["wifi"]["devices"]["seen"] = "60:8b:0e:2a:65:2b".into();
+        json["note"] = 1.into();
+        json["summary"]["wifi"]["channels"][0]["mac"] = "x".into();
+        let payload = codec.compress(&serde_json::to_vec(&json).unwrap());
+        let mut d = decode(&mut dicts, &payload).unwrap();
+        d.unknown.sort();
+        assert_eq!(
+            d.unknown,
+            [
+                "note",
+                "summary.wifi.channels[0].mac",
+                "summary.wifi.devices.seen"
+            ]
+        );
+        assert!(String::from_utf8_lossy(&d.bytes).contains("60:8b:0e:2a:65:2b"));
+    }
+
+    /// A dictionary with a given id: zstd's header, then arbitrary content.
+    fn dict(id: u32) -> Vec<u8> {
+        let samples: Vec<Vec<u8>> = (0..200)
+            .map(|i| {
+                format!(
+                    "{{\"n\":{i},\"id\":{id},\"pad\":\"{}\"}}",
+                    "ab".repeat(i % 40)
+                )
+                .into_bytes()
+            })
+            .collect();
+        let mut d = crate::payload::train(&samples, 4096).unwrap();
+        d[4..8].copy_from_slice(&id.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn only_the_last_dictionaries_used_are_kept() {
+        let mut dicts = Dictionaries::default();
+        for id in 1000..1010 {
+            assert_eq!(dicts.learn(&dict(id)), Some(id));
+        }
+        assert_eq!(dicts.learnt.len(), MAX_DICTIONARIES);
+        let frame = Codec::with_dictionary(dict(1006)).compress(b"{}");
+        // Using 1006 keeps it when a new one comes.
+        assert!(dicts.decompress(&frame, 100).is_ok());
+        dicts.learn(&dict(2000));
+        assert!(dicts.decompress(&frame, 100).is_ok());
+        let old = Codec::with_dictionary(dict(1001)).compress(b"{}");
+        assert!(matches!(
+            dicts.decompress(&old, 100),
+            Err(DecodeError::UnknownDictionary(1001))
+        ));
+        // The shipped dictionary is never dropped.
+        let shipped = Codec::shipped().encode(&envelope("r", "b", 0));
+        assert!(decode(&mut dicts, &shipped).is_ok());
+    }
+
+    #[test]
+    fn decompression_stops_at_its_bound() {
+        let bomb = Codec::plain().compress(&vec![b' '; 1 << 20]);
+        let mut dicts = Dictionaries::default();
+        assert!(matches!(
+            dicts.decompress(&bomb, 1000),
+            Err(DecodeError::TooLarge)
+        ));
+        assert_eq!(dicts.decompress(&bomb, 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals() {
+        assert_eq!(printable("store-7/rig a"), "store-7/rig a");
+        assert_eq!(
+            printable("a\u{1b}]0;owned\u{7}b\u{9b}c\u{202e}"),
+            "a\\u{1b}]0;owned\\u{7}b\\u{9b}c\\u{202e}"
+        );
+        let json =
+            serde_json::to_string(&serde_json::json!({"rig": "a\u{1b}[2Jb\u{9b}c\u{7f}"})).unwrap();
+        let shown = printable_json(&json);
+        assert_eq!(shown, r#"{"rig":"a\u001b[2Jb\u009bc\u007f"}"#);
+        let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back["rig"], "a\u{1b}[2Jb\u{9b}c\u{7f}");
     }
 }

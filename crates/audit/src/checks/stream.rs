@@ -1,24 +1,50 @@
 //! What a device publishes, watched for the length of the audit: every
-//! message is decoded (a Vitrine summary: zstd with the dictionary it
-//! names; anything else: zstd or gzip if compressed, then JSON) and checked
-//! for the schema, for bins under k, for canaries in any encoding, for
-//! per-device identifiers, and for identifiers that survive a key rotation.
+//! message is decoded (zstd with the dictionary it names, or gzip, then
+//! JSON) and checked as a whole, every field of it, for the schema, for
+//! bins under k, for canaries in any encoding (in the payload as it came
+//! and in its decoded bytes), for per-device identifiers, and for
+//! identifiers that survive a key rotation.
+//!
+//! Bounds (docs/audit.md, "The stream check's bounds"): messages are
+//! recorded to an unlinked temporary file while the audit watches, not
+//! kept in memory; a payload over [`PAYLOAD_LIMIT`] or one that decodes to
+//! more than [`JSON_LIMIT`] is searched for canaries only (its first
+//! [`SCAN_LIMIT`] decoded bytes), and the checks it could not reach are
+//! then not a pass.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::ops::ControlFlow;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use vitrine_publish::Codec;
-use vitrine_publish::payload::{dictionary_id, frame_dictionary_id};
+use vitrine_publish::consume::{
+    self, ConsumeError, DecodeError, Dictionaries, Incoming, READ_LIMIT, read_bounded,
+};
 
 use super::{
     Context, Outcome, STREAM_CANARY, STREAM_K_ANONYMITY, STREAM_LINKABLE, STREAM_PSEUDONYMS,
     STREAM_SCHEMA, thousands,
 };
-use crate::report::{CheckResult, Evidence, WindowPoint};
+use crate::report::{CheckResult, Evidence, Status, WindowPoint};
+
+/// Payloads larger than this are not parsed: searched for canaries only.
+pub const PAYLOAD_LIMIT: usize = consume::PAYLOAD_LIMIT;
+/// Decoded JSON larger than this is not parsed (a parsed document takes
+/// several times its size in memory).
+pub const JSON_LIMIT: usize = consume::DECODED_LIMIT;
+/// Decoded bytes of one message searched for canaries when it is not parsed.
+pub const SCAN_LIMIT: usize = 16 << 20;
+/// The most the recording of one audit holds on disk.
+const RECORDING_FILE_LIMIT: u64 = 4 << 30;
+/// ...and in memory, when no temporary file can be made.
+const RECORDING_MEMORY_LIMIT: u64 = 64 << 20;
+/// Distinct identifier-like values remembered for the linkability check.
+const MAX_TOKENS: usize = 1_000_000;
 
 /// One message as it arrived.
 #[derive(Debug, Clone)]
@@ -37,27 +63,217 @@ pub enum Expect {
     Json,
 }
 
-/// Subscribes to `topics` on `host:port` for `duration` and returns every
-/// message, in order of arrival. `on_message` sees each as it comes.
+/// The messages of one audit, in order of arrival, kept in an unlinked
+/// temporary file (payloads hold the canaries in clear: owner-only, gone
+/// when the audit ends) or, when none can be made, in memory. Both bounded:
+/// what does not fit is counted, and the stream checks are then not a pass.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    store: Store,
+    /// Bytes of complete records.
+    bytes: u64,
+    messages: u64,
+    /// Messages not kept: the recording was full or could not be written.
+    dropped: u64,
+    /// Packets over the read bound that broke the connection: how many, the largest.
+    refused: (u64, usize),
+}
+
+#[derive(Debug, Clone)]
+enum Store {
+    File(Arc<std::fs::File>),
+    Memory(Vec<u8>),
+}
+
+impl Recording {
+    /// A recording in a temporary file under `dir`, or in memory if none
+    /// can be made there.
+    pub fn in_dir(dir: &Path) -> Recording {
+        let name = dir.join(format!(
+            ".vitrine-audit-stream-{}-{}",
+            std::process::id(),
+            OffsetDateTime::now_utc().unix_timestamp_nanos()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&name);
+        match file {
+            Ok(file) => {
+                // Unlinked at once: nothing to clean up, nothing for a
+                // scan of the same tree to find.
+                let _ = std::fs::remove_file(&name);
+                Recording::with(Store::File(Arc::new(file)))
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "messages are recorded in memory");
+                Recording::in_memory()
+            }
+        }
+    }
+
+    pub fn in_memory() -> Recording {
+        Recording::with(Store::Memory(Vec::new()))
+    }
+
+    fn with(store: Store) -> Recording {
+        Recording {
+            store,
+            bytes: 0,
+            messages: 0,
+            dropped: 0,
+            refused: (0, 0),
+        }
+    }
+
+    /// Messages recorded.
+    pub fn len(&self) -> u64 {
+        self.messages
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages == 0
+    }
+
+    pub fn push(&mut self, msg: &Message) {
+        let mut record = Vec::with_capacity(msg.topic.len() + msg.payload.len() + 24);
+        record.extend_from_slice(&(msg.topic.len() as u32).to_le_bytes());
+        record.extend_from_slice(msg.topic.as_bytes());
+        record.extend_from_slice(&msg.received.unix_timestamp_nanos().to_le_bytes());
+        record.extend_from_slice(&(msg.payload.len() as u32).to_le_bytes());
+        record.extend_from_slice(&msg.payload);
+        let limit = match self.store {
+            Store::File(_) => RECORDING_FILE_LIMIT,
+            Store::Memory(_) => RECORDING_MEMORY_LIMIT,
+        };
+        if self.bytes + record.len() as u64 > limit {
+            self.dropped += 1;
+            return;
+        }
+        let written = match &mut self.store {
+            // At the end of the complete records: a failed write leaves
+            // nothing that a later one does not overwrite.
+            Store::File(f) => f.write_all_at(&record, self.bytes),
+            Store::Memory(v) => v.write_all(&record),
+        };
+        match written {
+            Ok(()) => {
+                self.bytes += record.len() as u64;
+                self.messages += 1;
+            }
+            Err(e) => {
+                if self.dropped == 0 {
+                    tracing::warn!(error = %e, "cannot record a message");
+                }
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// A packet of `size` bytes was over the read bound.
+    pub fn refused(&mut self, size: usize) {
+        self.refused.0 += 1;
+        self.refused.1 = self.refused.1.max(size);
+    }
+
+    fn read_at(&self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        match &self.store {
+            Store::File(f) => f.read_exact_at(buf, at),
+            Store::Memory(v) => {
+                let start = usize::try_from(at).unwrap_or(usize::MAX);
+                let src = v
+                    .get(start..start.saturating_add(buf.len()))
+                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+        }
+    }
+
+    /// The recorded messages, in order, one at a time.
+    fn messages(&self) -> impl Iterator<Item = std::io::Result<Message>> + '_ {
+        let mut at = 0u64;
+        std::iter::from_fn(move || {
+            if at >= self.bytes {
+                return None;
+            }
+            let mut next = || -> std::io::Result<Message> {
+                let mut n = [0u8; 4];
+                self.read_at(at, &mut n)?;
+                let mut topic = vec![0u8; u32::from_le_bytes(n) as usize];
+                self.read_at(at + 4, &mut topic)?;
+                let mut t = [0u8; 16];
+                let mut p = at + 4 + topic.len() as u64;
+                self.read_at(p, &mut t)?;
+                self.read_at(p + 16, &mut n)?;
+                let mut payload = vec![0u8; u32::from_le_bytes(n) as usize];
+                p += 20;
+                self.read_at(p, &mut payload)?;
+                at = p + payload.len() as u64;
+                let received = OffsetDateTime::from_unix_timestamp_nanos(i128::from_le_bytes(t))
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                Ok(Message {
+                    topic: String::from_utf8_lossy(&topic).into_owned(),
+                    payload,
+                    received,
+                })
+            };
+            let r = next();
+            if r.is_err() {
+                at = u64::MAX;
+            }
+            Some(r)
+        })
+    }
+}
+
+impl FromIterator<Message> for Recording {
+    fn from_iter<I: IntoIterator<Item = Message>>(iter: I) -> Self {
+        let mut r = Recording::in_memory();
+        for m in iter {
+            r.push(&m);
+        }
+        r
+    }
+}
+
+/// Subscribes to `topics` on `host:port` for `duration` and records every
+/// message into `into`, in order of arrival. `on_message` sees each as it
+/// comes.
 pub fn collect(
     host: &str,
     port: u16,
     topics: &[String],
     duration: Duration,
+    mut into: Recording,
     mut on_message: impl FnMut(&Message),
-) -> Result<Vec<Message>, String> {
+) -> Result<Recording, ConsumeError> {
     let until = Instant::now() + duration;
-    let mut messages = Vec::new();
     let client_id = format!("vitrine-audit-{}", std::process::id());
-    vitrine_publish::consume::subscribe_raw(host, port, &client_id, topics, false, |m| {
-        if let Some((topic, payload)) = m {
-            let msg = Message {
-                topic: topic.to_string(),
-                payload: payload.to_vec(),
-                received: OffsetDateTime::now_utc(),
-            };
-            on_message(&msg);
-            messages.push(msg);
+    consume::subscribe_raw(host, port, &client_id, topics, false, |m| {
+        match m {
+            Incoming::Message { topic, payload } => {
+                let msg = Message {
+                    topic: topic.to_string(),
+                    payload: payload.to_vec(),
+                    received: OffsetDateTime::now_utc(),
+                };
+                on_message(&msg);
+                into.push(&msg);
+            }
+            Incoming::Refused { size } => {
+                if into.refused.0 == 0 {
+                    tracing::warn!(
+                        size,
+                        limit = READ_LIMIT,
+                        "a packet over the read bound broke the connection; reconnecting"
+                    );
+                }
+                into.refused(size);
+            }
+            Incoming::Idle => {}
         }
         if Instant::now() >= until {
             ControlFlow::Break(())
@@ -65,59 +281,142 @@ pub fn collect(
             ControlFlow::Continue(())
         }
     })?;
-    Ok(messages)
+    Ok(into)
 }
 
 /// A decoded message.
 #[derive(Debug)]
 enum Decoded {
-    Summary(Box<vitrine_publish::Envelope>, Value),
+    /// A Vitrine envelope: the typed reading, the decoded JSON as a whole
+    /// and the fields the schema does not have.
+    Summary(Box<vitrine_publish::Envelope>, Value, Vec<u8>, Vec<String>),
     Json(Value, Vec<u8>),
     /// A rig's retained status (docs/publishing.md): its own state, no
     /// shopper's.
-    Status(Vec<u8>),
+    Status(Value, Vec<u8>),
     Dictionary,
+    /// Too large to parse: its first [`SCAN_LIMIT`] decoded bytes, and
+    /// why.
+    TooLarge(Vec<u8>, String),
     Undecodable(String),
 }
 
-/// Every stream check over `messages`, and the windows for the charts.
-/// `rotation`: when the device's key rotated during the audit, if known
-/// otherwise (Vitrine summaries carry their key epoch).
+/// Identifier-like values of one (topic, path).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    first: OffsetDateTime,
+    last: OffsetDateTime,
+    n: u64,
+}
+
+/// The stream checks, fed one message at a time; what it keeps is a
+/// summary (findings, identifier values, window points), not the messages.
+struct Analysis<'a> {
+    ctx: &'a Context<'a>,
+    expect: Expect,
+    schema: Outcome,
+    k_anon: Outcome,
+    canary: Outcome,
+    pseudo: Outcome,
+    windows: Vec<WindowPoint>,
+    dicts: Dictionaries,
+    seen_canaries: BTreeSet<(String, usize, String)>,
+    tokens: HashMap<(String, String, String), Seen>,
+    tokens_dropped: u64,
+    /// The first message's key epoch and every change after it.
+    epochs: Vec<(OffsetDateTime, u64)>,
+    per_topic: HashMap<String, u64>,
+    data_messages: u64,
+    /// Messages only searched for canaries: how many, the largest, its topic.
+    unparsed: (u64, usize, String),
+    /// Messages whose decoded bytes were searched only up to SCAN_LIMIT.
+    cut: u64,
+}
+
+/// Every stream check over what was recorded, and the windows for the
+/// charts. `rotation`: when the device's key rotated during the audit, if
+/// known otherwise (Vitrine summaries carry their key epoch).
 pub fn analyze(
     ctx: &Context<'_>,
-    messages: &[Message],
+    recording: &Recording,
     expect: Expect,
     rotation: Option<OffsetDateTime>,
 ) -> (Vec<CheckResult>, Vec<WindowPoint>) {
-    let mut schema = Outcome::new(STREAM_SCHEMA);
-    let mut k_anon = Outcome::new(STREAM_K_ANONYMITY);
-    let mut canary = Outcome::new(STREAM_CANARY);
-    let mut pseudo = Outcome::new(STREAM_PSEUDONYMS);
-    let mut windows = Vec::new();
-    let shipped = Codec::shipped();
-    let mut codecs: HashMap<u32, Codec> =
-        HashMap::from([(shipped.dict_id(), shipped), (0, Codec::plain())]);
-    let mut seen_canaries = BTreeSet::new();
-    // Identifier-like values by (topic, path): when first seen, and epoch.
-    let mut tokens: Vec<Token> = Vec::new();
-    let mut epochs: Vec<(OffsetDateTime, u64)> = Vec::new();
-    let mut data_messages = 0u64;
-    for msg in messages {
+    let mut a = Analysis {
+        ctx,
+        expect,
+        schema: Outcome::new(STREAM_SCHEMA),
+        k_anon: Outcome::new(STREAM_K_ANONYMITY),
+        canary: Outcome::new(STREAM_CANARY),
+        pseudo: Outcome::new(STREAM_PSEUDONYMS),
+        windows: Vec::new(),
+        dicts: Dictionaries::default(),
+        seen_canaries: BTreeSet::new(),
+        tokens: HashMap::new(),
+        tokens_dropped: 0,
+        epochs: Vec::new(),
+        per_topic: HashMap::new(),
+        data_messages: 0,
+        unparsed: (0, 0, String::new()),
+        cut: 0,
+    };
+    let mut read_error = None;
+    for msg in recording.messages() {
+        match msg {
+            Ok(msg) => a.message(&msg),
+            Err(e) => read_error = Some(e.to_string()),
+        }
+    }
+    a.finish(recording, read_error, rotation)
+}
+
+impl Analysis<'_> {
+    fn message(&mut self, msg: &Message) {
+        let ctx = self.ctx;
         let when = Some(super::rfc3339(msg.received));
-        let decoded = decode(msg, &mut codecs);
-        let (json, text) = match decoded {
-            Decoded::Dictionary => continue,
-            Decoded::Status(text) => {
-                scan(ctx, msg, &text, &mut seen_canaries, &mut canary);
-                continue;
+        *self.per_topic.entry(msg.topic.clone()).or_default() += 1;
+        // The payload as it came, whatever it turns out to be.
+        self.scan(msg, &msg.payload);
+        let (json, text) = match decode(msg, &mut self.dicts) {
+            Decoded::Dictionary => return,
+            Decoded::Status(json, text) => {
+                self.scan_decoded(msg, &json, &text);
+                return;
+            }
+            Decoded::TooLarge(prefix, why) => {
+                self.scan(msg, &prefix);
+                if prefix.len() >= SCAN_LIMIT {
+                    self.cut += 1;
+                }
+                self.data_messages += 1;
+                let size = msg.payload.len().max(prefix.len());
+                self.unparsed.0 += 1;
+                if size > self.unparsed.1 {
+                    self.unparsed.1 = size;
+                    self.unparsed.2 = msg.topic.clone();
+                }
+                if self.expect == Expect::Vitrine {
+                    self.schema.find(
+                        format!(
+                            "A message on {} is larger than any Vitrine summary.",
+                            msg.topic
+                        ),
+                        Evidence {
+                            topic: Some(msg.topic.clone()),
+                            timestamp: when,
+                            detail: Some(why),
+                            ..Evidence::default()
+                        },
+                    );
+                }
+                return;
             }
             Decoded::Undecodable(reason) => {
-                scan(ctx, msg, &msg.payload, &mut seen_canaries, &mut canary);
-                schema.find(
+                self.schema.find(
                     format!(
                         "A message on {} is not {}.",
                         msg.topic,
-                        match expect {
+                        match self.expect {
                             Expect::Vitrine => "a Vitrine summary",
                             Expect::Json => "JSON",
                         }
@@ -129,25 +428,55 @@ pub fn analyze(
                         ..Evidence::default()
                     },
                 );
-                data_messages += 1;
-                continue;
+                self.data_messages += 1;
+                return;
             }
-            Decoded::Summary(envelope, json) => {
+            Decoded::Summary(envelope, json, text, unknown) => {
                 let s = &envelope.summary;
-                windows.push(WindowPoint {
+                self.windows.push(WindowPoint {
                     start: s.window_start.clone(),
                     topic: msg.topic.clone(),
                     probe_requests: s.wifi.frames.probe_req,
                     distinct_macs: s.wifi.devices.distinct_macs,
                     devices_estimate: s.wifi.devices.estimated as f64,
                 });
-                epochs.push((msg.received, s.epoch));
-                let text = serde_json::to_vec(&json).unwrap_or_default();
+                if self.epochs.last().is_none_or(|e| e.1 != s.epoch) {
+                    self.epochs.push((msg.received, s.epoch));
+                }
+                if !unknown.is_empty() {
+                    let mut named: Vec<String> =
+                        unknown.iter().take(10).map(|p| label(ctx, p)).collect();
+                    if unknown.len() > 10 {
+                        named.push(format!("and {} more", unknown.len() - 10));
+                    }
+                    self.schema.find(
+                        format!(
+                            "A summary on {} has {} fields its schema does not have.",
+                            msg.topic,
+                            unknown.len()
+                        ),
+                        Evidence {
+                            topic: Some(msg.topic.clone()),
+                            timestamp: when.clone(),
+                            detail: Some(named.join(", ")),
+                            ..Evidence::default()
+                        },
+                    );
+                }
+                // The rig's own name, boot and sequence number are typed
+                // and the same in all its messages; everything else, the
+                // unknown fields too, is examined.
+                let mut json = json;
+                if let Value::Object(map) = &mut json {
+                    for k in ["site", "rig", "boot", "seq"] {
+                        map.remove(k);
+                    }
+                }
                 (json, text)
             }
             Decoded::Json(json, text) => {
-                if expect == Expect::Vitrine {
-                    schema.find(
+                if self.expect == Expect::Vitrine {
+                    self.schema.find(
                         format!(
                             "A message on {} is JSON but not a Vitrine summary.",
                             msg.topic
@@ -162,18 +491,17 @@ pub fn analyze(
                 (json, text)
             }
         };
-        data_messages += 1;
-        scan(ctx, msg, &msg.payload, &mut seen_canaries, &mut canary);
-        scan(ctx, msg, &text, &mut seen_canaries, &mut canary);
+        self.data_messages += 1;
+        self.scan_decoded(msg, &json, &text);
         let mut small = Vec::new();
         under_k(&json, "", ctx.policy.k, &mut small);
         for (path, v) in small {
-            k_anon.find(
+            self.k_anon.find(
                 format!("A published count of {v} is below k = {}.", ctx.policy.k),
                 Evidence {
                     topic: Some(msg.topic.clone()),
                     timestamp: when.clone(),
-                    detail: Some(format!("{path} = {v}")),
+                    detail: Some(format!("{} = {v}", label(ctx, &path))),
                     ..Evidence::default()
                 },
             );
@@ -181,227 +509,375 @@ pub fn analyze(
         let mut found = Vec::new();
         identifiers(&json, "", &mut found);
         for (path, value) in found {
-            tokens.push(Token {
-                topic: msg.topic.clone(),
-                path,
-                value,
-                at: msg.received,
-            });
+            let key = (msg.topic.clone(), path, value);
+            if let Some(seen) = self.tokens.get_mut(&key) {
+                seen.last = msg.received;
+                seen.n += 1;
+            } else if self.tokens.len() < MAX_TOKENS {
+                self.tokens.insert(
+                    key,
+                    Seen {
+                        first: msg.received,
+                        last: msg.received,
+                        n: 1,
+                    },
+                );
+            } else {
+                self.tokens_dropped += 1;
+            }
         }
     }
-    // Values that are the same in every message of a topic are the device's
-    // own name or boot id, not a shopper's.
-    let mut per_topic: HashMap<&str, u64> = HashMap::new();
-    for m in messages {
-        *per_topic.entry(m.topic.as_str()).or_default() += 1;
-    }
-    let mut occurrences: HashMap<(String, String, String), u64> = HashMap::new();
-    for t in &tokens {
-        *occurrences
-            .entry((t.topic.clone(), t.path.clone(), t.value.clone()))
-            .or_default() += 1;
-    }
-    tokens.retain(|t| {
-        let n = occurrences[&(t.topic.clone(), t.path.clone(), t.value.clone())];
-        // Inside a list, a value is one of many things counted: never the
-        // device's own name.
-        t.path.contains("[]") || !(n >= 2 && n == per_topic[t.topic.as_str()])
-    });
-    if !ctx.policy.pseudonyms_leave_device {
-        let mut by_path: BTreeMap<(&str, &str), (BTreeSet<&str>, OffsetDateTime)> = BTreeMap::new();
-        for t in &tokens {
-            by_path
-                .entry((&t.topic, &t.path))
-                .or_insert_with(|| (BTreeSet::new(), t.at))
-                .0
-                .insert(&t.value);
+
+    /// Canaries in the decoded bytes, and in the JSON written back out,
+    /// where `\u` escapes no longer hide them.
+    fn scan_decoded(&mut self, msg: &Message, json: &Value, text: &[u8]) {
+        if text != msg.payload.as_slice() {
+            self.scan(msg, text);
         }
-        for ((topic, path), (values, first)) in by_path {
-            pseudo.find(
-                format!(
-                    "Per-device identifiers are published ({} distinct values).",
-                    values.len()
-                ),
-                Evidence {
-                    topic: Some(topic.to_string()),
-                    timestamp: Some(super::rfc3339(first)),
-                    detail: Some(format!("at {path}")),
-                    ..Evidence::default()
-                },
-            );
+        let plain = serde_json::to_vec(json).unwrap_or_default();
+        if plain != text {
+            self.scan(msg, &plain);
         }
     }
-    let rotation =
-        rotation.or_else(|| epochs.windows(2).find(|w| w[0].1 != w[1].1).map(|w| w[1].0));
-    let linkable = match rotation {
-        _ if tokens.is_empty() => {
-            let mut o = Outcome::new(STREAM_LINKABLE);
-            o.examined(
-                "no identifier is published: nothing can link devices across a key rotation",
-            );
-            o.finish()
-        }
-        None => Outcome::skipped(STREAM_LINKABLE, "no key rotation during the audit window"),
-        Some(at) => linkage(&tokens, at),
-    };
-    let examined = format!(
-        "{} messages on {} topics",
-        thousands(data_messages),
-        per_topic.len()
-    );
-    for o in [&mut schema, &mut k_anon, &mut canary, &mut pseudo] {
-        o.examined(examined.clone());
+
+    fn scan(&mut self, msg: &Message, data: &[u8]) {
+        let ctx = self.ctx;
+        let (seen, out) = (&mut self.seen_canaries, &mut self.canary);
+        ctx.scanner.scan(data, &mut |m| {
+            let mut evidence = ctx.canary_evidence(&m);
+            evidence.topic = Some(msg.topic.clone());
+            evidence.timestamp = Some(super::rfc3339(msg.received));
+            evidence.offset = None;
+            let encoding = evidence.encoding.clone().unwrap_or_default();
+            if seen.insert((msg.topic.clone(), m.canary, encoding.clone())) {
+                out.find(
+                    format!(
+                        "Canary {} is published as {encoding}.",
+                        ctx.registry.canaries[m.canary].id
+                    ),
+                    evidence,
+                );
+            }
+        });
     }
-    if data_messages == 0 {
-        let why = "nothing was published during the audit window";
-        return (
-            [
-                STREAM_SCHEMA,
-                STREAM_K_ANONYMITY,
-                STREAM_CANARY,
-                STREAM_PSEUDONYMS,
-                STREAM_LINKABLE,
-            ]
-            .into_iter()
-            .map(|c| Outcome::skipped(c, why))
-            .collect(),
+
+    fn finish(
+        self,
+        recording: &Recording,
+        read_error: Option<String>,
+        rotation: Option<OffsetDateTime>,
+    ) -> (Vec<CheckResult>, Vec<WindowPoint>) {
+        let Analysis {
+            ctx,
+            mut schema,
+            mut k_anon,
+            mut canary,
+            mut pseudo,
             windows,
+            tokens,
+            tokens_dropped,
+            epochs,
+            per_topic,
+            data_messages,
+            unparsed,
+            cut,
+            ..
+        } = self;
+        // Values that are the same in every message of a topic are the
+        // device's own name or boot id, not a shopper's. Inside a list, a
+        // value is one of many things counted: never the device's own name.
+        let tokens: Vec<((String, String, String), Seen)> = tokens
+            .into_iter()
+            .filter(|((topic, path, _), seen)| {
+                path.contains("[]") || !(seen.n >= 2 && seen.n == per_topic[topic])
+            })
+            .collect();
+        if !ctx.policy.pseudonyms_leave_device {
+            let mut by_path: BTreeMap<(&str, &str), (u64, OffsetDateTime)> = BTreeMap::new();
+            for ((topic, path, _), seen) in &tokens {
+                let e = by_path.entry((topic, path)).or_insert((0, seen.first));
+                e.0 += 1;
+                e.1 = e.1.min(seen.first);
+            }
+            for ((topic, path), (values, first)) in by_path {
+                pseudo.find(
+                    format!("Per-device identifiers are published ({values} distinct values)."),
+                    Evidence {
+                        topic: Some(topic.to_string()),
+                        timestamp: Some(super::rfc3339(first)),
+                        detail: Some(format!("at {}", label(ctx, path))),
+                        ..Evidence::default()
+                    },
+                );
+            }
+        }
+        let rotation = rotation.or_else(|| epochs.get(1).map(|e| e.0));
+        let linkable = match rotation {
+            _ if tokens.is_empty() && tokens_dropped == 0 => {
+                let mut o = Outcome::new(STREAM_LINKABLE);
+                o.examined(
+                    "no identifier is published: nothing can link devices across a key rotation",
+                );
+                o.finish()
+            }
+            None => Outcome::skipped(STREAM_LINKABLE, "no key rotation during the audit window"),
+            Some(at) => linkage(ctx, &tokens, at),
+        };
+        // What the bounds left out, stated in the report.
+        let mut limits = Vec::new();
+        let mut everything_parsed = true;
+        let mut everything_searched = true;
+        if unparsed.0 > 0 {
+            everything_parsed = false;
+            limits.push(format!(
+                "{} over the bounds of {} MiB a payload and {} MiB decoded searched for canaries only (the largest {} bytes, on {})",
+                thousands(unparsed.0),
+                PAYLOAD_LIMIT >> 20,
+                JSON_LIMIT >> 20,
+                thousands(unparsed.1 as u64),
+                unparsed.2
+            ));
+        }
+        if cut > 0 {
+            everything_searched = false;
+            limits.push(format!(
+                "{} searched for canaries in their first {} MiB decoded only",
+                thousands(cut),
+                SCAN_LIMIT >> 20
+            ));
+        }
+        if recording.refused.0 > 0 {
+            everything_searched = false;
+            everything_parsed = false;
+            limits.push(format!(
+                "{} packets over the {} MiB read bound (the largest {} bytes) not read: each broke the connection, and messages sent meanwhile may be missing",
+                thousands(recording.refused.0),
+                READ_LIMIT >> 20,
+                thousands(recording.refused.1 as u64)
+            ));
+        }
+        if recording.dropped > 0 {
+            everything_searched = false;
+            everything_parsed = false;
+            limits.push(format!(
+                "{} not recorded (the recording's bound is {} GiB on disk, {} MiB in memory)",
+                thousands(recording.dropped),
+                RECORDING_FILE_LIMIT >> 30,
+                RECORDING_MEMORY_LIMIT >> 20
+            ));
+        }
+        if let Some(e) = read_error {
+            everything_searched = false;
+            everything_parsed = false;
+            limits.push(format!("the recording could not be read back: {e}"));
+        }
+        if tokens_dropped > 0 {
+            limits.push(format!(
+                "identifier values past the first {} not kept for the rotation check",
+                thousands(MAX_TOKENS as u64)
+            ));
+        }
+        let mut examined = format!(
+            "{} messages on {} topics",
+            thousands(data_messages),
+            per_topic.len()
         );
-    }
-    (
-        vec![
+        if !limits.is_empty() {
+            examined += &format!("; messages {}", limits.join("; "));
+        }
+        for o in [&mut schema, &mut k_anon, &mut canary, &mut pseudo] {
+            o.examined(examined.clone());
+        }
+        if data_messages == 0 {
+            let why = if recording.refused.0 > 0 {
+                format!(
+                    "nothing could be read: {} packets over the {} MiB read bound (the largest {} bytes) broke every connection",
+                    thousands(recording.refused.0),
+                    READ_LIMIT >> 20,
+                    thousands(recording.refused.1 as u64)
+                )
+            } else {
+                "nothing was published during the audit window".to_string()
+            };
+            return (
+                [
+                    STREAM_SCHEMA,
+                    STREAM_K_ANONYMITY,
+                    STREAM_CANARY,
+                    STREAM_PSEUDONYMS,
+                    STREAM_LINKABLE,
+                ]
+                .into_iter()
+                .map(|c| Outcome::skipped(c, why.clone()))
+                .collect(),
+                windows,
+            );
+        }
+        let mut results = vec![
             schema.finish(),
             k_anon.finish(),
             canary.finish(),
             pseudo.finish(),
             linkable,
-        ],
-        windows,
-    )
+        ];
+        // A check that did not see everything is not a pass.
+        for r in &mut results {
+            let complete = if r.id == STREAM_CANARY.id {
+                everything_searched
+            } else if r.id == STREAM_LINKABLE.id {
+                everything_parsed && tokens_dropped == 0
+            } else {
+                everything_parsed
+            };
+            if !complete && r.status == Status::Passed {
+                r.status = Status::Skipped {
+                    reason: format!("not every message was examined: {}", limits.join("; ")),
+                };
+            }
+        }
+        (results, windows)
+    }
 }
 
-#[derive(Debug)]
-struct Token {
-    topic: String,
-    path: String,
-    value: String,
-    at: OffsetDateTime,
+/// A JSON path for the report: a key that holds an identifier or a canary
+/// (a vendor may key its counts by device) is shown as `<key>`, never its
+/// value.
+fn label(ctx: &Context<'_>, path: &str) -> String {
+    let mut leaks = false;
+    ctx.scanner.scan(path.as_bytes(), &mut |_| leaks = true);
+    if leaks {
+        return "<a path naming a canary>".into();
+    }
+    path.split('.')
+        .map(|part| {
+            let key = part.split('[').next().unwrap_or(part);
+            if is_identifier(key) {
+                part.replacen(key, "<key>", 1)
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Identifiers published both before and after the key rotation: whoever
 /// receives the stream links the device across epochs.
-fn linkage(tokens: &[Token], rotation: OffsetDateTime) -> CheckResult {
+fn linkage(
+    ctx: &Context<'_>,
+    tokens: &[((String, String, String), Seen)],
+    rotation: OffsetDateTime,
+) -> CheckResult {
     let mut out = Outcome::new(STREAM_LINKABLE);
-    let before: HashMap<(&str, &str), OffsetDateTime> = tokens
-        .iter()
-        .filter(|t| t.at < rotation)
-        .map(|t| ((t.topic.as_str(), t.value.as_str()), t.at))
-        .collect();
-    let mut reported = BTreeSet::new();
-    for t in tokens.iter().filter(|t| t.at >= rotation) {
-        if let Some(first) = before.get(&(t.topic.as_str(), t.value.as_str()))
-            && reported.insert((t.topic.as_str(), t.path.as_str()))
-        {
-            let n = tokens
-                .iter()
-                .filter(|u| {
-                    u.at >= rotation
-                        && u.topic == t.topic
-                        && before.contains_key(&(u.topic.as_str(), u.value.as_str()))
-                })
-                .map(|u| u.value.as_str())
-                .collect::<BTreeSet<_>>()
-                .len();
-            out.find(
-                format!("{n} identifiers published before the key rotation are published again after it."),
-                Evidence {
-                    topic: Some(t.topic.clone()),
-                    timestamp: Some(super::rfc3339(*first)),
-                    detail: Some(format!("at {}; seen again at {}; rotation at {}", t.path, super::rfc3339(t.at), super::rfc3339(rotation))),
-                    ..Evidence::default()
-                },
-            );
+    let mut before: HashMap<(&str, &str), OffsetDateTime> = HashMap::new();
+    for ((topic, _, value), seen) in tokens.iter().filter(|t| t.1.first < rotation) {
+        let e = before.entry((topic, value)).or_insert(seen.first);
+        *e = (*e).min(seen.first);
+    }
+    // Per (topic, path): values seen again after the rotation, when first
+    // seen before it and when last seen after.
+    let mut again: BTreeMap<(&str, &str), (BTreeSet<&str>, OffsetDateTime, OffsetDateTime)> =
+        BTreeMap::new();
+    for ((topic, path, value), seen) in tokens.iter().filter(|t| t.1.last >= rotation) {
+        if let Some(first) = before.get(&(topic.as_str(), value.as_str())) {
+            let e = again
+                .entry((topic, path))
+                .or_insert((BTreeSet::new(), *first, seen.last));
+            e.0.insert(value);
+            e.1 = e.1.min(*first);
+            e.2 = e.2.max(seen.last);
         }
+    }
+    for ((topic, path), (values, first, last)) in again {
+        out.find(
+            format!(
+                "{} identifiers published before the key rotation are published again after it.",
+                values.len()
+            ),
+            Evidence {
+                topic: Some(topic.to_string()),
+                timestamp: Some(super::rfc3339(first)),
+                detail: Some(format!(
+                    "at {}; seen again until {}; rotation at {}",
+                    label(ctx, path),
+                    super::rfc3339(last),
+                    super::rfc3339(rotation)
+                )),
+                ..Evidence::default()
+            },
+        );
     }
     out.examined(format!(
         "{} identifier-like values around the rotation at {}",
-        tokens.len(),
+        thousands(tokens.len() as u64),
         super::rfc3339(rotation)
     ));
     out.finish()
 }
 
-fn scan(
-    ctx: &Context<'_>,
-    msg: &Message,
-    data: &[u8],
-    seen: &mut BTreeSet<(String, usize, String)>,
-    out: &mut Outcome,
-) {
-    ctx.scanner.scan(data, &mut |m| {
-        let mut evidence = ctx.canary_evidence(&m);
-        evidence.topic = Some(msg.topic.clone());
-        evidence.timestamp = Some(super::rfc3339(msg.received));
-        evidence.offset = None;
-        let encoding = evidence.encoding.clone().unwrap_or_default();
-        if seen.insert((msg.topic.clone(), m.canary, encoding.clone())) {
-            out.find(
-                format!(
-                    "Canary {} is published as {encoding}.",
-                    ctx.registry.canaries[m.canary].id
-                ),
-                evidence,
-            );
-        }
-    });
-}
-
-fn decode(msg: &Message, codecs: &mut HashMap<u32, Codec>) -> Decoded {
+fn decode(msg: &Message, dicts: &mut Dictionaries) -> Decoded {
     let p = &msg.payload;
-    if msg.topic.ends_with("/dict")
-        && let Some(id) = dictionary_id(p)
-    {
-        codecs
-            .entry(id)
-            .or_insert_with(|| Codec::with_dictionary(p.clone()));
+    if p.len() > PAYLOAD_LIMIT {
+        let why = format!(
+            "{} bytes, over the {} MiB payload bound",
+            thousands(p.len() as u64),
+            PAYLOAD_LIMIT >> 20
+        );
+        return Decoded::TooLarge(prefix(p, dicts), why);
+    }
+    if msg.topic.ends_with("/dict") && dicts.learn(p).is_some() {
         return Decoded::Dictionary;
     }
-    if let Some(id) = frame_dictionary_id(p)
-        && let Some(codec) = codecs.get(&id)
-        && let Ok(envelope) = codec.decode(p)
-    {
-        let json = serde_json::to_value(&envelope.summary).unwrap_or(Value::Null);
-        return Decoded::Summary(Box::new(envelope), json);
-    }
     let plain = if p.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        zstd::stream::decode_all(&p[..]).ok()
+        dicts.decompress(p, JSON_LIMIT)
     } else if p.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&p[..])
-            .read_to_end(&mut out)
-            .ok()
-            .map(|_| out)
+        read_bounded(flate2::read::MultiGzDecoder::new(&p[..]), JSON_LIMIT)
     } else {
-        Some(p.clone())
+        Ok(p.clone())
     };
-    let Some(plain) = plain else {
-        return Decoded::Undecodable("compressed, but does not decompress".into());
+    let plain = match plain {
+        Ok(plain) => plain,
+        Err(DecodeError::TooLarge) => {
+            let why = format!("decodes to more than {} MiB", JSON_LIMIT >> 20);
+            return Decoded::TooLarge(prefix(p, dicts), why);
+        }
+        Err(e) => return Decoded::Undecodable(format!("compressed, but {e}")),
     };
     match serde_json::from_slice::<Value>(&plain) {
         Ok(json) => {
-            // A Vitrine envelope sent without compression.
+            // A Vitrine envelope, compressed or not.
             if let Ok(envelope) = serde_json::from_value::<vitrine_publish::Envelope>(json.clone())
             {
-                let json = serde_json::to_value(&envelope.summary).unwrap_or(Value::Null);
-                return Decoded::Summary(Box::new(envelope), json);
+                let mut unknown = Vec::new();
+                if let Ok(typed) = serde_json::to_value(&envelope) {
+                    consume::unknown_fields(&json, &typed, "", &mut unknown);
+                }
+                return Decoded::Summary(Box::new(envelope), json, plain, unknown);
             }
             if msg.topic.ends_with("/status") && is_vitrine_status(&json) {
-                return Decoded::Status(plain);
+                return Decoded::Status(json, plain);
             }
             Decoded::Json(json, plain)
         }
         Err(e) => Decoded::Undecodable(format!("not JSON: {e}")),
     }
+}
+
+/// The first [`SCAN_LIMIT`] decoded bytes of a compressed payload (for the
+/// canary search of a message too large to parse); nothing for others,
+/// whose raw bytes are searched anyway.
+fn prefix(p: &[u8], dicts: &mut Dictionaries) -> Vec<u8> {
+    if p.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        // With the dictionary it names; without it, only the raw bytes.
+        return dicts.decompress_prefix(p, SCAN_LIMIT).unwrap_or_default();
+    }
+    let mut out = Vec::new();
+    if p.starts_with(&[0x1f, 0x8b]) {
+        let _ = flate2::read::MultiGzDecoder::new(p)
+            .take(SCAN_LIMIT as u64)
+            .read_to_end(&mut out);
+    }
+    out
 }
 
 /// `{"state":"online"|"offline","version":..,"boot":..,"spool":{..}}`
@@ -413,8 +889,18 @@ fn is_vitrine_status(v: &Value) -> bool {
     ) && map
         .keys()
         .all(|k| matches!(k.as_str(), "state" | "version" | "boot" | "spool"))
+        && map.get("spool").is_none_or(|s| {
+            s.as_object().is_some_and(|s| {
+                s.iter().all(|(k, v)| {
+                    v.is_u64()
+                        && matches!(
+                            k.as_str(),
+                            "held" | "acknowledged" | "expired" | "dropped_full" | "quarantined"
+                        )
+                })
+            })
+        })
 }
-
 /// Keys whose numbers count people or devices (in a vendor's JSON as in
 /// Vitrine's summary).
 fn counts_people(path: &str) -> bool {
@@ -586,8 +1072,206 @@ mod analyze_tests {
         }
     }
 
+    fn registry() -> Registry {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        Registry::generate(2, 1, &[[0x3c, 0x22, 0xfb]], &mut rng)
+    }
+
+    /// The checks' results over `messages`, by id.
+    fn run(
+        reg: &Registry,
+        messages: Vec<Message>,
+        expect: Expect,
+    ) -> (BTreeMap<String, CheckResult>, Vec<WindowPoint>) {
+        let scanner = Scanner::new(reg);
+        let policy = vitrine_config::policy::Policy::default();
+        let ctx = Context {
+            policy: &policy,
+            registry: reg,
+            scanner: &scanner,
+            now: OffsetDateTime::now_utc(),
+        };
+        let recording: Recording = messages.into_iter().collect();
+        let (results, windows) = analyze(&ctx, &recording, expect, None);
+        (
+            results.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            windows,
+        )
+    }
+
+    fn envelope() -> vitrine_publish::Envelope {
+        let example = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schema/summary-v1.example.json"
+        ))
+        .unwrap();
+        vitrine_publish::Envelope {
+            site: "s".into(),
+            rig: "r".into(),
+            boot: "b".into(),
+            seq: 0,
+            summary: serde_json::from_str(&example).unwrap(),
+        }
+    }
+
+    fn mac(reg: &Registry) -> String {
+        let (_, mac) = reg.macs().next().unwrap();
+        vitrine_canary::encoding::spelled(
+            &mac,
+            vitrine_canary::Spelling::Colon,
+            vitrine_canary::Case::Lower,
+        )
+    }
+
+    const STATUS: &[u8] =
+        br#"{"state":"online","version":"0.1.0","boot":"6f1c2a9e4b7d4e21","spool":{"held":0}}"#;
+
     #[test]
     fn messages_that_are_not_summaries_fail_the_schema_check() {
+        let reg = Registry::default();
+        let good = Codec::shipped().encode(&envelope());
+        let ok = vec![
+            msg("vitrine/s/r/wifi", &good),
+            msg("vitrine/s/r/status", STATUS),
+        ];
+        let (results, windows) = run(&reg, ok, Expect::Vitrine);
+        assert_eq!(windows.len(), 1);
+        assert!(
+            results
+                .values()
+                .all(|r| r.findings.is_empty() && r.status == Status::Passed),
+            "{results:?}"
+        );
+
+        let bad = vec![
+            msg("vitrine/s/r/wifi", &good),
+            msg("vitrine/s/r/wifi", b"\x00garbage"),
+            msg("vitrine/s/r/wifi", br#"{"visitors":40}"#),
+        ];
+        let (results, _) = run(&reg, bad.clone(), Expect::Vitrine);
+        assert_eq!(results["stream.schema"].findings.len(), 2);
+        // The same JSON is fine from a vendor's stream, the garbage is not.
+        let (results, _) = run(&reg, bad[1..].to_vec(), Expect::Json);
+        assert_eq!(results["stream.schema"].findings.len(), 1);
+    }
+
+    use vitrine_publish::Codec;
+
+    /// A summary with one field its schema does not have.
+    fn with_extra(field: &str, value: Value) -> Vec<u8> {
+        let mut json = serde_json::to_value(envelope()).unwrap();
+        json["summary"]["wifi"]["devices"][field] = value;
+        Codec::shipped().compress(&serde_json::to_vec(&json).unwrap())
+    }
+
+    #[test]
+    fn a_canary_in_an_unknown_field_fails_the_canary_and_schema_checks() {
+        let reg = registry();
+        let leaky = with_extra("last_seen", mac(&reg).into());
+        for expect in [Expect::Vitrine, Expect::Json] {
+            let (results, _) = run(&reg, vec![msg("vitrine/s/r/wifi", &leaky)], expect);
+            let canary = &results["stream.canary"];
+            assert_eq!(canary.status, Status::Failed, "{expect:?}");
+            assert_eq!(
+                canary.findings[0].evidence.encoding.as_deref(),
+                Some("clear(colon-lower)")
+            );
+            let schema = &results["stream.schema"].findings;
+            assert_eq!(schema.len(), 1, "{expect:?}: {schema:?}");
+            assert_eq!(
+                schema[0].evidence.detail.as_deref(),
+                Some("summary.wifi.devices.last_seen")
+            );
+            // The MAC is also an identifier, wherever it is.
+            assert_eq!(results["stream.pseudonyms"].status, Status::Failed);
+        }
+        // A harmless extra field is a schema finding only.
+        let extra = with_extra("note", "hello".into());
+        let (results, _) = run(&reg, vec![msg("vitrine/s/r/wifi", &extra)], Expect::Vitrine);
+        assert_eq!(results["stream.schema"].status, Status::Failed);
+        assert_eq!(results["stream.canary"].status, Status::Passed);
+    }
+
+    #[test]
+    fn canaries_are_found_behind_json_escapes_and_never_named_in_paths() {
+        let reg = registry();
+        let m = mac(&reg);
+        let escaped: String = m.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let body = format!(r#"{{"zone":"a","tag":"{escaped}"}}"#);
+        let (results, _) = run(&reg, vec![msg("vendor/x", body.as_bytes())], Expect::Json);
+        assert_eq!(results["stream.canary"].status, Status::Failed);
+
+        // A canary as a key of an unknown object: reported, not repeated.
+        let keyed = with_extra("by_mac", serde_json::json!({ m.clone(): {"count": 2} }));
+        let (results, _) = run(&reg, vec![msg("vitrine/s/r/wifi", &keyed)], Expect::Vitrine);
+        assert_eq!(results["stream.canary"].status, Status::Failed);
+        assert_eq!(results["stream.k_anonymity"].status, Status::Failed);
+        let text = format!("{results:?}");
+        assert!(!text.contains(&m), "{text}");
+    }
+
+    #[test]
+    fn a_message_over_the_payload_bound_is_searched_and_stated_never_passed() {
+        let reg = registry();
+        let good = Codec::shipped().encode(&envelope());
+        // 2 MB of vendor JSON, compressed and not: searched for canaries.
+        let big = format!(
+            r#"{{"pad":"{}","tag":"{}"}}"#,
+            "x".repeat(2 << 20),
+            mac(&reg)
+        );
+        let zstd_big = zstd::bulk::compress(big.as_bytes(), 3).unwrap();
+        assert!(
+            zstd_big.len() < PAYLOAD_LIMIT,
+            "decodes past the JSON bound"
+        );
+        for payload in [big.as_bytes(), &zstd_big] {
+            let (results, _) = run(
+                &reg,
+                vec![msg("vendor/x/dict", payload), msg("vendor/x", b"{}")],
+                Expect::Json,
+            );
+            assert_eq!(results["stream.canary"].status, Status::Failed);
+        }
+        // Without a canary: the checks that need the parsed JSON are not a
+        // pass, and the report states the bound.
+        let clean = vec![0u8; 2 << 20];
+        let (results, _) = run(
+            &reg,
+            vec![
+                msg("vitrine/s/r/dict", &clean),
+                msg("vitrine/s/r/wifi", &good),
+            ],
+            Expect::Json,
+        );
+        for id in ["stream.schema", "stream.k_anonymity", "stream.pseudonyms"] {
+            let Status::Skipped { reason } = &results[id].status else {
+                panic!("{id}: {:?}", results[id]);
+            };
+            assert!(reason.contains("1 MiB"), "{reason}");
+        }
+        assert_eq!(results["stream.canary"].status, Status::Passed);
+        assert!(
+            results["stream.canary"]
+                .examined
+                .contains("2,097,152 bytes")
+        );
+        // A Vitrine stream never has such a message.
+        let (results, windows) = run(
+            &reg,
+            vec![
+                msg("vitrine/s/r/dict", &clean),
+                msg("vitrine/s/r/wifi", &good),
+            ],
+            Expect::Vitrine,
+        );
+        assert_eq!(results["stream.schema"].status, Status::Failed);
+        assert_eq!(windows.len(), 1, "the summary after it is read");
+    }
+
+    #[test]
+    fn a_refused_packet_is_stated_and_the_audit_is_not_a_pass() {
         let reg = Registry::default();
         let scanner = Scanner::new(&reg);
         let policy = vitrine_config::policy::Policy::default();
@@ -597,48 +1281,57 @@ mod analyze_tests {
             scanner: &scanner,
             now: OffsetDateTime::now_utc(),
         };
-        let example = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../docs/schema/summary-v1.example.json"
-        ))
-        .unwrap();
-        let summary: vitrine_schema::Summary = serde_json::from_str(&example).unwrap();
-        let envelope = vitrine_publish::Envelope {
-            site: "s".into(),
-            rig: "r".into(),
-            boot: "b".into(),
-            seq: 0,
-            summary,
+        let mut recording = Recording::in_memory();
+        recording.refused(40 << 20);
+        let (results, _) = analyze(&ctx, &recording, Expect::Vitrine, None);
+        let Status::Skipped { reason } = &results[0].status else {
+            panic!("{results:?}")
         };
-        let good = Codec::shipped().encode(&envelope);
-        let status =
-            br#"{"state":"online","version":"0.1.0","boot":"6f1c2a9e4b7d4e21","spool":{"held":0}}"#;
-        let ok = [
-            msg("vitrine/s/r/wifi", &good),
-            msg("vitrine/s/r/status", status),
-        ];
-        let (results, windows) = analyze(&ctx, &ok, Expect::Vitrine, None);
-        assert_eq!(windows.len(), 1);
-        assert!(results.iter().all(|r| r.findings.is_empty()), "{results:?}");
-
-        let bad = [
-            msg("vitrine/s/r/wifi", &good),
-            msg("vitrine/s/r/wifi", b"\x00garbage"),
-            msg("vitrine/s/r/wifi", br#"{"visitors":40}"#),
-        ];
-        let (results, _) = analyze(&ctx, &bad, Expect::Vitrine, None);
-        let schema = results.iter().find(|r| r.id == "stream.schema").unwrap();
-        assert_eq!(schema.findings.len(), 2, "{schema:?}");
-        // The same JSON is fine from a vendor's stream, the garbage is not.
-        let (results, _) = analyze(&ctx, &bad[1..], Expect::Json, None);
-        assert_eq!(
+        assert!(reason.contains("41,943,040 bytes"), "{reason}");
+        recording.push(&msg(
+            "vitrine/s/r/wifi",
+            &Codec::shipped().encode(&envelope()),
+        ));
+        let (results, _) = analyze(&ctx, &recording, Expect::Vitrine, None);
+        assert!(
             results
                 .iter()
-                .find(|r| r.id == "stream.schema")
-                .unwrap()
-                .findings
-                .len(),
-            1
+                .all(|r| matches!(r.status, Status::Skipped { .. })),
+            "{results:?}"
         );
+    }
+
+    #[test]
+    fn the_recording_is_on_disk_and_reads_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recording::in_dir(dir.path());
+        assert!(matches!(r.store, Store::File(_)));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "unlinked at once"
+        );
+        let sent: Vec<Message> = (0..50)
+            .map(|i| msg(&format!("t/{i}"), &vec![i as u8; i * 1000]))
+            .collect();
+        for m in &sent {
+            r.push(m);
+        }
+        let back: Vec<Message> = r.messages().map(Result::unwrap).collect();
+        assert_eq!(back.len(), 50);
+        for (a, b) in sent.iter().zip(&back) {
+            assert_eq!(
+                (&a.topic, &a.payload, a.received),
+                (&b.topic, &b.payload, b.received)
+            );
+        }
+        // No directory to write in: in memory, bounded.
+        let mut m = Recording::in_dir(&dir.path().join("missing"));
+        assert!(matches!(m.store, Store::Memory(_)));
+        let big = msg("t", &vec![0; 16 << 20]);
+        for _ in 0..5 {
+            m.push(&big);
+        }
+        assert_eq!((m.len(), m.dropped), (3, 2));
     }
 }
