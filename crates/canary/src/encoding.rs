@@ -12,26 +12,110 @@ use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha512};
 
-/// How the six bytes of a MAC are written out as text.
+/// How the six bytes of a MAC are written out as text. The first four are
+/// the classic spellings (and, with the raw bytes, the nine inputs
+/// `vitrine-reverse` tries); the others are what other software writes:
+/// per-byte dots or spaces, groups of two or three bytes under any
+/// separator (Cisco, PostgreSQL's `macaddr` input forms), and octets
+/// without their leading zero (glibc's `ether_ntoa`, Python netaddr's
+/// `mac_unix`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Spelling {
     /// `aa:bb:cc:dd:ee:ff`
+    #[serde(rename = "colon")]
     Colon,
     /// `aa-bb-cc-dd-ee-ff`
+    #[serde(rename = "dash")]
     Dash,
     /// `aabb.ccdd.eeff` (Cisco)
+    #[serde(rename = "dot")]
     Dot,
     /// `aabbccddeeff`
+    #[serde(rename = "bare")]
     Bare,
+    /// `aa.bb.cc.dd.ee.ff`
+    #[serde(rename = "dot2")]
+    Dot2,
+    /// `aa bb cc dd ee ff` (hex dumps, some loggers)
+    #[serde(rename = "space")]
+    Space,
+    /// `aabb:ccdd:eeff`
+    #[serde(rename = "colon4")]
+    Colon4,
+    /// `aabb-ccdd-eeff`
+    #[serde(rename = "dash4")]
+    Dash4,
+    /// `aabb ccdd eeff`
+    #[serde(rename = "space4")]
+    Space4,
+    /// `aabbcc:ddeeff` (PostgreSQL `macaddr` input, netaddr `mac_pgsql`)
+    #[serde(rename = "colon6")]
+    Colon6,
+    /// `aabbcc-ddeeff`
+    #[serde(rename = "dash6")]
+    Dash6,
+    /// `aabbcc.ddeeff`
+    #[serde(rename = "dot6")]
+    Dot6,
+    /// `aabbcc ddeeff`
+    #[serde(rename = "space6")]
+    Space6,
+    /// `a:bb:c:dd:e:ff`: octets without a leading zero (`ether_ntoa`,
+    /// netaddr `mac_unix`)
+    #[serde(rename = "colon-unpadded")]
+    ColonUnpadded,
+    /// `a-bb-c-dd-e-ff`
+    #[serde(rename = "dash-unpadded")]
+    DashUnpadded,
+    /// `a.bb.c.dd.e.ff`
+    #[serde(rename = "dot2-unpadded")]
+    Dot2Unpadded,
+    /// `a bb c dd e ff`
+    #[serde(rename = "space-unpadded")]
+    SpaceUnpadded,
 }
 
 impl Spelling {
-    pub const ALL: [Spelling; 4] = [
+    /// Every spelling searched for in clear.
+    pub const ALL: [Spelling; 17] = [
         Spelling::Colon,
         Spelling::Dash,
         Spelling::Dot,
         Spelling::Bare,
+        Spelling::Dot2,
+        Spelling::Space,
+        Spelling::Colon4,
+        Spelling::Dash4,
+        Spelling::Space4,
+        Spelling::Colon6,
+        Spelling::Dash6,
+        Spelling::Dot6,
+        Spelling::Space6,
+        Spelling::ColonUnpadded,
+        Spelling::DashUnpadded,
+        Spelling::Dot2Unpadded,
+        Spelling::SpaceUnpadded,
+    ];
+
+    /// The classic four, fixed-width: with the raw bytes in both cases, the
+    /// nine inputs `vitrine-reverse` tries.
+    pub const CLASSIC: [Spelling; 4] = [
+        Spelling::Colon,
+        Spelling::Dash,
+        Spelling::Dot,
+        Spelling::Bare,
+    ];
+
+    /// Spellings whose digests are searched for: what formatting functions
+    /// produce as a MAC's text, hence what a program has in hand when it
+    /// hashes one. The others are searched for in clear only.
+    pub const HASHED: [Spelling; 6] = [
+        Spelling::Colon,
+        Spelling::Dash,
+        Spelling::Dot,
+        Spelling::Bare,
+        Spelling::ColonUnpadded,
+        Spelling::Colon6,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,7 +124,49 @@ impl Spelling {
             Spelling::Dash => "dash",
             Spelling::Dot => "dot",
             Spelling::Bare => "bare",
+            Spelling::Dot2 => "dot2",
+            Spelling::Space => "space",
+            Spelling::Colon4 => "colon4",
+            Spelling::Dash4 => "dash4",
+            Spelling::Space4 => "space4",
+            Spelling::Colon6 => "colon6",
+            Spelling::Dash6 => "dash6",
+            Spelling::Dot6 => "dot6",
+            Spelling::Space6 => "space6",
+            Spelling::ColonUnpadded => "colon-unpadded",
+            Spelling::DashUnpadded => "dash-unpadded",
+            Spelling::Dot2Unpadded => "dot2-unpadded",
+            Spelling::SpaceUnpadded => "space-unpadded",
         }
+    }
+
+    /// The separator, the bytes per group and whether octets keep their
+    /// leading zero.
+    fn layout(self) -> (Option<u8>, usize, bool) {
+        match self {
+            Spelling::Colon => (Some(b':'), 1, true),
+            Spelling::Dash => (Some(b'-'), 1, true),
+            Spelling::Dot => (Some(b'.'), 2, true),
+            Spelling::Bare => (None, 6, true),
+            Spelling::Dot2 => (Some(b'.'), 1, true),
+            Spelling::Space => (Some(b' '), 1, true),
+            Spelling::Colon4 => (Some(b':'), 2, true),
+            Spelling::Dash4 => (Some(b'-'), 2, true),
+            Spelling::Space4 => (Some(b' '), 2, true),
+            Spelling::Colon6 => (Some(b':'), 3, true),
+            Spelling::Dash6 => (Some(b'-'), 3, true),
+            Spelling::Dot6 => (Some(b'.'), 3, true),
+            Spelling::Space6 => (Some(b' '), 3, true),
+            Spelling::ColonUnpadded => (Some(b':'), 1, false),
+            Spelling::DashUnpadded => (Some(b'-'), 1, false),
+            Spelling::Dot2Unpadded => (Some(b'.'), 1, false),
+            Spelling::SpaceUnpadded => (Some(b' '), 1, false),
+        }
+    }
+
+    /// Octets written without their leading zero.
+    pub fn unpadded(self) -> bool {
+        !self.layout().2
     }
 }
 
@@ -53,6 +179,13 @@ pub enum Case {
 
 impl Case {
     pub const ALL: [Case; 2] = [Case::Lower, Case::Upper];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::Lower => "lower",
+            Case::Upper => "upper",
+        }
+    }
 }
 
 /// Writes `mac` in `spelling` and `case` into `out` (cleared first).
@@ -61,16 +194,15 @@ pub fn spell(mac: &[u8; 6], spelling: Spelling, case: Case, out: &mut Vec<u8>) {
         Case::Lower => b"0123456789abcdef",
         Case::Upper => b"0123456789ABCDEF",
     };
+    let (sep, group, padded) = spelling.layout();
     out.clear();
     for (i, b) in mac.iter().enumerate() {
-        let sep = match spelling {
-            Spelling::Colon if i > 0 => Some(b':'),
-            Spelling::Dash if i > 0 => Some(b'-'),
-            Spelling::Dot if i == 2 || i == 4 => Some(b'.'),
-            _ => None,
-        };
-        out.extend(sep);
-        out.push(digits[usize::from(b >> 4)]);
+        if i > 0 && i % group == 0 {
+            out.extend(sep);
+        }
+        if padded || b >> 4 != 0 {
+            out.push(digits[usize::from(b >> 4)]);
+        }
         out.push(digits[usize::from(b & 0xf)]);
     }
 }
@@ -91,9 +223,20 @@ pub enum Input {
 }
 
 impl Input {
-    /// The nine inputs vendors hash: raw bytes and every spelling in both cases.
+    /// The nine classic inputs: raw bytes and the [`Spelling::CLASSIC`]
+    /// spellings in both cases (what `vitrine-reverse` tries).
     pub fn all() -> impl Iterator<Item = Input> {
-        std::iter::once(Input::Raw).chain(Spelling::ALL.into_iter().flat_map(|spelling| {
+        Input::of(&Spelling::CLASSIC)
+    }
+
+    /// Every input whose digests and base64 are searched for: raw bytes and
+    /// the [`Spelling::HASHED`] spellings in both cases.
+    pub fn hashed() -> impl Iterator<Item = Input> {
+        Input::of(&Spelling::HASHED)
+    }
+
+    fn of(spellings: &'static [Spelling]) -> impl Iterator<Item = Input> {
+        std::iter::once(Input::Raw).chain(spellings.iter().flat_map(|&spelling| {
             Case::ALL
                 .into_iter()
                 .map(move |case| Input::Text { spelling, case })
@@ -117,11 +260,7 @@ impl fmt::Display for Input {
         match self {
             Input::Raw => f.write_str("raw"),
             Input::Text { spelling, case } => {
-                let case = match case {
-                    Case::Lower => "lower",
-                    Case::Upper => "upper",
-                };
-                write!(f, "{}-{case}", spelling.name())
+                write!(f, "{}-{}", spelling.name(), case.name())
             }
         }
     }
@@ -326,20 +465,39 @@ pub struct Form {
     pub truncatable: Truncation,
 }
 
-/// Whether a prefix of a form counts as a find.
+/// What counts as a find of a form: the whole of it or a prefix, and what
+/// may stand next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Truncation {
     /// Only the whole form.
     Whole,
-    /// Any prefix of at least this many bytes, standing alone (hex: not
-    /// between other hex digits).
+    /// The whole form, not continued by a hex digit of its case (digits
+    /// count in both cases) on the sides marked: an unpadded MAC whose first
+    /// or last octet is one digit would otherwise be found inside another
+    /// MAC (`e:2a:…` in `1e:2a:…`). A letter of the other case ends the
+    /// octet: nobody mixes cases in one MAC, and binary neighbours (a SQLite
+    /// REAL starts with `A`) must not hide it.
+    Apart {
+        before: bool,
+        after: bool,
+        case: Case,
+    },
+    /// A hex digest, whole or cut to a prefix of at least this many digits.
+    /// It stands alone (no hex digit on either side), or, from
+    /// [`MIN_HEX_DIGITS_IN_RUN`] digits on, begins a run of hex digits or
+    /// its second byte whatever follows: in binary containers the next
+    /// column's bytes follow a value directly and may be hex digits.
     HexPrefix(usize),
     /// Any prefix of at least this many bytes.
     Prefix(usize),
 }
 
-/// Shortest truncated hex digest searched for: 8 digits, 32 bits.
+/// Shortest truncated hex digest searched for: 8 digits, 32 bits, standing
+/// alone.
 pub const MIN_HEX_DIGITS: usize = 8;
+/// Shortest truncated hex digest found next to other hex digits: 12 digits,
+/// 48 bits (the false-positive computation is in docs/audit.md).
+pub const MIN_HEX_DIGITS_IN_RUN: usize = 12;
 /// Shortest binary digest prefix searched for: 8 bytes.
 pub const MIN_BINARY_BYTES: usize = 8;
 /// Shortest base64 digest prefix searched for: 12 characters, 72 bits.
@@ -374,15 +532,29 @@ fn digest_forms(
 
 /// Every form of a MAC address that is searched for.
 pub fn mac_forms(mac: &[u8; 6]) -> Vec<Form> {
-    let mut forms = Vec::new();
+    let mut forms: Vec<Form> = Vec::new();
     let mut buf = Vec::new();
     for spelling in Spelling::ALL {
         for case in Case::ALL {
             spell(mac, spelling, case, &mut buf);
+            // Without an octet below 0x10 an unpadded spelling is its padded
+            // one: searched for once, under the padded name.
+            if spelling.unpadded() && forms.iter().any(|f| f.bytes == buf) {
+                continue;
+            }
+            let truncatable = if spelling.unpadded() {
+                Truncation::Apart {
+                    before: mac[0] < 0x10,
+                    after: mac[5] < 0x10,
+                    case,
+                }
+            } else {
+                Truncation::Whole
+            };
             forms.push(Form {
                 encoding: Encoding::Clear { spelling, case },
                 bytes: buf.clone(),
-                truncatable: Truncation::Whole,
+                truncatable,
             });
         }
     }
@@ -391,8 +563,14 @@ pub fn mac_forms(mac: &[u8; 6]) -> Vec<Form> {
         bytes: mac.to_vec(),
         truncatable: Truncation::Whole,
     });
-    for of in Input::all() {
+    let mut hashed: Vec<Vec<u8>> = Vec::new();
+    for of in Input::hashed() {
         of.write(mac, &mut buf);
+        // An unpadded input equal to its padded one hashes the same.
+        if hashed.contains(&buf) {
+            continue;
+        }
+        hashed.push(buf.clone());
         forms.push(Form {
             encoding: Encoding::Base64 { of },
             bytes: base64_stable(&buf).into_bytes(),

@@ -13,20 +13,32 @@ pub use encoding::{Algorithm, Case, Encoding, Input, Spelling};
 pub use registry::{Canary, CanaryValue, Registry, RegistryError};
 pub use scan::{Match, Scanner};
 
-/// Parses a MAC in any of the usual spellings (colons, dashes, Cisco dots,
-/// bare hex; any case).
+/// Parses a MAC in any of the spellings searched for ([`Spelling::ALL`]):
+/// colons, dashes, dots or spaces between octets, groups of two or three
+/// octets, bare hex, octets without their leading zero; any case.
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let hex: Vec<u8> = text
-        .bytes()
-        .filter(|b| !matches!(b, b':' | b'-' | b'.'))
-        .collect();
-    if hex.len() != 12 {
-        return None;
-    }
+    let groups: Vec<&str> = text.split([':', '-', '.', ' ']).collect();
+    let octets: Vec<&str> = match groups.len() {
+        // Whole groups of two or three octets, or all twelve digits.
+        1..=3 => {
+            let width = 12 / groups.len();
+            if groups.iter().any(|g| g.len() != width || !g.is_ascii()) {
+                return None;
+            }
+            groups
+                .iter()
+                .flat_map(|g| (0..g.len()).step_by(2).map(move |i| &g[i..i + 2]))
+                .collect()
+        }
+        6 => groups,
+        _ => return None,
+    };
     let mut mac = [0u8; 6];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        mac[i] = u8::from_str_radix(s, 16).ok()?;
+    for (m, o) in mac.iter_mut().zip(&octets) {
+        if o.is_empty() || o.len() > 2 || !o.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *m = u8::from_str_radix(o, 16).ok()?;
     }
     Some(mac)
 }

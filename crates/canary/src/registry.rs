@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -77,38 +78,193 @@ pub enum RegistryError {
 /// The canaries of one audit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
+    /// The seed every value of [`Registry::from_seed`] came from. Kept here
+    /// only: whoever has it can make the canaries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub canaries: Vec<Canary>,
 }
 
+/// Every MA-L block of the `vendors` vendors that hold the most, from an
+/// OUI table ranked by block count (`vitrine_reverse::OuiTable::entries`:
+/// one vendor's blocks together, most blocks first). Drawing uniformly from
+/// it picks a vendor with a probability proportional to its block count,
+/// the registry's own measure of how many devices a vendor ships. Blocks
+/// of the IEEE Registration Authority (parents of MA-M and MA-S
+/// assignments, no device vendor) and multicast or locally administered
+/// prefixes are left out.
+pub fn vendor_pool(ranked: &[([u8; 3], String)], vendors: usize) -> Vec<[u8; 3]> {
+    let mut pool = Vec::new();
+    let mut seen = 0;
+    let mut last: Option<&str> = None;
+    for (oui, vendor) in ranked {
+        if vendor
+            .to_ascii_lowercase()
+            .contains("ieee registration authority")
+        {
+            continue;
+        }
+        if last != Some(vendor.as_str()) {
+            if seen == vendors {
+                break;
+            }
+            seen += 1;
+            last = Some(vendor);
+        }
+        if oui[0] & 0b11 == 0 {
+            pool.push(*oui);
+        }
+    }
+    pool
+}
+
+/// Shortest canary SSID in bytes: shorter patterns would make the scanner
+/// sample more often.
+const MIN_SSID_BYTES: usize = 8;
+/// Longest SSID 802.11 allows.
+const MAX_SSID_BYTES: usize = 32;
+
+/// The SSID word list: templates by weight and the sections they draw from.
+struct Words {
+    templates: Vec<(u32, &'static str)>,
+    sections: Vec<(&'static str, Vec<&'static str>)>,
+}
+
+impl Words {
+    fn load() -> Words {
+        let mut templates = Vec::new();
+        let mut sections: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+        for line in include_str!("../data/ssid-words.txt").lines() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                sections.push((name, Vec::new()));
+                continue;
+            }
+            let (name, lines) = sections.last_mut().expect("a section before any line");
+            if *name == "template" {
+                let (weight, template) = line.split_once(' ').expect("weight and template");
+                templates.push((weight.parse().expect("a template's weight"), template));
+            } else {
+                lines.push(line);
+            }
+        }
+        Words {
+            templates,
+            sections,
+        }
+    }
+
+    fn section(&self, name: &str) -> &[&'static str] {
+        self.sections
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or_else(|| panic!("no [{name}] in ssid-words.txt"))
+    }
+
+    /// One network name: a template drawn by weight, filled in.
+    fn ssid(&self, rng: &mut impl Rng) -> String {
+        let total: u32 = self.templates.iter().map(|(w, _)| w).sum();
+        let mut pick = rng.random_range(0..total);
+        let template = self
+            .templates
+            .iter()
+            .find(|(w, _)| {
+                let hit = pick < *w;
+                pick = pick.saturating_sub(*w);
+                hit
+            })
+            .expect("weights add up")
+            .1;
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = open + rest[open..].find('}').expect("a closed placeholder");
+            let key = &rest[open + 1..close];
+            let digits = |set: &[u8], n: usize, rng: &mut dyn rand::RngCore| -> String {
+                (0..n)
+                    .map(|_| char::from(set[rng.random_range(0..set.len())]))
+                    .collect()
+            };
+            match key {
+                "X4" => out.push_str(&digits(b"0123456789ABCDEF", 4, rng)),
+                "x4" => out.push_str(&digits(b"0123456789abcdef", 4, rng)),
+                "D4" => out.push_str(&digits(b"0123456789", 4, rng)),
+                "AA" => out.push_str(&digits(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 2, rng)),
+                section => {
+                    let lines = self.section(section);
+                    out.push_str(lines[rng.random_range(0..lines.len())]);
+                }
+            }
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
 impl Registry {
-    /// `macs` fresh MAC canaries and `ssids` SSID canaries. MACs are
-    /// globally administered unicast addresses under `ouis` (taken in turn),
-    /// like a real phone's burned-in address, so that hash reversal over the
-    /// OUI space can find them; SSIDs are random and unmistakable.
+    /// `macs` fresh MAC canaries and `ssids` SSID canaries from a seed
+    /// drawn from `rng` ([`Registry::from_seed`]).
     pub fn generate(macs: usize, ssids: usize, ouis: &[[u8; 3]], rng: &mut impl Rng) -> Registry {
+        Registry::from_seed(macs, ssids, ouis, rng.random())
+    }
+
+    /// `macs` MAC canaries and `ssids` SSID canaries, all from `seed`
+    /// (ChaCha20), which the registry records. A MAC is a globally
+    /// administered unicast address like a real phone's burned-in one: an
+    /// OUI drawn at random from `ouis` (pass [`vendor_pool`] so that common
+    /// vendors come up as often as their devices do, and hash reversal over
+    /// the OUI space can find it) and three random bytes. An SSID is an
+    /// ordinary-looking network name made from the shipped word list
+    /// (`data/ssid-words.txt`): nothing about either tells a canary apart
+    /// from a shopper's phone.
+    pub fn from_seed(macs: usize, ssids: usize, ouis: &[[u8; 3]], seed: u64) -> Registry {
         assert!(
             !ouis.is_empty() || macs == 0,
             "MAC canaries need at least one OUI"
         );
-        let mut canaries = Vec::with_capacity(macs + ssids);
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut canaries: Vec<Canary> = Vec::with_capacity(macs + ssids);
+        let taken = |c: &CanaryValue, canaries: &[Canary]| canaries.iter().any(|k| k.value == *c);
         for i in 0..macs {
-            let oui = ouis[i % ouis.len()];
-            let nic: [u8; 3] = rng.random();
+            let value = loop {
+                let oui = ouis[rng.random_range(0..ouis.len())];
+                let nic: [u8; 3] = rng.random();
+                let v = CanaryValue::Mac([oui[0], oui[1], oui[2], nic[0], nic[1], nic[2]]);
+                if !taken(&v, &canaries) {
+                    break v;
+                }
+            };
             canaries.push(Canary {
                 id: format!("mac-{:02}", i + 1),
-                value: CanaryValue::Mac([oui[0], oui[1], oui[2], nic[0], nic[1], nic[2]]),
+                value,
                 emitted: Vec::new(),
             });
         }
+        let words = Words::load();
         for i in 0..ssids {
-            let tag: u64 = rng.random();
+            let value = loop {
+                let ssid = words.ssid(&mut rng);
+                let v = CanaryValue::Ssid(ssid.clone());
+                if (MIN_SSID_BYTES..=MAX_SSID_BYTES).contains(&ssid.len()) && !taken(&v, &canaries)
+                {
+                    break v;
+                }
+            };
             canaries.push(Canary {
                 id: format!("ssid-{:02}", i + 1),
-                value: CanaryValue::Ssid(format!("canary-{tag:016x}")),
+                value,
                 emitted: Vec::new(),
             });
         }
-        Registry { canaries }
+        Registry {
+            seed: Some(seed),
+            canaries,
+        }
     }
 
     pub fn load(path: &Path) -> Result<Registry, RegistryError> {

@@ -6,11 +6,14 @@
 //! patterns:
 //!
 //! - Hex digests (a third of all patterns) only count where a run of hex
-//!   digits begins (eight digits inside a longer run mean nothing), so they
-//!   are looked for there and nowhere else: a bit per byte, 64 bytes at a
-//!   time, tells where runs of at least eight hex digits begin, and their
-//!   first eight digits are looked up. Sampled like the rest, they would
-//!   make almost any four hex digits of a log line a hit to verify.
+//!   digits begins (eight digits inside a longer run mean nothing), or one
+//!   byte into it (a binary neighbour such as a SQLite serial type may be a
+//!   hex digit; then at least twelve digits must match), so they are looked
+//!   for there and nowhere else: a bit per byte, 64 bytes at a time, tells
+//!   where runs of at least eight hex digits begin, and the first eight
+//!   digits at the run's first two bytes are looked up. Sampled like the
+//!   rest, they would make almost any four hex digits of a log line a hit
+//!   to verify.
 //! - The other patterns of 8 bytes and more: one 4-byte word is read every
 //!   `stride` bytes (`stride` = shortest such pattern - 3, so every
 //!   occurrence covers a sampled word at one of the first `stride` offsets
@@ -29,7 +32,7 @@
 
 use std::io::Read;
 
-use crate::encoding::{Encoding, Truncation};
+use crate::encoding::{Case, Encoding, MIN_HEX_DIGITS_IN_RUN, Truncation};
 use crate::registry::Registry;
 
 /// One find: which canary, in which form, where.
@@ -54,6 +57,9 @@ struct Pattern {
     /// Bytes that must match for a find.
     min_len: usize,
     hex_boundaries: bool,
+    /// Sides (before, after) that must not continue the form with a hex
+    /// digit of this case ([`Truncation::Apart`]).
+    apart: Option<(bool, bool, Case)>,
 }
 
 /// Bits of the sampled-word bitmap (512 KiB).
@@ -227,6 +233,14 @@ fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
 
+/// A hex digit that would continue a hex number written in `case`.
+fn is_hex_of(b: u8, case: Case) -> bool {
+    match case {
+        Case::Lower => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        Case::Upper => b.is_ascii_digit() || (b'A'..=b'F').contains(&b),
+    }
+}
+
 /// Bit i set when `data[at + i]` is a hex digit (0 past the end).
 #[inline(always)]
 fn hex_bits(data: &[u8], at: usize) -> u64 {
@@ -268,8 +282,17 @@ impl Scanner {
         let mut patterns = Vec::new();
         for (canary, c) in registry.canaries.iter().enumerate() {
             for form in c.forms() {
+                let mut apart = None;
                 let (min_len, hex_boundaries) = match form.truncatable {
                     Truncation::Whole => (form.bytes.len(), false),
+                    Truncation::Apart {
+                        before,
+                        after,
+                        case,
+                    } => {
+                        apart = Some((before, after, case));
+                        (form.bytes.len(), false)
+                    }
                     Truncation::HexPrefix(n) => (n.min(form.bytes.len()), true),
                     Truncation::Prefix(n) => (n.min(form.bytes.len()), false),
                 };
@@ -280,6 +303,7 @@ impl Scanner {
                     bytes: form.bytes,
                     min_len,
                     hex_boundaries,
+                    apart,
                 });
             }
         }
@@ -518,6 +542,15 @@ impl Scanner {
         if at >= last {
             return;
         }
+        // A run that began on the byte before `from` has its second byte
+        // here, and was not looked at with the data before.
+        if at > 0
+            && is_hex(data[at - 1])
+            && (at < 2 || !is_hex(data[at - 2]))
+            && data[at..at + KEY_LEN].iter().all(|&b| is_hex(b))
+        {
+            self.run_start(r, at);
+        }
         let mut before = u64::from(at > 0 && is_hex(data[at - 1]));
         let mut block = hex_bits(data, at);
         while at < last {
@@ -529,11 +562,17 @@ impl Scanner {
             runs &= runs >> 4;
             let mut starts = runs as u64 & !(block << 1 | before);
             while starts != 0 {
-                let s = at + starts.trailing_zeros() as usize;
+                let i = starts.trailing_zeros();
+                let s = at + i as usize;
                 if s >= last {
                     break;
                 }
                 self.run_start(r, s);
+                // One byte in: a digest after a binary byte that happens
+                // to be a hex digit (`runs` holds bits up to 127).
+                if s + 1 < last && (runs >> (i + 1)) & 1 != 0 {
+                    self.run_start(r, s + 1);
+                }
                 starts &= starts - 1;
             }
             before = block >> 63;
@@ -574,11 +613,28 @@ impl Scanner {
                 .take_while(|(a, b)| a == b)
                 .count();
         if pat.hex_boundaries {
-            // A truncated digest stands alone: not inside a longer run
-            // of hex digits, where eight matching digits mean nothing.
-            let before = start.checked_sub(1).map(|i| data[i]);
-            let after = data.get(start + len).copied();
-            if before.is_some_and(is_hex) || (len < pat.bytes.len() && after.is_some_and(is_hex)) {
+            // A digest standing alone counts from eight digits. Next to
+            // other hex digits (a longer run in text, or a binary
+            // neighbour: SQLite's next column, a serial type byte) eight
+            // matching digits may be chance, twelve are not; and it must
+            // begin the run or its second byte.
+            let hex_at = |i: Option<usize>| i.and_then(|i| data.get(i)).is_some_and(|&b| is_hex(b));
+            let before = hex_at(start.checked_sub(1));
+            let after = len < pat.bytes.len() && hex_at(Some(start + len));
+            let alone = !before && !after;
+            let near_run_start = !before || !hex_at(start.checked_sub(2));
+            if !(alone || (len >= MIN_HEX_DIGITS_IN_RUN && near_run_start)) {
+                return;
+            }
+        }
+        if let Some((before, after, case)) = pat.apart {
+            let continues = |i: Option<usize>| {
+                i.and_then(|i| data.get(i))
+                    .is_some_and(|&b| is_hex_of(b, case))
+            };
+            if (before && continues(start.checked_sub(1)))
+                || (after && continues(Some(start + len)))
+            {
                 return;
             }
         }
@@ -635,7 +691,8 @@ impl Scanner {
             self.scan_range(data, from, until.max(from), base, on_match);
             if !eof {
                 let cut = len.saturating_sub(overlap + 1).min(until.max(from));
-                let cut = cut.saturating_sub(1);
+                // Two bytes before `from` stay: what stands before a find.
+                let cut = cut.saturating_sub(2);
                 buf.copy_within(cut..len, 0);
                 len -= cut;
                 base += cut as u64;

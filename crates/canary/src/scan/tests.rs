@@ -70,8 +70,15 @@ fn same_finds_as_aho_corasick_on_whole_forms() {
         data[at + 1..at + 1 + f.bytes.len()].copy_from_slice(&f.bytes);
         data[at + 1 + f.bytes.len()] = b' ';
     }
+    // The automaton knows no neighbours: an unpadded MAC inside a padded
+    // one (`a:8b:1e:…` in `0a:8b:1e:…`) is not a find.
+    let apart = |m: &aho_corasick::Match| match forms[m.pattern().as_usize()].1.truncatable {
+        Truncation::Apart { before, .. } => !(before && data[m.start() - 1].is_ascii_hexdigit()),
+        _ => true,
+    };
     let mut expected: Vec<(u64, usize)> = ac
         .find_overlapping_iter(&data)
+        .filter(apart)
         .map(|m| (m.start() as u64, forms[m.pattern().as_usize()].0))
         .collect();
     expected.sort();
@@ -231,6 +238,19 @@ fn registry_round_trips_and_mac_spellings_parse() {
         }
     }
     assert_eq!(crate::parse_mac("00:11:22:33:44"), None);
+    assert_eq!(
+        crate::parse_mac("60:8b:e:2a:65:2b"),
+        Some([0x60, 0x8b, 0x0e, 0x2a, 0x65, 0x2b])
+    );
+    for bad in [
+        "608b0e:2a652",
+        "608:b0e2a:652b",
+        "60:8b:e:2a:65:2bc",
+        "€€€€",
+        "60::8b:e:2a:65",
+    ] {
+        assert_eq!(crate::parse_mac(bad), None, "{bad}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -252,7 +272,7 @@ fn plain_search(reg: &Registry, data: &[u8]) -> Vec<Match> {
         let head: [u8; 4] = data[start..start + 4].try_into().unwrap();
         for (ci, f) in by_head.get(&head).into_iter().flatten() {
             let (min_len, hex) = match f.truncatable {
-                Truncation::Whole => (f.bytes.len(), false),
+                Truncation::Whole | Truncation::Apart { .. } => (f.bytes.len(), false),
                 Truncation::HexPrefix(n) => (n, true),
                 Truncation::Prefix(n) => (n, false),
             };
@@ -264,10 +284,29 @@ fn plain_search(reg: &Registry, data: &[u8]) -> Vec<Match> {
             if len < min_len {
                 continue;
             }
-            let before_hex = start > 0 && data[start - 1].is_ascii_hexdigit();
-            let after_hex = data.get(start + len).is_some_and(u8::is_ascii_hexdigit);
-            if hex && (before_hex || (len < f.bytes.len() && after_hex)) {
+            let hex_at = |i: usize| data.get(i).is_some_and(u8::is_ascii_hexdigit);
+            let before_hex = start > 0 && hex_at(start - 1);
+            let after_hex = len < f.bytes.len() && hex_at(start + len);
+            let second_of_run = before_hex && (start < 2 || !hex_at(start - 2));
+            let in_run_ok = len >= 12 && (!before_hex || second_of_run);
+            if hex && (before_hex || after_hex) && !in_run_ok {
                 continue;
+            }
+            if let Truncation::Apart {
+                before,
+                after,
+                case,
+            } = f.truncatable
+            {
+                let cont = |b: u8| match case {
+                    Case::Lower => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+                    Case::Upper => b.is_ascii_digit() || (b'A'..=b'F').contains(&b),
+                };
+                if (before && start > 0 && cont(data[start - 1]))
+                    || (after && data.get(start + len).is_some_and(|&b| cont(b)))
+                {
+                    continue;
+                }
             }
             found.push(Match {
                 canary: *ci,
@@ -363,4 +402,192 @@ fn every_kind_of_pattern_is_found_once_at_every_offset_around_the_first_chunk_en
             assert_eq!(got, vec![(at as u64, needle.len())], "at {at}");
         }
     }
+}
+
+/// A registry of one MAC canary, `mac`.
+fn one_mac(mac: [u8; 6]) -> Registry {
+    Registry {
+        seed: None,
+        canaries: vec![crate::Canary {
+            id: "mac-01".into(),
+            value: crate::CanaryValue::Mac(mac),
+            emitted: Vec::new(),
+        }],
+    }
+}
+
+fn names(scanner: &Scanner, data: &[u8]) -> Vec<String> {
+    finds(scanner, data)
+        .iter()
+        .map(|m| m.encoding.to_string())
+        .collect()
+}
+
+#[test]
+fn every_spelling_in_the_wild_is_found_by_its_name_and_a_one_digit_change_is_not() {
+    // First and last octets below 0x10, so that unpadded spellings differ.
+    let mac = [0x0a, 0x8b, 0x0e, 0x2a, 0x65, 0x0b];
+    let scanner = Scanner::new(&one_mac(mac));
+    for spelling in Spelling::ALL {
+        for case in Case::ALL {
+            let text = spelled(&mac, spelling, case);
+            let name = format!("clear({}-{})", spelling.name(), case.name());
+            let got = names(&scanner, format!("mac={text};").as_bytes());
+            assert!(got.contains(&name), "{text}: {name} not in {got:?}");
+            // Near miss: the fourth octet's last digit changed.
+            let other = spelled(&[0x0a, 0x8b, 0x0e, 0x2b, 0x65, 0x0b], spelling, case);
+            let got = names(&scanner, format!("mac={other};").as_bytes());
+            assert!(got.is_empty(), "{other}: {got:?}");
+        }
+    }
+    assert_eq!(
+        spelled(&mac, Spelling::ColonUnpadded, Case::Lower),
+        "a:8b:e:2a:65:b"
+    );
+    assert_eq!(
+        spelled(&mac, Spelling::Colon6, Case::Lower),
+        "0a8b0e:2a650b"
+    );
+    assert_eq!(
+        spelled(&mac, Spelling::Space4, Case::Upper),
+        "0A8B 0E2A 650B"
+    );
+    assert_eq!(spelled(&mac, Spelling::Dot6, Case::Lower), "0a8b0e.2a650b");
+}
+
+#[test]
+fn an_unpadded_mac_is_not_found_inside_another_mac_but_is_next_to_binary() {
+    let mac = [0x0a, 0x8b, 0x0e, 0x2a, 0x65, 0x0b];
+    let scanner = Scanner::new(&one_mac(mac));
+    let lower = "a:8b:e:2a:65:b";
+    // Inside another MAC: 1a:… or …:bc are other addresses.
+    for near in [
+        format!("1{lower} "),
+        format!(" {lower}c"),
+        format!(" {lower}0"),
+    ] {
+        assert_eq!(
+            names(&scanner, near.as_bytes()),
+            Vec::<String>::new(),
+            "{near}"
+        );
+    }
+    // A capital letter after a lower-case MAC is not part of it (a SQLite
+    // REAL after a TEXT column starts with 0x41).
+    let got = names(&scanner, format!("\x01{lower}A\x41").as_bytes());
+    assert_eq!(got, vec!["clear(colon-unpadded-lower)".to_string()]);
+    // A padded MAC keeps its octets: its unpadded search is not needed.
+    let padded = one_mac([0x60, 0x8b, 0x1e, 0x2a, 0x65, 0x2b]);
+    assert!(
+        padded.canaries[0].forms().iter().all(
+            |f| !matches!(f.encoding, Encoding::Clear { spelling, .. } if spelling.unpadded())
+        )
+    );
+}
+
+#[test]
+fn digests_and_base64_of_the_other_hashed_spellings_are_found_and_of_a_neighbour_mac_not() {
+    let mac = [0x60, 0x8b, 0x0e, 0x2a, 0x65, 0x2b];
+    // Another fourth octet: base64 leaves out the last partial sextet, so a
+    // change in the last digit alone can be invisible to it.
+    let neighbour = [0x60, 0x8b, 0x0e, 0x3a, 0x65, 0x2b];
+    let scanner = Scanner::new(&one_mac(mac));
+    for spelling in [Spelling::ColonUnpadded, Spelling::Colon6] {
+        for case in Case::ALL {
+            let of = Input::Text { spelling, case };
+            for (m, found) in [(mac, true), (neighbour, false)] {
+                let mut input = Vec::new();
+                of.write(&m, &mut input);
+                for algorithm in Algorithm::ALL {
+                    let d = algorithm.digest(&input);
+                    let text = format!(
+                        "{} {} ",
+                        hex(&d, Case::Lower),
+                        crate::encoding::base64(&input)
+                    );
+                    let got = names(&scanner, text.as_bytes());
+                    let want = [
+                        format!("{}({of})/hex-lower", algorithm.name()),
+                        format!("base64({of})"),
+                    ];
+                    for w in want {
+                        assert_eq!(got.contains(&w), found, "{w}: {got:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_digests_next_to_binary_neighbours_count_from_twelve_digits() {
+    let mac = [0x60, 0x8b, 0x0e, 0x2a, 0x65, 0x2b];
+    let scanner = Scanner::new(&one_mac(mac));
+    let text = spelled(&mac, Spelling::Colon, Case::Lower);
+    let digest = hex(&Algorithm::Sha256.digest(text.as_bytes()), Case::Lower);
+    let name = "sha256(colon-lower)/hex-lower";
+    // (before, digits, after, found): a REAL column (0x41 'A'), an ISO date
+    // ('2'), a serial type that is a hex digit ('5' = text of 20 bytes).
+    for (before, n, after, found) in [
+        (&b"\x01"[..], 12, &b"A\xd9"[..], true),
+        (b"\x01", 16, b"2026-12-02", true),
+        (b"\x01", 12, b"2026-12-02", true),
+        (b"\x255", 12, b"2026", true),
+        (b"\x255", 16, b"A", true),
+        (b"\x01", 11, b"A", false),
+        (b"\x01", 8, b"2026-12-02", false),
+        (b"\x01", 8, b"\x00", true),
+        // Deeper in a hex run than one byte: part of something else.
+        (b"\x0155", 12, b"\x00", false),
+        (b"\x0155", 16, b"A", false),
+    ] {
+        let mut data = before.to_vec();
+        data.extend_from_slice(&digest.as_bytes()[..n]);
+        data.extend_from_slice(after);
+        let got = finds(&scanner, &data);
+        let hit = got.iter().find(|m| m.encoding.to_string() == name);
+        assert_eq!(hit.is_some(), found, "{n} digits in {data:?}: {got:?}");
+        if let Some(m) = hit {
+            assert_eq!(m.offset, before.len() as u64);
+            assert!(m.len >= n && m.truncated);
+        }
+    }
+}
+
+#[test]
+fn a_seed_makes_the_same_registry_and_is_kept_in_it() {
+    let ouis = [[0x3c, 0x22, 0xfb], [0x00, 0x1b, 0x63], [0xf0, 0x18, 0x98]];
+    let a = Registry::from_seed(8, 2, &ouis, 42);
+    assert_eq!(a, Registry::from_seed(8, 2, &ouis, 42));
+    assert_ne!(a, Registry::from_seed(8, 2, &ouis, 43));
+    assert_eq!(a.seed, Some(42));
+    let json = serde_json::to_string(&a).unwrap();
+    assert_eq!(serde_json::from_str::<Registry>(&json).unwrap(), a);
+    // Registries written before seeds load.
+    let old = r#"{"canaries":[{"id":"mac-01","kind":"mac","value":"3c:22:fb:01:02:03"}]}"#;
+    assert_eq!(serde_json::from_str::<Registry>(old).unwrap().seed, None);
+    for (c, mac) in a.macs() {
+        assert!(ouis.contains(&[mac[0], mac[1], mac[2]]), "{}", c.id);
+    }
+    for (_, ssid) in a.ssids() {
+        assert!((8..=32).contains(&ssid.len()), "{ssid}");
+    }
+}
+
+#[test]
+fn the_vendor_pool_holds_every_block_of_the_top_vendors_but_the_registration_authority() {
+    let row = |o: [u8; 3], v: &str| (o, v.to_string());
+    let ranked = [
+        row([0x00, 0x00, 0x01], "Big"),
+        row([0x00, 0x00, 0x02], "Big"),
+        row([0x00, 0x00, 0x03], "IEEE Registration Authority"),
+        row([0x03, 0x00, 0x04], "Mid"),
+        row([0x00, 0x00, 0x05], "Mid"),
+        row([0x00, 0x00, 0x06], "Small"),
+    ];
+    assert_eq!(
+        crate::registry::vendor_pool(&ranked, 2),
+        vec![[0, 0, 1], [0, 0, 2], [0, 0, 5]]
+    );
+    assert_eq!(crate::registry::vendor_pool(&ranked, 9).len(), 4);
 }
