@@ -21,7 +21,7 @@ use anyhow::{Context, bail, ensure};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use vitrine_canary::encoding::{DigestForm, Form};
+use vitrine_canary::encoding::{DigestForm, Form, Truncation};
 use vitrine_canary::{Encoding, Registry, Scanner};
 
 /// Bumped whenever the tree's recipe changes, so a cached tree is rebuilt.
@@ -401,7 +401,11 @@ fn rg_patterns(registry: &Registry) -> Vec<String> {
                 }
                 _ => false,
             };
-            if wanted && seen.insert(f.bytes.clone()) {
+            // An unpadded MAC counts only where no hex digit continues its
+            // one-digit octet; `rg -F` cannot say so and would report it
+            // inside other MACs of the tree.
+            let apart = matches!(f.truncatable, Truncation::Apart { .. });
+            if wanted && !apart && seen.insert(f.bytes.clone()) {
                 out.push(String::from_utf8(f.bytes).expect("clear and hex forms are text"));
             }
         }
