@@ -56,6 +56,9 @@ fn check(
         },
         examined: examined.into(),
         findings,
+        counts: None,
+        not_read: None,
+        set_aside: None,
     }
 }
 
@@ -153,6 +156,9 @@ fn sample(kind: &str) -> anyhow::Result<Report> {
             },
             examined: String::new(),
             findings: vec![],
+            counts: None,
+            not_read: None,
+            set_aside: None,
         });
     }
     checks.push(check(

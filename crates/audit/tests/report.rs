@@ -46,6 +46,9 @@ fn report() -> Report {
                     },
                 },
             ],
+            counts: None,
+            not_read: None,
+            set_aside: None,
         },
         CheckResult {
             id: "journal.canary".into(),
@@ -56,6 +59,9 @@ fn report() -> Report {
             },
             examined: String::new(),
             findings: vec![],
+            counts: None,
+            not_read: None,
+            set_aside: None,
         },
     ];
     Report {

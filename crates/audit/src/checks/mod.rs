@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use vitrine_canary::{Match, Registry, Scanner};
 use vitrine_config::policy::Policy;
 
-use crate::report::{CheckResult, Evidence, Finding, Severity, Status};
+use crate::report::{CheckResult, Counts, Evidence, Finding, Place, Places, Severity, Status};
 
 /// A check's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,17 +99,24 @@ impl Context<'_> {
     }
 }
 
-/// A check's result being put together.
+/// A check's result being put together. Every finding is counted (in all,
+/// per canary, per file); only the first [`MAX_FINDINGS`] are listed.
 #[derive(Debug)]
 pub struct Outcome {
     check: CheckId,
     findings: Vec<Finding>,
     examined: String,
     skipped: Option<String>,
+    counts: Counts,
+    not_read: Places,
+    set_aside: Places,
 }
 
 /// Findings of one check beyond this many are counted, not listed.
 pub const MAX_FINDINGS: usize = 200;
+
+/// Places not read (or set aside) beyond this many are counted, not listed.
+pub const MAX_PLACES: usize = 100;
 
 impl Outcome {
     pub fn new(check: CheckId) -> Self {
@@ -118,6 +125,9 @@ impl Outcome {
             findings: Vec::new(),
             examined: String::new(),
             skipped: None,
+            counts: Counts::default(),
+            not_read: Places::default(),
+            set_aside: Places::default(),
         }
     }
 
@@ -127,15 +137,44 @@ impl Outcome {
         o.finish()
     }
 
+    /// One occurrence.
     pub fn find(&mut self, summary: impl Into<String>, evidence: Evidence) {
+        self.find_n(summary, evidence, 1);
+    }
+
+    /// `n` occurrences that one listed finding stands for (grouped evidence).
+    pub fn find_n(&mut self, summary: impl Into<String>, mut evidence: Evidence, n: u64) {
+        let n = n.max(1);
+        self.counts.findings += n;
+        if let Some(c) = &evidence.canary {
+            *self.counts.per_canary.entry(c.clone()).or_default() += n;
+        }
+        if let Some(p) = &evidence.path {
+            *self.counts.per_file.entry(p.clone()).or_default() += n;
+        }
         if self.findings.len() < MAX_FINDINGS {
+            if n > 1 {
+                evidence.count = Some(n);
+            }
             self.findings.push(Finding {
                 check: self.check.id.to_string(),
                 severity: self.check.severity,
                 summary: summary.into(),
                 evidence,
             });
+        } else {
+            self.counts.unlisted += n;
         }
+    }
+
+    /// A place the check was asked to read and could not: it cannot pass.
+    pub fn not_read(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        push_place(&mut self.not_read, path.into(), reason.into());
+    }
+
+    /// A place left out on purpose (informational).
+    pub fn set_aside(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        push_place(&mut self.set_aside, path.into(), reason.into());
     }
 
     pub fn examined(&mut self, what: impl Into<String>) {
@@ -143,13 +182,29 @@ impl Outcome {
     }
 
     pub fn finish(self) -> CheckResult {
-        let status = match (&self.skipped, self.findings.is_empty()) {
-            (Some(reason), true) => Status::Skipped {
+        let status = if !self.findings.is_empty() {
+            Status::Failed
+        } else if let Some(reason) = &self.skipped {
+            Status::Skipped {
                 reason: reason.clone(),
-            },
-            (_, false) => Status::Failed,
-            (None, true) => Status::Passed,
+            }
+        } else if let Some(first) = self.not_read.listed.first() {
+            Status::Incomplete {
+                reason: format!(
+                    "{} not read, e.g. {}: {}",
+                    if self.not_read.total == 1 {
+                        "1 place".to_string()
+                    } else {
+                        format!("{} places", thousands(self.not_read.total))
+                    },
+                    first.path,
+                    first.reason
+                ),
+            }
+        } else {
+            Status::Passed
         };
+        let some = |p: Places| (p.total > 0).then_some(p);
         CheckResult {
             id: self.check.id.to_string(),
             title: self.check.title.to_string(),
@@ -157,7 +212,17 @@ impl Outcome {
             status,
             examined: self.examined,
             findings: self.findings,
+            counts: (self.counts.findings > 0).then_some(self.counts),
+            not_read: some(self.not_read),
+            set_aside: some(self.set_aside),
         }
+    }
+}
+
+fn push_place(places: &mut Places, path: String, reason: String) {
+    places.total += 1;
+    if places.listed.len() < MAX_PLACES {
+        places.listed.push(Place { path, reason });
     }
 }
 

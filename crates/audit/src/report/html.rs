@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::model::{
-    CanaryRecord, CheckResult, Evidence, Finding, PolicyRecord, Report, Severity, Status, Verdict,
-    WindowPoint,
+    CanaryRecord, CheckResult, Counts, Evidence, Finding, PolicyRecord, Report, Severity, Status,
+    Verdict, WindowPoint,
 };
 use super::sign::{EMBED_ID, SignedReport, script_safe_json};
 
@@ -40,6 +40,7 @@ pub fn render_html(signed: &SignedReport) -> String {
     header(&mut h, signed);
     checks_table(&mut h, r);
     findings(&mut h, r);
+    places(&mut h, r);
     charts(&mut h, &r.windows);
     policy(&mut h, &r.policy);
     canaries(&mut h, &r.canaries);
@@ -105,16 +106,32 @@ fn header(h: &mut String, signed: &SignedReport) {
             format!("All {} ran, nothing found", plural(ran, "check", "checks")),
             "Every check ran and none found anything the policy below does not allow.".to_owned(),
         ),
-        Verdict::Incomplete => (
-            "incomplete",
-            format!(
-                "No findings, but {} could not run",
-                plural(skipped, "check", "checks")
-            ),
-            "Nothing was found, but the checks that could not run leave questions open; \
-             their reasons are in the table below."
-                .to_owned(),
-        ),
+        Verdict::Incomplete => {
+            let partial = r
+                .checks
+                .iter()
+                .filter(|c| matches!(c.status, Status::Incomplete { .. }))
+                .count();
+            (
+                "incomplete",
+                if partial == 0 {
+                    format!(
+                        "No findings, but {} could not run",
+                        plural(skipped, "check", "checks")
+                    )
+                } else {
+                    format!(
+                        "No findings, but {} could not run and {} could not read everything",
+                        plural(skipped, "check", "checks"),
+                        plural(partial, "check", "checks")
+                    )
+                },
+                "Nothing was found, but the checks that could not run or could not read \
+                 everything leave questions open; their reasons, and the places not read, \
+                 are below."
+                    .to_owned(),
+            )
+        }
     };
     let _ = writeln!(
         h,
@@ -214,7 +231,7 @@ fn ordered(checks: &[CheckResult]) -> Vec<&CheckResult> {
     v.sort_by_key(|c| {
         let rank = match (&c.status, c.findings.is_empty()) {
             (_, false) | (Status::Failed, true) => 0,
-            (Status::Skipped { .. }, _) => 1,
+            (Status::Skipped { .. } | Status::Incomplete { .. }, _) => 1,
             (Status::Passed, _) => 2,
         };
         let worst = c.findings.iter().map(|f| f.severity).max();
@@ -243,6 +260,14 @@ fn checks_table(h: &mut String, r: &Report) {
                 "<span class=\"pill failed\">Failed</span>",
                 esc(&c.examined),
             ),
+            Status::Incomplete { reason } => (
+                "<span class=\"pill skipped\">Incomplete</span>",
+                format!(
+                    "<strong>Not all read:</strong> {} <span class=\"muted\">({})</span>",
+                    esc(reason),
+                    esc(&c.examined)
+                ),
+            ),
             Status::Skipped { reason } => (
                 "<span class=\"pill skipped\">Not run</span>",
                 format!(
@@ -262,7 +287,9 @@ fn checks_table(h: &mut String, r: &Report) {
             format!(
                 "<a href=\"#{}\"><strong>{}</strong></a>",
                 anchor(&c.id),
-                c.findings.len()
+                c.counts
+                    .as_ref()
+                    .map_or(c.findings.len() as u64, |n| n.findings)
             )
         };
         let _ = writeln!(
@@ -380,6 +407,9 @@ fn findings(h: &mut String, r: &Report) {
             esc(&plural(c.findings.len(), "finding", "findings")),
             esc(&c.examined)
         );
+        if let Some(n) = &c.counts {
+            counts_note(h, n);
+        }
         let mut findings: Vec<&Finding> = c.findings.iter().collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let cols: Vec<&Column> = COLUMNS
@@ -414,6 +444,86 @@ fn findings(h: &mut String, r: &Report) {
             h.push_str("</tr>\n");
         }
         h.push_str("</tbody>\n</table>\n</article>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+/// Every finding counted, per canary and per file, when the list is
+/// grouped or capped.
+fn counts_note(h: &mut String, n: &Counts) {
+    let listed = n.findings - n.unlisted;
+    let _ = write!(
+        h,
+        "<p class=\"note counts\">{} in all; the rows below stand for {}{}.",
+        esc(&plural(n.findings as usize, "occurrence", "occurrences")),
+        listed,
+        if n.unlisted > 0 {
+            format!(", {} are not listed (the list is capped)", n.unlisted)
+        } else {
+            String::new()
+        }
+    );
+    if !n.per_canary.is_empty() {
+        let per: Vec<String> = n
+            .per_canary
+            .iter()
+            .map(|(c, k)| format!("<code>{}</code> {k}", esc(c)))
+            .collect();
+        let _ = write!(h, " Per canary: {}.", per.join(", "));
+    }
+    h.push_str("</p>\n");
+    if n.unlisted > 0 && !n.per_file.is_empty() {
+        h.push_str("<details class=\"per-file\"><summary>Every file with a finding</summary><table class=\"findings\">\n<thead><tr><th>File</th><th class=\"num\">Occurrences</th></tr></thead>\n<tbody>\n");
+        for (f, k) in &n.per_file {
+            let _ = writeln!(
+                h,
+                "<tr><td><code>{}</code></td><td class=\"num\">{k}</td></tr>",
+                esc(f)
+            );
+        }
+        h.push_str("</tbody>\n</table></details>\n");
+    }
+}
+
+/// Places not read (they make a check incomplete) and places set aside.
+fn places(h: &mut String, r: &Report) {
+    let with: Vec<&CheckResult> = r
+        .checks
+        .iter()
+        .filter(|c| c.not_read.is_some() || c.set_aside.is_some())
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    h.push_str("<section>\n<h2>Places not read, and places set aside</h2>\n");
+    for c in with {
+        for (what, places) in [
+            ("Not read (the check is incomplete)", &c.not_read),
+            ("Set aside on purpose (informational)", &c.set_aside),
+        ] {
+            let Some(p) = places else { continue };
+            let _ = writeln!(
+                h,
+                "<h3>{what} <code class=\"id\">{}</code> <span class=\"muted\">{} in all{}</span></h3>\n\
+                 <table class=\"findings\">\n<thead><tr><th>Place</th><th>Why</th></tr></thead>\n<tbody>",
+                esc(&c.id),
+                p.total,
+                if p.total > p.listed.len() as u64 {
+                    format!(", the first {} listed", p.listed.len())
+                } else {
+                    String::new()
+                }
+            );
+            for place in &p.listed {
+                let _ = writeln!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                    esc(&place.path),
+                    esc(&place.reason)
+                );
+            }
+            h.push_str("</tbody>\n</table>\n");
+        }
     }
     h.push_str("</section>\n");
 }

@@ -2,6 +2,8 @@
 //! and where. Versioned; the JSON is the record, the HTML page is a view of
 //! it. It names canaries by id and encodings by name, never a value.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -24,7 +26,8 @@ pub enum Verdict {
     Pass,
     /// At least one finding.
     Fail,
-    /// No finding, but some checks could not run (see their reasons).
+    /// No finding, but some checks could not run or could not read all
+    /// they were asked to (see their reasons).
     Incomplete,
 }
 
@@ -56,6 +59,16 @@ pub struct Evidence {
     /// Anything else that makes the finding checkable, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For a file inside an archive (tar, zip): the member's path in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// How many occurrences this finding stands for (grouped evidence:
+    /// one file, one canary, one encoding); absent means one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The first offsets of a grouped finding (`offset` is the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offsets: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +90,40 @@ pub enum Status {
     Skipped {
         reason: String,
     },
+    /// Ran and found nothing in what it read, but could not read all it was
+    /// asked to (the places are in `not_read`): never a pass.
+    Incomplete {
+        reason: String,
+    },
+}
+
+/// A place a check did not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Places of one kind: how many in all, the first of them listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Places {
+    pub total: u64,
+    pub listed: Vec<Place>,
+}
+
+/// Every finding of a check counted, whether listed or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Occurrences found in all.
+    pub findings: u64,
+    /// Occurrences that no listed finding stands for (the list is capped).
+    pub unlisted: u64,
+    /// Occurrences per canary id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_canary: BTreeMap<String, u64>,
+    /// Occurrences per file: every file with a finding is named here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_file: BTreeMap<String, u64>,
 }
 
 /// One check as it ran.
@@ -90,6 +137,17 @@ pub struct CheckResult {
     /// What was looked at, e.g. "1,204 files, 58.1 MB under /var/lib".
     pub examined: String,
     pub findings: Vec<Finding>,
+    /// Every finding counted (absent when there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+    /// Places the check was asked to read and could not (missing, denied,
+    /// too deep, a bound hit): the check is incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_read: Option<Places>,
+    /// Places left out on purpose, and why (pseudo file systems, special
+    /// files, images owned by installed packages): informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_aside: Option<Places>,
 }
 
 /// A canary as the report knows it: id, kind, when emitted. No value.
@@ -170,7 +228,7 @@ impl Report {
             Verdict::Fail
         } else if checks
             .iter()
-            .any(|c| matches!(c.status, Status::Skipped { .. }))
+            .any(|c| matches!(c.status, Status::Skipped { .. } | Status::Incomplete { .. }))
         {
             Verdict::Incomplete
         } else {
