@@ -61,7 +61,9 @@ enum Command {
         /// SSID canaries (0 to 1000).
         #[arg(long, default_value_t = 2, value_parser = count_in(0, 1000))]
         ssids: usize,
-        /// Draw OUIs from this many most common vendors' blocks (at least 1).
+        /// Draw OUIs from the blocks of this many vendors, those with the
+        /// most blocks in the registry, each vendor as often as it has
+        /// blocks (at least 1).
         #[arg(long, default_value_t = 100, value_parser = count_in(1, u64::MAX))]
         top: usize,
         /// The IEEE OUI registry (Debian package ieee-data).
@@ -417,8 +419,13 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 "a registry needs at least one canary: --macs or --ssids"
             );
             input_file(&oui_file, "OUI registry", MAX_REGISTRY_BYTES)?;
-            let ouis = vitrine_reverse::OuiTable::load(&oui_file)?.top(top);
-            let ouis: Vec<[u8; 3]> = ouis.entries.iter().map(|(o, _)| *o).collect();
+            let table = vitrine_reverse::OuiTable::load(&oui_file)?;
+            let ouis = vitrine_canary::registry::vendor_pool(&table.entries, top);
+            anyhow::ensure!(
+                !ouis.is_empty() || macs == 0,
+                "{} holds no vendor block to draw MAC canaries from",
+                oui_file.display()
+            );
             let registry = Registry::generate(macs, ssids, &ouis, &mut rand::rng());
             registry.save(&out)?;
             println!(
@@ -540,8 +547,14 @@ fn finish(
         eprintln!("  [{}] {:?} {}", f.check, f.severity, printable(&f.summary));
     }
     for c in &report.checks {
-        if let report::Status::Skipped { reason } = &c.status {
-            eprintln!("  not run: {}: {}", c.id, printable(reason));
+        match &c.status {
+            report::Status::Skipped { reason } => {
+                eprintln!("  not run: {}: {}", c.id, printable(reason));
+            }
+            report::Status::Incomplete { reason } => {
+                eprintln!("  incomplete: {}: {}", c.id, printable(reason));
+            }
+            _ => {}
         }
     }
     Ok(match report.verdict {
@@ -682,9 +695,14 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     registry
         .canaries
         .retain(|c| c.emitted.last().is_some_and(|t| *t > keep_after));
-    let ouis = match vitrine_reverse::OuiTable::load(&vitrine_reverse::OuiTable::default_path()) {
-        Ok(t) => t.top(100).entries.iter().map(|(o, _)| *o).collect(),
-        Err(_) => vec![[0x3c, 0x22, 0xfb], [0xf0, 0x18, 0x98], [0x00, 0x1b, 0x63]],
+    let ouis = vitrine_reverse::OuiTable::load(&vitrine_reverse::OuiTable::default_path())
+        .map(|t| vitrine_canary::registry::vendor_pool(&t.entries, 100))
+        .unwrap_or_default();
+    // Without the registry file, a few common phone vendors' blocks.
+    let ouis = if ouis.is_empty() {
+        vec![[0x3c, 0x22, 0xfb], [0xf0, 0x18, 0x98], [0x00, 0x1b, 0x63]]
+    } else {
+        ouis
     };
     let mut fresh = Registry::generate(args.canaries, 1, &ouis, &mut rand::rng());
     let run_tag = started.unix_timestamp();

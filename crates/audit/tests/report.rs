@@ -108,6 +108,17 @@ fn a_signed_report_verifies_and_reads_back_the_same() {
 }
 
 #[test]
+fn a_version_1_report_still_verifies() {
+    // Version 1 is version 2 without the `incomplete` status and the count
+    // and place fields: a report signed then reads back as it was.
+    let key = DeviceKey::generate();
+    let mut r = report();
+    r.schema = "vitrine-audit-report/1".into();
+    let json = sign(&r, &key).to_json_pretty();
+    assert_eq!(verify(&json, None).unwrap(), r);
+}
+
+#[test]
 fn the_envelope_has_the_documented_shape() {
     let key = DeviceKey::generate();
     let v: Value = serde_json::from_str(&sign(&report(), &key).to_json_pretty()).unwrap();
@@ -257,11 +268,11 @@ fn malformed_files_and_unknown_schemas_are_told_apart() {
         verify(&v.to_string(), None),
         Err(VerifyError::Malformed(_))
     ));
-    let other = tampered(&json, |r| r["schema"] = "vitrine-audit-report/2".into());
+    let other = tampered(&json, |r| r["schema"] = "vitrine-audit-report/3".into());
     assert_eq!(
         verify(&other, None).unwrap_err(),
         VerifyError::UnknownSchema {
-            found: "vitrine-audit-report/2".into()
+            found: "vitrine-audit-report/3".into()
         }
     );
     let mut v: Value = serde_json::from_str(&json).unwrap();

@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// The `schema` field of every report this version writes.
-pub const SCHEMA: &str = "vitrine-audit-report/1";
+pub const SCHEMA: &str = "vitrine-audit-report/2";
+
+/// Schemas the verifier reads: version 1 is version 2 without the
+/// `incomplete` status and the count and place fields, so it reads as it is.
+pub const SCHEMAS_READ: [&str; 2] = [SCHEMA, "vitrine-audit-report/1"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

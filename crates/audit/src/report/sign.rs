@@ -26,7 +26,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::model::{Report, SCHEMA};
+use super::model::{Report, SCHEMA, SCHEMAS_READ};
 
 /// The only signature algorithm this version writes and accepts.
 pub const ALGORITHM: &str = "ed25519";
@@ -326,7 +326,7 @@ pub enum VerifyError {
     /// or the signed report does not follow the model.
     #[error("not a signed Vitrine audit report: {0}")]
     Malformed(String),
-    #[error("unknown report schema {found:?} (this verifier reads {SCHEMA:?})")]
+    #[error("unknown report schema {found:?} (this verifier reads {SCHEMAS_READ:?})")]
     UnknownSchema { found: String },
     #[error("unsupported signature algorithm {found:?} (only {ALGORITHM:?})")]
     UnsupportedAlgorithm { found: String },
@@ -385,7 +385,7 @@ pub fn open(text: &str, expected_public_key: Option<&str>) -> Result<SignedRepor
     )
     .map_err(|e| malformed(format!("`signature`: {e}")))?;
     match record.get("schema") {
-        Some(Value::String(s)) if s == SCHEMA => {}
+        Some(Value::String(s)) if SCHEMAS_READ.contains(&s.as_str()) => {}
         Some(Value::String(s)) => return Err(VerifyError::UnknownSchema { found: s.clone() }),
         _ => return Err(malformed("`report.schema` is missing".to_owned())),
     }
