@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use time::macros::datetime;
 use vitrine_audit::report::{
-    CanaryRecord, CheckResult, DeviceKey, Evidence, Finding, PolicyRecord, Report, SCHEMA,
+    CanaryRecord, CheckResult, Counts, DeviceKey, Evidence, Finding, PolicyRecord, Report, SCHEMA,
     Severity, Status, WindowPoint, sign, write_report,
 };
 
@@ -80,14 +80,34 @@ fn sample(kind: &str) -> anyhow::Result<Report> {
             finding(
                 "storage.canary",
                 Severity::Critical,
-                "Canary mac-03 is stored in a database file, as a SHA-256 of its address.",
+                "Canary mac-03 is stored in a database file, as a truncated SHA-256 of its address.",
                 Evidence {
-                    path: Some("/var/lib/vitrine/cache/devices.sqlite".into()),
+                    path: Some("/var/lib/tracker/devices.sqlite".into()),
                     offset: Some(18_432),
                     timestamp: Some("2026-03-14T10:42:17Z".into()),
                     canary: Some("mac-03".into()),
-                    encoding: Some("sha256(colon-lower)/hex-lower".into()),
+                    encoding: Some(
+                        "sha256(colon-lower)/hex-lower truncated to 12 hex digits".into(),
+                    ),
+                    count: Some(41),
+                    offsets: vec![18_432, 18_511, 22_090],
                     detail: Some("modified 2026-03-14 10:42, 2 h 5 min after the canary was first sent; in-memory retention is 1 day, raw frames must never be stored".into()),
+                    ..Evidence::default()
+                },
+            ),
+            finding(
+                "storage.canary",
+                Severity::Critical,
+                "Canary mac-03 is in a log, as a truncated SHA-256 of its address.",
+                Evidence {
+                    path: Some("/var/log/tracker.log".into()),
+                    offset: Some(2_310),
+                    canary: Some("mac-03".into()),
+                    encoding: Some(
+                        "sha256(colon-lower)/hex-lower truncated to 12 hex digits".into(),
+                    ),
+                    count: Some(80),
+                    offsets: vec![2_310, 2_398, 2_486],
                     ..Evidence::default()
                 },
             ),
@@ -101,8 +121,22 @@ fn sample(kind: &str) -> anyhow::Result<Report> {
                     container: Some("gzip".into()),
                     timestamp: Some("2026-03-14T11:03:55Z".into()),
                     canary: Some("mac-07".into()),
-                    encoding: Some("colon-upper".into()),
+                    encoding: Some("clear(colon-upper)".into()),
                     detail: Some("offset is in the decompressed stream".into()),
+                    ..Evidence::default()
+                },
+            ),
+            finding(
+                "storage.canary",
+                Severity::Critical,
+                "Canary mac-11 is in a CSV export, maker kept and device part hashed.",
+                Evidence {
+                    path: Some("/srv/export/visits.csv".into()),
+                    offset: Some(655),
+                    canary: Some("mac-11".into()),
+                    encoding: Some("oui+sha1(raw)[..3]/colon-lower".into()),
+                    count: Some(3),
+                    offsets: vec![655, 1_210, 1_877],
                     ..Evidence::default()
                 },
             ),
@@ -110,13 +144,29 @@ fn sample(kind: &str) -> anyhow::Result<Report> {
     } else {
         vec![]
     };
-    checks.push(check(
+    let mut storage = check(
         "storage.canary",
         "No canary on disk, in any encoding",
         Severity::Critical,
         "3,482 files, 412.7 MB under /var, /home, /tmp, /etc and /opt, 27 compressed files opened",
         storage_canary,
-    ));
+    );
+    if failing {
+        let mut counts = Counts {
+            findings: 125,
+            unlisted: 0,
+            ..Counts::default()
+        };
+        for (c, n) in [("mac-03", 121), ("mac-07", 1), ("mac-11", 3)] {
+            counts.per_canary.insert(c.into(), n);
+        }
+        for f in &storage.findings {
+            let p = f.evidence.path.clone().unwrap_or_default();
+            *counts.per_file.entry(p).or_default() += f.evidence.count.unwrap_or(1);
+        }
+        storage.counts = Some(counts);
+    }
+    checks.push(storage);
     checks.push(check(
         "storage.media",
         "No camera images or video kept",
@@ -261,27 +311,23 @@ fn sample(kind: &str) -> anyhow::Result<Report> {
             }
         })
         .collect();
-    let canaries = vec![
-        CanaryRecord {
-            id: "mac-03".into(),
+    // Some found, some not: the summary has a line for each.
+    let canaries = ["mac-01", "mac-03", "mac-05", "mac-07", "mac-09", "mac-11"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| CanaryRecord {
+            id: (*id).into(),
             kind: "mac".into(),
-            emitted: vec![
-                "2026-03-14T08:37:12Z".into(),
-                "2026-03-14T09:37:12Z".into(),
-                "2026-03-14T10:37:12Z".into(),
-            ],
-        },
-        CanaryRecord {
-            id: "mac-07".into(),
-            kind: "mac".into(),
-            emitted: vec!["2026-03-14T09:05:40Z".into(), "2026-03-14T10:05:40Z".into()],
-        },
-        CanaryRecord {
+            emitted: (0..3)
+                .map(|h| format!("2026-03-14T{:02}:{:02}:12Z", 8 + h, 7 * i))
+                .collect(),
+        })
+        .chain(std::iter::once(CanaryRecord {
             id: "ssid-02".into(),
             kind: "ssid".into(),
             emitted: vec!["2026-03-14T09:12:03Z".into()],
-        },
-    ];
+        }))
+        .collect();
     Ok(Report {
         schema: SCHEMA.into(),
         tool: format!("vitrine-audit {}", env!("CARGO_PKG_VERSION")),

@@ -439,3 +439,186 @@ fn a_report_with_fields_added_later_still_verifies_and_keeps_them() {
     // Written again (say, into the page), the record keeps what it does not know.
     assert!(verify(&render_html(&opened), Some(&key.public_key_base64())).is_ok());
 }
+
+/// The `<section id="ID">` of a page, up to its end.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let len = html[start..].find("</section>").expect("closed");
+    &html[start..start + len]
+}
+
+/// A failing scan: one canary found in two files and two forms, one found in
+/// clear in memory, two not found at all.
+fn failing_scan() -> Report {
+    let mut r = report();
+    let storage = &mut r.checks[0];
+    storage.findings = ["/var/log/tracker.log", "/var/lib/app/db.sqlite"]
+        .iter()
+        .map(|p| Finding {
+            check: "storage.canary".into(),
+            severity: Severity::Critical,
+            summary: "Canary mac-03 is stored as a truncated hash.".into(),
+            evidence: Evidence {
+                path: Some((*p).into()),
+                offset: Some(10),
+                canary: Some("mac-03".into()),
+                encoding: Some("sha256(colon-lower)/hex-lower truncated to 12 hex digits".into()),
+                count: Some(40),
+                offsets: vec![10, 90],
+                ..Evidence::default()
+            },
+        })
+        .chain(std::iter::once(Finding {
+            check: "storage.canary".into(),
+            severity: Severity::Critical,
+            summary: "Canary mac-03 is stored as base64.".into(),
+            evidence: Evidence {
+                path: Some("/var/log/tracker.log".into()),
+                offset: Some(500),
+                canary: Some("mac-03".into()),
+                encoding: Some("base64(raw)".into()),
+                ..Evidence::default()
+            },
+        }))
+        .collect();
+    storage.counts = Some(vitrine_audit::report::Counts {
+        findings: 81,
+        unlisted: 0,
+        per_canary: [("mac-03".to_string(), 81)].into_iter().collect(),
+        per_file: [
+            ("/var/log/tracker.log".to_string(), 41),
+            ("/var/lib/app/db.sqlite".to_string(), 40),
+        ]
+        .into_iter()
+        .collect(),
+    });
+    r.checks.push(CheckResult {
+        id: "memory.canary".into(),
+        title: "No canary in the daemon's memory past the in-memory retention".into(),
+        severity: Severity::High,
+        status: Status::Failed,
+        examined: "2.0 MB".into(),
+        findings: vec![Finding {
+            check: "memory.canary".into(),
+            severity: Severity::High,
+            summary: "Canary mac-05 is in memory.".into(),
+            evidence: Evidence {
+                process: Some("tracker".into()),
+                pid: Some(42),
+                canary: Some("mac-05".into()),
+                encoding: Some("clear(colon-unpadded-lower)".into()),
+                ..Evidence::default()
+            },
+        }],
+        counts: None,
+        not_read: None,
+        set_aside: None,
+    });
+    r.canaries = ["mac-01", "mac-03", "mac-05", "ssid-02"]
+        .iter()
+        .map(|id| CanaryRecord {
+            id: (*id).into(),
+            kind: if id.starts_with("ssid") {
+                "ssid"
+            } else {
+                "mac"
+            }
+            .into(),
+            emitted: vec!["2026-03-14T08:55:00Z".into()],
+        })
+        .collect();
+    r.verdict = Report::verdict_of(&r.checks);
+    r
+}
+
+#[test]
+fn the_page_has_one_line_per_canary_found_or_not() {
+    use vitrine_audit::report::html::esc;
+    let r = failing_scan();
+    let html = render_html(&sign(&r, &DeviceKey::generate()));
+    let summary = section(&html, "canaries-found");
+    // Right after the verdict, before the checks.
+    assert!(html.find("class=\"verdict fail\"").unwrap() < html.find(summary).unwrap());
+    assert!(html.find(summary).unwrap() < html.find("<h2>Checks</h2>").unwrap());
+    assert!(
+        summary.contains("2 of 3 MAC address canaries found; 0 of 1 network name canary found"),
+        "{summary}"
+    );
+    let rows: Vec<&str> = summary.split("<tr class=\"").skip(1).collect();
+    assert_eq!(rows.len(), r.canaries.len(), "{summary}");
+    for (row, c) in rows.iter().zip(&r.canaries) {
+        assert!(row.contains(&format!("<code>{}</code>", c.id)), "{row}");
+        let found = c.id == "mac-03" || c.id == "mac-05";
+        assert_eq!(row.starts_with("found\""), found, "{row}");
+        assert_eq!(row.contains("Not found"), !found, "{row}");
+    }
+    // Where, how often (counted, not only listed) and in which forms.
+    let mac03 = rows[1];
+    assert!(mac03.contains("81 times"), "{mac03}");
+    assert!(mac03.contains("in 2 files"), "{mac03}");
+    assert!(
+        mac03.contains("tracker.log") && mac03.contains("db.sqlite"),
+        "{mac03}"
+    );
+    assert!(mac03.contains("cut to 12 hex digits"), "{mac03}");
+    assert!(mac03.contains("base64 of the address"), "{mac03}");
+    assert!(rows[2].contains("in the memory of"), "{}", rows[2]);
+
+    // Every encoding the findings use, in plain words, with whether it can
+    // be undone.
+    let forms = section(&html, "forms");
+    let used: std::collections::BTreeSet<&str> = r
+        .checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .filter_map(|f| f.evidence.encoding.as_deref())
+        .collect();
+    assert_eq!(forms.matches("<tr class=\"form\">").count(), used.len());
+    for e in used {
+        let p = vitrine_audit::report::plain::describe(e);
+        assert_ne!(
+            p.reversible,
+            vitrine_audit::report::plain::Reversible::Unknown,
+            "{e}"
+        );
+        let words = esc(&p.words[1..]);
+        assert!(forms.contains(&words), "{e}: {words}");
+        assert!(forms.contains(&esc(&p.reversibility)), "{e}");
+    }
+    // An unkeyed hash of a MAC is said to be reversible, with the cost.
+    assert!(forms.contains("Yes, by trying every address"), "{forms}");
+    assert!(forms.contains("about 0.3 s"), "{forms}");
+    assert!(forms.contains("2^39"), "{forms}");
+    assert!(forms.contains("Yes, read as it is"), "{forms}");
+}
+
+#[test]
+fn an_incomplete_page_says_what_completes_it() {
+    let mut r = report();
+    r.checks[0].findings.clear();
+    r.checks[0].status = Status::Incomplete {
+        reason: "1 place not read, e.g. /srv/data: permission denied".into(),
+    };
+    r.verdict = Report::verdict_of(&r.checks);
+    let html = render_html(&sign(&r, &DeviceKey::generate()));
+    let lacks = section(&html, "to-complete");
+    // First thing after the verdict when it is the verdict.
+    assert!(html.find(lacks).unwrap() < html.find("id=\"canaries-found\"").unwrap());
+    assert!(lacks.contains("Not all read:"), "{lacks}");
+    assert!(lacks.contains("as root"), "{lacks}");
+    // The skipped journal check names the option that gives it a journal.
+    assert!(
+        lacks.contains("Not run:") && lacks.contains("no journal here"),
+        "{lacks}"
+    );
+    assert!(lacks.contains("--journal-dir"), "{lacks}");
+    // No canary was found: the line says so.
+    let summary = section(&html, "canaries-found");
+    assert!(
+        summary.contains("0 of 1 MAC address canary found"),
+        "{summary}"
+    );
+    assert!(!html.contains("id=\"forms\""));
+}

@@ -18,7 +18,9 @@ use super::model::{
     CanaryRecord, CheckResult, Counts, Evidence, Finding, PolicyRecord, Report, Severity, Status,
     Verdict, WindowPoint,
 };
+use super::plain::{self, Reversible};
 use super::sign::{EMBED_ID, SignedReport, script_safe_json};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The page for a signed report.
 pub fn render_html(signed: &SignedReport) -> String {
@@ -38,6 +40,15 @@ pub fn render_html(signed: &SignedReport) -> String {
     h.push_str("</style>\n</head>\n<body>\n<main>\n");
 
     header(&mut h, signed);
+    // What an incomplete audit lacks comes first when it is the verdict.
+    if r.verdict == Verdict::Incomplete {
+        to_complete(&mut h, r);
+    }
+    canary_summary(&mut h, r);
+    forms(&mut h, r);
+    if r.verdict != Verdict::Incomplete {
+        to_complete(&mut h, r);
+    }
     checks_table(&mut h, r);
     findings(&mut h, r);
     places(&mut h, r);
@@ -93,8 +104,9 @@ fn header(h: &mut String, signed: &SignedReport) {
         Verdict::Fail => (
             "fail",
             format!(
-                "{} — {}",
+                "{}{} — {}",
                 plural(findings.len(), "finding", "findings"),
+                occurrences_note(r, findings.len()),
                 severity_counts(&findings)
             ),
             "At least one check found what the policy below does not allow. \
@@ -184,6 +196,27 @@ fn header(h: &mut String, signed: &SignedReport) {
     h.push_str("</dl>\n");
 }
 
+/// " (125 occurrences)" when grouped rows stand for more than one each.
+fn occurrences_note(r: &Report, rows: usize) -> String {
+    let total: u64 = r
+        .checks
+        .iter()
+        .map(|c| match &c.counts {
+            Some(n) => n.findings,
+            None => c
+                .findings
+                .iter()
+                .map(|f| f.evidence.count.unwrap_or(1))
+                .sum(),
+        })
+        .sum();
+    if total > rows as u64 {
+        format!(" ({} occurrences)", thousands(total))
+    } else {
+        String::new()
+    }
+}
+
 fn fact(h: &mut String, term: &str, html_value: &str) {
     let _ = writeln!(h, "<div><dt>{}</dt><dd>{html_value}</dd></div>", esc(term));
 }
@@ -220,6 +253,276 @@ fn severity_counts(findings: &[&Finding]) -> String {
         }
     }
     parts.join(", ")
+}
+
+// ---------------------------------------------------------------- to complete
+
+/// For an incomplete audit: each check that did not run or did not read
+/// everything, what it lacks and what completes it.
+fn to_complete(h: &mut String, r: &Report) {
+    let open: Vec<(&CheckResult, &str, bool)> = r
+        .checks
+        .iter()
+        .filter_map(|c| match &c.status {
+            Status::Skipped { reason } => Some((c, reason.as_str(), false)),
+            Status::Incomplete { reason } => Some((c, reason.as_str(), true)),
+            _ => None,
+        })
+        .collect();
+    if open.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<section id=\"to-complete\">\n<h2>What this audit lacks, and how to complete it</h2>\n\
+         <table class=\"complete\">\n<thead><tr><th>Check</th><th>What it lacks</th>\
+         <th>To complete it</th></tr></thead>\n<tbody>\n",
+    );
+    for (c, reason, partial) in open {
+        let _ = writeln!(
+            h,
+            "<tr><td><div class=\"title\">{}</div><code class=\"id\">{}</code></td>\
+             <td><strong>{}</strong> {}</td><td>{}</td></tr>",
+            esc(&c.title),
+            esc(&c.id),
+            if partial { "Not all read:" } else { "Not run:" },
+            esc(reason),
+            esc(&plain::remedy(&c.id, reason, &r.mode))
+        );
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+// ---------------------------------------------------------------- canaries found
+
+/// What the findings say of one canary.
+#[derive(Default)]
+struct CanarySeen {
+    occurrences: u64,
+    /// Files, topics and processes it was seen in.
+    files: BTreeSet<String>,
+    topics: BTreeSet<String>,
+    processes: BTreeSet<String>,
+    encodings: BTreeSet<String>,
+    checks: BTreeSet<String>,
+}
+
+/// Per canary id, from every check's counts (which count unlisted findings
+/// too) and from the listed findings (which say where and how).
+fn canaries_seen(r: &Report) -> BTreeMap<String, CanarySeen> {
+    let mut seen: BTreeMap<String, CanarySeen> = BTreeMap::new();
+    for c in &r.checks {
+        let counted = c.counts.as_ref().filter(|n| !n.per_canary.is_empty());
+        if let Some(n) = counted {
+            for (id, k) in &n.per_canary {
+                seen.entry(id.clone()).or_default().occurrences += k;
+            }
+        }
+        for f in &c.findings {
+            let e = &f.evidence;
+            let Some(id) = &e.canary else { continue };
+            let s = seen.entry(id.clone()).or_default();
+            if counted.is_none() {
+                s.occurrences += e.count.unwrap_or(1);
+            }
+            s.checks.insert(c.id.clone());
+            if let Some(p) = &e.path {
+                s.files.insert(match &e.member {
+                    Some(m) => format!("{p} ({m})"),
+                    None => p.clone(),
+                });
+            }
+            if let Some(t) = &e.topic {
+                s.topics.insert(t.clone());
+            }
+            if let Some(p) = &e.process {
+                s.processes.insert(match e.pid {
+                    Some(pid) => format!("{p} (pid {pid})"),
+                    None => p.clone(),
+                });
+            }
+            if let Some(enc) = &e.encoding {
+                s.encodings.insert(enc.clone());
+            }
+        }
+    }
+    seen
+}
+
+fn kind_word(kind: &str, n: usize) -> String {
+    match (kind, n == 1) {
+        ("mac", true) => "MAC address canary".to_owned(),
+        ("mac", false) => "MAC address canaries".to_owned(),
+        ("ssid", true) => "network name canary".to_owned(),
+        ("ssid", false) => "network name canaries".to_owned(),
+        (k, true) => format!("{k} canary"),
+        (k, false) => format!("{k} canaries"),
+    }
+}
+
+/// Up to `max` names, then "and N more".
+fn some_of(names: &BTreeSet<String>, max: usize) -> String {
+    let mut v: Vec<String> = names.iter().take(max).map(|n| code(n)).collect();
+    if names.len() > max {
+        v.push(format!("and {} more", names.len() - max));
+    }
+    v.join(", ")
+}
+
+/// One line per canary, found or not, where and in which forms.
+fn canary_summary(h: &mut String, r: &Report) {
+    let seen = canaries_seen(r);
+    // Canaries the findings name but the list lacks still get their line.
+    let mut rows: Vec<(String, String)> = r
+        .canaries
+        .iter()
+        .map(|c| (c.id.clone(), c.kind.clone()))
+        .collect();
+    for id in seen.keys() {
+        if !rows.iter().any(|(i, _)| i == id) {
+            rows.push((id.clone(), String::new()));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let mut kinds: Vec<&str> = rows.iter().map(|(_, k)| k.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let tally: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            let of: Vec<&(String, String)> = rows.iter().filter(|(_, kk)| kk == k).collect();
+            let found = of.iter().filter(|(id, _)| seen.contains_key(id)).count();
+            let name = if k.is_empty() { "other" } else { k };
+            format!(
+                "{found} of {} {} found",
+                of.len(),
+                kind_word(name, of.len())
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<section id=\"canaries-found\">\n<h2>Canaries: found or not</h2>\n\
+         <p class=\"tally\"><strong>{}</strong></p>\n\
+         <table class=\"canary-summary\">\n<thead><tr><th>Canary</th><th>Result</th>\
+         <th>Where</th><th>In which forms</th></tr></thead>\n<tbody>",
+        esc(&tally.join("; "))
+    );
+    for (id, kind) in &rows {
+        let kind_cell = match kind.as_str() {
+            "mac" => "MAC address",
+            "ssid" => "network name",
+            "" => "not in the canary list",
+            k => k,
+        };
+        let Some(s) = seen.get(id) else {
+            let _ = writeln!(
+                h,
+                "<tr class=\"not-found\"><td><code>{}</code><div class=\"muted\">{}</div></td>\
+                 <td><span class=\"pill passed\">Not found</span></td>\
+                 <td colspan=\"2\" class=\"muted\">in nothing the checks read, in any form searched</td></tr>",
+                esc(id),
+                esc(kind_cell)
+            );
+            continue;
+        };
+        let mut places = Vec::new();
+        if !s.files.is_empty() {
+            places.push(format!(
+                "in {}: {}",
+                plural(s.files.len(), "file", "files"),
+                some_of(&s.files, 6)
+            ));
+        }
+        if !s.topics.is_empty() {
+            places.push(format!(
+                "published on {}: {}",
+                plural(s.topics.len(), "topic", "topics"),
+                some_of(&s.topics, 4)
+            ));
+        }
+        if !s.processes.is_empty() {
+            places.push(format!("in the memory of {}", some_of(&s.processes, 4)));
+        }
+        if places.is_empty() {
+            places.push(format!("by {}", some_of(&s.checks, 4)));
+        }
+        let forms: Vec<String> = s
+            .encodings
+            .iter()
+            .map(|e| {
+                format!(
+                    "<li>{} <span class=\"muted\">({})</span></li>",
+                    esc(&plain::describe(e).words),
+                    code(e)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<tr class=\"found\"><td><code>{}</code><div class=\"muted\">{}</div></td>\
+             <td><span class=\"pill failed\">Found</span><div class=\"muted\">{}</div></td>\
+             <td>{}</td><td>{}</td></tr>",
+            esc(id),
+            esc(kind_cell),
+            esc(&plural(s.occurrences as usize, "time", "times")),
+            places.join("<br>"),
+            if forms.is_empty() {
+                "<span class=\"muted\">not named</span>".to_owned()
+            } else {
+                format!("<ul class=\"forms\">{}</ul>", forms.join(""))
+            }
+        );
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// Every encoding the findings name, in plain words, with whether it can be
+/// undone and at what cost.
+fn forms(h: &mut String, r: &Report) {
+    let used: BTreeSet<&str> = r
+        .checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .filter_map(|f| f.evidence.encoding.as_deref())
+        .collect();
+    if used.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<section id=\"forms\">\n<h2>What the forms mean</h2>\n\
+         <p>Each form a canary was found in, in plain words, and whether someone who reads the \
+         data can get the original back.</p>\n\
+         <table class=\"forms\">\n<thead><tr><th>Form</th><th>What it is</th>\
+         <th>Reversible?</th></tr></thead>\n<tbody>\n",
+    );
+    for e in used {
+        let p = plain::describe(e);
+        let class = match p.reversible {
+            Reversible::Unknown => "unknown",
+            _ => "yes",
+        };
+        let _ = writeln!(
+            h,
+            "<tr class=\"form\"><td>{}</td><td class=\"plain\">{}</td>\
+             <td class=\"reversible\"><strong class=\"rev {class}\">{}</strong>\
+             <div>{}</div></td></tr>",
+            code(e),
+            esc(&upper_first(&p.words)),
+            esc(&upper_first(p.reversible.word())),
+            esc(&p.reversibility)
+        );
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 // ---------------------------------------------------------------- checks
@@ -1180,6 +1483,17 @@ figure.chart svg { max-width: 100%; height: auto; display: block; }
 details { margin: 10px 0; }
 summary { cursor: pointer; color: #1d4ed8; }
 footer { margin-top: 40px; padding-top: 12px; border-top: 1px solid #e2e8f0; font-size: 13px; color: #64748b; }
+
+table.canary-summary td { font-size: 14px; }
+table.canary-summary ul.forms, table.canary-summary ul.forms li { margin: 0; padding: 0; list-style: none; }
+table.canary-summary ul.forms li + li { margin-top: 4px; }
+.tally { font-size: 18px; }
+table.forms td:first-child { width: 24%; }
+table.forms td.plain { width: 34%; }
+table.forms td.reversible { font-size: 14px; }
+.rev.yes { color: #b91c1c; }
+.rev.unknown { color: #475569; }
+table.complete td { font-size: 14px; }
 
 @media print {
   @page { margin: 16mm 14mm; }

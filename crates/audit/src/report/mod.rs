@@ -5,6 +5,7 @@
 
 pub mod html;
 pub mod model;
+pub mod plain;
 pub mod sign;
 
 use std::io::Write;
