@@ -239,12 +239,29 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `58.1 MB`
+/// `58.1 MB`, `12.3 kB` or `512 bytes`: a small tree is never "0.0 MB".
 pub fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+    match bytes {
+        0..1_000 => format!("{bytes} bytes"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
 }
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::megabytes;
+
+    #[test]
+    fn sizes_of_small_trees_are_not_rounded_to_nothing() {
+        assert_eq!(megabytes(0), "0 bytes");
+        assert_eq!(megabytes(999), "999 bytes");
+        assert_eq!(megabytes(12_345), "12.3 kB");
+        assert_eq!(megabytes(58_100_000), "58.1 MB");
+    }
 }
