@@ -236,25 +236,37 @@ fn table_text(report: &Report, options: &Options) -> String {
                 .any(|t| t.target.algorithms.contains(a))
         })
         .count();
-    let _ = writeln!(
-        out,
-        "searched {} x {} device parts x {} x {}: {} digests in {:.1} s, {:.1} M/s ({:.1} M/s \
-         per core on {}){}",
+    let space = format!(
+        "{} x {} device parts x {} x {}",
         count(report.ouis_searched as u64, "OUI"),
         group(options.device_range.len() as u64),
         count(options.inputs.len() as u64, "input"),
         count(algorithms as u64, "algorithm"),
-        group(report.candidates),
-        report.elapsed.as_secs_f64(),
+    );
+    let rate = format!(
+        "{:.1} M/s ({:.1} M/s per core on {})",
         report.rate() / 1e6,
         report.rate_per_core() / 1e6,
         count(report.threads as u64, "thread"),
-        if report.stopped_early {
-            "; stopped once every digest had a match"
-        } else {
-            ""
-        },
     );
+    // Stopped at a hit, the digests tried are what was searched; the space
+    // is only where the search was going.
+    let _ = if report.stopped_early {
+        writeln!(
+            out,
+            "stopped once every digest had a match: {} digests tried in {:.1} s, {rate}, \
+             of a space of up to {space}",
+            group(report.candidates),
+            report.elapsed.as_secs_f64(),
+        )
+    } else {
+        writeln!(
+            out,
+            "searched {space}: {} digests in {:.1} s, {rate}",
+            group(report.candidates),
+            report.elapsed.as_secs_f64(),
+        )
+    };
     out
 }
 
@@ -373,6 +385,33 @@ mod tests {
         assert_eq!(j["targets"][0]["matches"][0]["mac"], "3c:22:fb:00:00:07");
         assert_eq!(j["targets"][1]["reversed"], false);
         assert_eq!(j["all_reversed"], false);
+    }
+
+    #[test]
+    fn a_search_stopped_at_a_hit_says_what_it_tried_not_the_whole_space() {
+        let mac = [0x3c, 0x22, 0xfb, 0x00, 0x00, 0x07];
+        let digest = vitrine_canary::encoding::hex(&Algorithm::Md5.digest(&mac), Case::Lower);
+        let table = OuiTable {
+            entries: vec![
+                ([0x3c, 0x22, 0xfb], "Test Vendor".into()),
+                ([0xf0, 0x18, 0x98], "Other Vendor".into()),
+            ],
+        };
+        let options = Options {
+            inputs: vec![Input::Raw],
+            stop_when_all_found: true,
+            ..Options::default()
+        };
+        let report = search(&table, &[Target::parse(&digest).unwrap()], &options, &()).unwrap();
+        assert!(report.stopped_early);
+        let text = table_text(&report, &options);
+        let summary = text.lines().last().unwrap();
+        assert!(
+            summary.starts_with("stopped once every digest had a match"),
+            "{summary}"
+        );
+        assert!(summary.contains("of a space of up to"), "{summary}");
+        assert!(!summary.starts_with("searched"), "{summary}");
     }
 
     #[test]
