@@ -2,10 +2,120 @@
 //! every published pseudonym back into a MAC for whoever reads it; swap that
 //! is neither off nor encrypted may receive the key from memory.
 
+pub mod content;
+
 use std::path::Path;
 
 use super::{KEYS_SWAP, Outcome};
 use crate::report::{CheckResult, Evidence};
+
+/// keys.on_disk over the storage walk: files named like a key, settings
+/// named like one ([`content`]), and lone high-entropy lines beside hashed
+/// identifiers, reported when the walk is done. Evidence names the file
+/// and line, never the value.
+#[derive(Debug, Default)]
+pub struct OnDisk {
+    beside: content::Beside,
+}
+
+impl OnDisk {
+    /// Looks at one file (`whole` when it was read whole). Pure, so that
+    /// it runs outside the walk's lock; hand the result to [`OnDisk::add`].
+    pub fn examine(
+        path: &Path,
+        head: &[u8],
+        whole: Option<&[u8]>,
+    ) -> (Option<String>, content::Seen) {
+        let named_file = looks_like_key(path, head, head.len());
+        let seen = if named_file.is_some() {
+            content::Seen::default()
+        } else {
+            content::examine(path, head, whole)
+        };
+        (named_file, seen)
+    }
+
+    /// Reports what [`OnDisk::examine`] found that needs no neighbour.
+    pub fn add(&mut self, out: &mut Outcome, path: &Path, found: (Option<String>, content::Seen)) {
+        let (named_file, seen) = found;
+        let shown = path.display().to_string();
+        if let Some(why) = named_file {
+            out.find(
+                "A file holds what looks like a pseudonym key or salt.",
+                Evidence {
+                    path: Some(shown.clone()),
+                    detail: Some(why),
+                    ..Evidence::default()
+                },
+            );
+        }
+        if seen.is_empty() {
+            return;
+        }
+        for hit in self.beside.add(path, seen) {
+            let name = hit.name.as_deref().unwrap_or("?");
+            if hit.credential {
+                out.set_aside(
+                    shown.clone(),
+                    format!(
+                        "{}: `{name}` holds {}, a service credential, not a pseudonym key",
+                        at(path, hit.line),
+                        hit.form
+                    ),
+                );
+                continue;
+            }
+            out.find(
+                format!(
+                    "A setting named like a key or salt holds key material ({}).",
+                    at(path, hit.line)
+                ),
+                Evidence {
+                    path: Some(shown.clone()),
+                    detail: Some(format!(
+                        "{}: `{name}` holds {}",
+                        at(path, hit.line),
+                        hit.form
+                    )),
+                    ..Evidence::default()
+                },
+            );
+        }
+    }
+
+    /// Reports lone high-entropy lines in folders holding hashed identifiers.
+    pub fn finish(self, out: &mut Outcome) {
+        for (path, hit, digests) in self.beside.finish() {
+            let what = match &hit.name {
+                Some(n) => format!("`{n}` holds {}", hit.form),
+                None => format!("a line of {}", hit.form),
+            };
+            out.find(
+                format!(
+                    "A file beside hashed identifiers holds what looks like their key or salt ({}).",
+                    at(&path, hit.line)
+                ),
+                Evidence {
+                    path: Some(path.display().to_string()),
+                    detail: Some(format!(
+                        "{}: {what}, in the folder of {digests} (hashed identifiers)",
+                        at(&path, hit.line)
+                    )),
+                    ..Evidence::default()
+                },
+            );
+        }
+    }
+}
+
+/// `config.ini:7`: the file's name and the line.
+fn at(path: &Path, line: usize) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}:{line}")
+}
 
 /// Why a file looks like a key or salt, or `None`. A name that says so
 /// (key, salt, secret, seed, pepper) and a body the size of one: 16 to 64

@@ -57,6 +57,7 @@ struct Outcomes {
     canary: Outcome,
     media: Outcome,
     key: Outcome,
+    on_disk: keys::OnDisk,
 }
 
 impl Outcomes {
@@ -91,6 +92,7 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
         canary: Outcome::new(STORAGE_CANARY),
         media: Outcome::new(STORAGE_MEDIA),
         key: Outcome::new(KEYS_ON_DISK),
+        on_disk: keys::OnDisk::default(),
     });
     {
         let mut o = out.lock().unwrap();
@@ -148,7 +150,9 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
         mut canary,
         mut media,
         mut key,
+        on_disk,
     } = out.into_inner().unwrap();
+    on_disk.finish(&mut key);
     canary.examined(examined);
     media.examined(format!(
         "{} files under {roots}, by content",
@@ -201,22 +205,16 @@ fn scan_file(
             &head_buf[..n]
         }
     };
-    let n = head.len();
     let shown = path.display().to_string();
     if !ctx.policy.images_persisted
         && let Some(kind) = media_kind(head)
     {
         media_finding(packages, path, &shown, kind, whole.as_deref(), out)?;
     }
-    if let Some(why) = keys::looks_like_key(path, head, n) {
-        out.lock().unwrap().key.find(
-            "A file holds what looks like a pseudonym key or salt.",
-            Evidence {
-                path: Some(shown.clone()),
-                detail: Some(why),
-                ..Evidence::default()
-            },
-        );
+    let keys_seen = keys::OnDisk::examine(path, head, whole.as_deref());
+    {
+        let o = &mut *out.lock().unwrap();
+        o.on_disk.add(&mut o.key, path, keys_seen);
     }
     let mut groups = Groups::new();
     let mut add = |m: Match, inside: Option<Inside>| {
