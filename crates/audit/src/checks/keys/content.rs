@@ -166,6 +166,22 @@ fn lines(text: &str, seen: &mut Seen) {
         match assignment(line) {
             Some((name, value)) => {
                 let value = unquote(strip_comment(value));
+                // systemd's `Environment=MAC_SALT=... OTHER=...`.
+                if name.eq_ignore_ascii_case("environment") {
+                    for (n, v) in value.split_whitespace().filter_map(|w| w.split_once('=')) {
+                        if key_name(n)
+                            && let Some(form) = key_material(unquote(v))
+                        {
+                            seen.named.push(Hit {
+                                line: i + 1,
+                                name: Some(n.chars().take(80).collect()),
+                                form,
+                                credential: credential_name(n),
+                            });
+                        }
+                    }
+                    continue;
+                }
                 if key_name(name) {
                     if let Some(form) = key_material(value) {
                         let shown = if section.is_empty() {
@@ -596,6 +612,15 @@ impl Beside {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_salt_in_a_systemd_environment_line_is_found() {
+        let unit = "[Service]\nEnvironment=LOG=info MAC_SALT=9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a90\n";
+        let seen = examine(Path::new("vendor.service"), b"", Some(unit.as_bytes()));
+        assert_eq!(seen.named.len(), 1);
+        assert_eq!(seen.named[0].line, 2);
+        assert_eq!(seen.named[0].name.as_deref(), Some("MAC_SALT"));
+    }
 
     #[test]
     fn names_are_matched_on_word_parts() {
