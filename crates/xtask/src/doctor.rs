@@ -131,15 +131,7 @@ pub fn report(scope: Scope, required: &[Routine], workspace: Option<&Path>) -> R
             format!(
                 "; {} outside this check: {}",
                 outside.len(),
-                outside
-                    .iter()
-                    .map(|r| format!(
-                        "{} ({})",
-                        deps::describe_check(r.check),
-                        r.source.describe()
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                named(&outside)
             )
         }
     );
@@ -147,18 +139,24 @@ pub fn report(scope: Scope, required: &[Routine], workspace: Option<&Path>) -> R
         let _ = writeln!(
             text,
             "Missing: {}.\n`cargo xtask deps` installs them (Debian packages as root).",
-            missing
-                .iter()
-                .map(|r| format!(
-                    "{} ({})",
-                    deps::describe_check(r.check),
-                    r.source.describe()
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
+            named(&missing)
         );
     }
     Report { text, missing }
+}
+
+/// "what (where it comes from), ..." for a list of requirements.
+fn named(rows: &[&deps::Requirement]) -> String {
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{} ({})",
+                deps::describe_check(r.check),
+                r.source.describe()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
