@@ -52,8 +52,11 @@ enum Command {
     /// Recover MAC addresses from digests found on a device, by trying the
     /// allocated address space OUI by OUI. Hashing a MAC is not anonymization.
     Reverse(vitrine_reverse::cli::ReverseArgs),
-    /// Make a canary registry: MAC addresses under real vendors' OUIs and
-    /// unmistakable SSIDs. Keep it off the device under audit.
+    /// Make a canary registry: MAC addresses under real vendors' OUIs, drawn
+    /// as often as each vendor is common, with random device parts, and SSIDs
+    /// that read like ordinary network names, all from a seed kept only in
+    /// the registry, so that a device cannot filter them out. Keep the
+    /// registry off the device under audit.
     Canaries {
         /// MAC canaries (0 to 1000).
         #[arg(long, default_value_t = 8, value_parser = count_in(0, 1000))]

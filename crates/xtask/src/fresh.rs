@@ -6,6 +6,14 @@
 //! fails if any item the table lists as coming from Debian is missing.
 //! Nothing is cached: each run starts from an empty root, which mmdebstrap
 //! removes at the end (its target is /dev/null).
+//!
+//! The same root then serves the verifier: a few packages that ship
+//! documentation images are added, and `vitrine-audit scan` searches the
+//! whole root from the host, as it would a mounted image of a device (its
+//! dpkg database inside, /proc, /sys and /dev/pts mounted by mmdebstrap).
+//! A machine that never saw a canary must give no High or Critical finding
+//! and leave no place unread: a verifier that cries wolf on stock Debian
+//! is not believed when it matters.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,11 +26,22 @@ use crate::deps::{self, Routine};
 /// The suite of the root: the Debian release CI machines run.
 const SUITE: &str = "bookworm";
 
+/// Small packages whose files include images (PNG, GIF) in documentation
+/// and web trees, added after the dependency step for the clean-root scan.
+/// `wireshark-common` and `qemu-system-data`, pulled in by the step, ship
+/// more.
+const DOC_IMAGE_PACKAGES: &[&str] = &["libtasn1-doc", "vim-common", "git"];
+
 pub fn run(root: &Path, routines: &[Routine]) -> anyhow::Result<()> {
     deps::ensure(&[Routine::FreshMachine])?;
     if !deps::is_root() {
         bail!("the fresh-machine check builds a root with mmdebstrap --mode=root: run it as root");
     }
+    crate::step(
+        "build (vitrine-audit, for the clean-root scan)",
+        crate::cargo(&["build", "-p", "vitrine-audit"]),
+    )?;
+    let audit = root.join("target/debug/vitrine-audit");
     let started = Instant::now();
     let dir = root.join("target/fresh-machine");
     std::fs::create_dir_all(&dir)?;
@@ -45,6 +64,22 @@ pub fn run(root: &Path, routines: &[Routine]) -> anyhow::Result<()> {
     );
     let doctor_log = dir.join("doctor.txt");
     let deps_log = dir.join("deps.log");
+    let scan_dir = dir.join("clean-root");
+    std::fs::create_dir_all(&scan_dir)?;
+    let registry = scan_dir.join("canaries.json");
+    let made = Command::new(&audit)
+        .args(["canaries", "--out"])
+        .arg(&registry)
+        .output()
+        .context("running vitrine-audit canaries")?;
+    if !made.status.success() {
+        bail!(
+            "vitrine-audit canaries: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let scan_json = scan_dir.join("report.json");
+    let scan_log = scan_dir.join("scan.log");
     // Inside, a plain PATH: nothing of the host's (rustup, pyenv) leaks in.
     let inside = "chroot \"$1\" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root";
     let mut cmd = Command::new("mmdebstrap");
@@ -65,6 +100,21 @@ pub fn run(root: &Path, routines: &[Routine]) -> anyhow::Result<()> {
             "--customize-hook={inside} {bin} doctor --debian-only {names} > {log} 2>&1; s=$?; cat {log}; exit $s",
             log = doctor_log.display()
         ))
+        .arg(format!(
+            "--customize-hook={inside} apt-get install -y -q --no-install-recommends {} >> {log} 2>&1 || {{ cat {log}; exit 1; }}",
+            DOC_IMAGE_PACKAGES.join(" "),
+            log = deps_log.display()
+        ))
+        // Exit 1 (findings) and 3 (incomplete) are judged below, from the report.
+        .arg(format!(
+            "--customize-hook={audit} scan \"$1\" --registry {registry} --out {out} --key {out}/key --subject 'Debian {SUITE} root' --json > {json} 2> {log}; \
+             s=$?; if [ $s -gt 3 ] || [ $s -eq 2 ]; then cat {log}; exit 1; fi",
+            audit = audit.display(),
+            registry = registry.display(),
+            out = scan_dir.display(),
+            json = scan_json.display(),
+            log = scan_log.display(),
+        ))
         .arg(SUITE)
         // Built, checked by the hooks, then thrown away by mmdebstrap.
         .arg("/dev/null")
@@ -78,7 +128,7 @@ pub fn run(root: &Path, routines: &[Routine]) -> anyhow::Result<()> {
     // Keep the logs, drop anything else mmdebstrap may have left.
     for e in std::fs::read_dir(&dir)?.flatten() {
         let p = e.path();
-        if p != doctor_log && p != deps_log {
+        if p != doctor_log && p != deps_log && p != scan_dir {
             let _ = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
             } else {
@@ -95,12 +145,69 @@ pub fn run(root: &Path, routines: &[Routine]) -> anyhow::Result<()> {
         .find_map(|l| l.strip_prefix("xtask: dependency step done in "))
         .unwrap_or("?")
         .to_string();
+    let report = std::fs::read_to_string(&scan_json)
+        .with_context(|| format!("reading {}", scan_json.display()))?;
+    let judged = judge_clean_scan(&report).with_context(|| {
+        format!(
+            "the clean Debian root's scan ({} and {})",
+            scan_json.display(),
+            scan_log.display()
+        )
+    })?;
+    eprintln!("xtask: clean Debian root: {judged}");
     eprintln!(
         "xtask: fresh machine passed in {took:.0} s, of which the dependency step {step_took} ({} and {})",
         deps_log.display(),
         doctor_log.display()
     );
     Ok(())
+}
+
+/// The scan of a root that never saw a canary: no High or Critical finding,
+/// and nothing it could not read. Its one medium check, retention, has no
+/// data folder to look at and is not run, which alone keeps the verdict
+/// from Pass. Returns a line saying what was examined.
+fn judge_clean_scan(report: &str) -> anyhow::Result<String> {
+    let v: serde_json::Value = serde_json::from_str(report).context("not a report")?;
+    let checks = v["report"]["checks"]
+        .as_array()
+        .context("a report without checks")?;
+    let mut wrong = Vec::new();
+    let mut examined = String::new();
+    let mut set_apart = 0;
+    for c in checks {
+        let id = c["id"].as_str().unwrap_or("?");
+        let severity = c["severity"].as_str().unwrap_or("?");
+        let status = c["status"].as_str().unwrap_or("?");
+        let grave = matches!(severity, "high" | "critical");
+        match status {
+            "passed" => {}
+            "skipped" if id == "storage.retention" => {}
+            _ if grave || status != "failed" => wrong.push(format!(
+                "{id} ({severity}) {status}: {}",
+                c.get("reason")
+                    .or(c.get("not_read"))
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| c["findings"].to_string())
+            )),
+            _ => {}
+        }
+        if id == "storage.canary" {
+            examined = c["examined"].as_str().unwrap_or("").to_string();
+        }
+        if id == "storage.media" {
+            set_apart = c["set_aside"]["total"].as_u64().unwrap_or(0);
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "a stock Debian root must give no such result:\n  {}",
+            wrong.join("\n  ")
+        );
+    }
+    Ok(format!(
+        "no High or Critical finding, every place read ({examined}; {set_apart} package images set apart)"
+    ))
 }
 
 /// Fails if anything is mounted at or below `dir` (/proc/self/mountinfo):
@@ -308,6 +415,53 @@ mod tests {
         assert_eq!(e[1].options, ["arch=amd64", "signed-by=/k.gpg"]);
         // Third-party suites that merely contain the name are not Debian's.
         assert_eq!(e[1].suite, "cloud-sdk-bookworm");
+    }
+
+    fn report(checks: serde_json::Value) -> String {
+        serde_json::json!({ "report": { "checks": checks } }).to_string()
+    }
+
+    #[test]
+    fn a_clean_root_scan_is_judged_by_severity_and_completeness() {
+        let passed = |id: &str, sev: &str| serde_json::json!({"id": id, "severity": sev, "status": "passed", "examined": "3 files"});
+        let retention = serde_json::json!({"id": "storage.retention", "severity": "medium",
+            "status": "skipped", "reason": "no data directory given"});
+        let ok = report(serde_json::json!([
+            passed("storage.canary", "critical"),
+            retention.clone()
+        ]));
+        assert!(judge_clean_scan(&ok).unwrap().contains("3 files"));
+        // A High finding on stock Debian (an icon taken for a frame) fails.
+        let icon = report(serde_json::json!([
+            passed("storage.canary", "critical"),
+            {"id": "storage.media", "severity": "high", "status": "failed", "findings": [{"path": "/usr/share/doc/x.png"}]},
+        ]));
+        assert!(
+            judge_clean_scan(&icon)
+                .unwrap_err()
+                .to_string()
+                .contains("storage.media")
+        );
+        // So does a place left unread, whatever the severity.
+        let unread = report(serde_json::json!([
+            {"id": "storage.canary", "severity": "critical", "status": "incomplete", "not_read": ["/x"]},
+        ]));
+        assert!(
+            judge_clean_scan(&unread)
+                .unwrap_err()
+                .to_string()
+                .contains("/x")
+        );
+        // A medium finding is allowed; a skipped check other than retention is not.
+        let medium = report(serde_json::json!([
+            {"id": "stream.k_anonymity", "severity": "medium", "status": "failed", "findings": []},
+        ]));
+        assert!(judge_clean_scan(&medium).is_ok());
+        let skipped = report(serde_json::json!([
+            {"id": "keys.on_disk", "severity": "critical", "status": "skipped", "reason": "r"},
+        ]));
+        assert!(judge_clean_scan(&skipped).is_err());
+        assert!(judge_clean_scan("{}").is_err());
     }
 
     #[test]
