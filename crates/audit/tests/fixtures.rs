@@ -316,7 +316,7 @@ fn assert_file_evidence(name: &str, root: &Path, reg: &Registry, report: &Value)
                 detail.starts_with(&format!("config.ini:{}: ", fixtures::VENDOR_SALT_LINE)),
                 "{detail}"
             );
-            assert!(detail.contains("salt"), "{detail}");
+            assert!(detail.contains("`[privacy] salt`"), "{detail}");
             assert!(
                 !report.to_string().contains(fixtures::VENDOR_SALT),
                 "the salt's value is in the report"
