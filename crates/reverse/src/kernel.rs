@@ -5,9 +5,25 @@
 //! the device part are rewritten per candidate; the compression function
 //! then runs on it from the initial state, without the buffering, padding
 //! and finalization of the generic `Digest` API.
+//!
+//! On x86-64 processors with AVX-512F, MD5, SHA-1 and SHA-256 run sixteen
+//! candidates per call instead, one per 32-bit vector lane ([`avx512`]).
 
 use sha2::digest::generic_array::GenericArray;
 use vitrine_canary::{Algorithm, Case, Input};
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+/// The kernels the search runs on this processor: `"avx512"` (sixteen
+/// candidates per call for MD5, SHA-1 and SHA-256) or `"portable"`.
+pub fn kernels() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return "avx512";
+    }
+    "portable"
+}
 
 /// Candidates hashed one after the other with no test in between: the
 /// processor overlaps independent compressions (SHA-256 on one core went
@@ -489,6 +505,9 @@ impl Template {
         }
     }
 
+    /// Scans `devices` (within one 2^16-aligned span), through the AVX-512
+    /// kernels where the processor has them, sixteen aligned candidates at a
+    /// time, and the portable ones for the rest.
     pub fn scan(
         &self,
         layout: &Layout,
@@ -496,6 +515,38 @@ impl Template {
         filter: &KeyFilter,
         hits: &mut Vec<u32>,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            let simd = match self {
+                Template::Md5(b) => Some((avx512::Algo::Md5, b)),
+                Template::Sha1(b) => Some((avx512::Algo::Sha1, b)),
+                Template::Sha256(b) => Some((avx512::Algo::Sha256, b)),
+                Template::Sha512(_) => None,
+            };
+            if let Some((algo, block)) = simd {
+                let w = avx512::WIDTH;
+                let start = devices.start.next_multiple_of(w).min(devices.end);
+                let end = (devices.end / w * w).max(start);
+                self.scan_portable(layout, devices.start..start, filter, hits);
+                avx512::scan(algo, block, layout, start..end, filter, hits);
+                self.scan_portable(layout, end..devices.end, filter, hits);
+                return;
+            }
+        }
+        self.scan_portable(layout, devices, filter, hits);
+    }
+
+    /// [`Template::scan`] through the portable kernels only.
+    pub fn scan_portable(
+        &self,
+        layout: &Layout,
+        devices: std::ops::Range<u32>,
+        filter: &KeyFilter,
+        hits: &mut Vec<u32>,
+    ) {
+        if devices.is_empty() {
+            return;
+        }
         match self {
             Template::Md5(b) => scan::<Md5>(b, layout, devices, filter, hits),
             Template::Sha1(b) => scan::<Sha1>(b, layout, devices, filter, hits),

@@ -16,6 +16,7 @@ pub mod oui;
 pub mod search;
 pub mod target;
 
+pub use kernel::kernels;
 pub use oui::{OuiError, OuiTable};
 pub use search::{Match, Options, Progress, Report, SearchError, TargetReport, search};
 pub use target::{Target, TargetError, read_targets};
