@@ -446,3 +446,92 @@ fn f_self_audit_fails_when_a_leaky_vendor_runs_beside_the_rig() {
         "{found:?}"
     );
 }
+
+#[test]
+#[ignore = "needs a rig: cargo xtask hil"]
+fn g_an_unconfined_vendor_service_and_plain_swap_fail_through_systemd_and_proc() {
+    let rig = rig();
+    // A vendor daemon run as a plain service (none of the sandbox
+    // properties), and an unencrypted swap file: what systemctl show and
+    // /proc/swaps must reveal on a real system.
+    rig.run(
+        "rm -rf /tmp/g && mkdir -p /tmp/g/empty && \
+         cp /bin/sleep /usr/local/bin/vendord && \
+         systemd-run --unit=vendord --quiet /usr/local/bin/vendord 600 && \
+         fallocate -l 32M /swapfile && chmod 600 /swapfile && mkswap /swapfile >/dev/null && \
+         swapon /swapfile && vitrine-audit canaries --out /tmp/g/canaries.json >/dev/null",
+    );
+    let scan = |label: &str| -> serde_json::Value {
+        let out = rig.sh(
+            "vitrine-audit scan /tmp/g/empty --registry /tmp/g/canaries.json --process vendord \
+             --out /tmp/g/reports --key /tmp/g/key --json",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let signed: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "{label}: {e}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{label}: a finding exits 1: {}",
+            signed["report"]["verdict"]
+        );
+        signed["report"].clone()
+    };
+    let report = scan("vendor service with swap on");
+    let swaps = rig.run("cat /proc/swaps");
+    rig.run("swapoff /swapfile && rm -f /swapfile");
+    let without_swap = scan("vendor service, swap off");
+    rig.run("systemctl stop vendord; rm -rf /usr/local/bin/vendord /tmp/g");
+    assert!(swaps.contains("/swapfile"), "{swaps}");
+
+    let found = findings_of(&report);
+    let sandbox: Vec<&serde_json::Value> = found
+        .iter()
+        .filter(|(c, _)| c == "hardening.sandbox")
+        .map(|(_, e)| e)
+        .collect();
+    // Every property the check asks for is unset on a plain service.
+    assert_eq!(sandbox.len(), 10, "{found:?}");
+    assert!(sandbox.iter().all(|e| e["process"] == "vendord"));
+    assert!(
+        sandbox
+            .iter()
+            .any(|e| e["detail"] == "ProtectSystem=no" || e["detail"] == "ProtectSystem="),
+        "{sandbox:?}"
+    );
+    let summaries: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == "hardening.sandbox")
+        .flat_map(|c| c["findings"].as_array().unwrap())
+        .map(|f| f["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s.starts_with("vendord.service does not set")),
+        "{summaries:?}"
+    );
+    let swap: Vec<&serde_json::Value> = found
+        .iter()
+        .filter(|(c, _)| c == "keys.swap")
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(swap.len(), 1, "{found:?}");
+    assert_eq!(swap[0]["path"], "/swapfile");
+    assert_eq!(swap[0]["detail"], "swap file, no dm-crypt");
+    // With the swap file gone, the same check passes on the same system.
+    let swap_check = without_swap["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "keys.swap")
+        .expect("keys.swap ran")
+        .clone();
+    assert_eq!(swap_check["status"], "passed", "{swap_check}");
+}

@@ -198,7 +198,8 @@ struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     journal_dir: Option<PathBuf>,
     /// When scanning the running device: its tracking daemon's process
-    /// name; its memory and confinement are checked too.
+    /// name; its memory and confinement, and the system's swap, are
+    /// checked too.
     #[arg(long, value_name = "NAME", value_parser = non_empty)]
     process: Option<String>,
     #[command(flatten)]
@@ -605,7 +606,9 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             name,
             allowed_caps: hardening::CAPTURE_CAPABILITIES,
         }),
-        swap: false,
+        // On the running device, what its daemon held in memory may have
+        // been paged out: its swap is part of the audit.
+        swap: args.process.is_some(),
     };
     let report = audit::run(&plan, &registry, None, started);
     finish(report, &args.report, None, user_key_path())
