@@ -429,6 +429,24 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "pins a run to one core",
     ),
     req(
+        Cmd("hashcat"),
+        Deb("hashcat"),
+        &[BenchReverse],
+        "hash reversal compared with hashcat's",
+    ),
+    req(
+        File("/etc/OpenCL/vendors/pocl.icd"),
+        Deb("pocl-opencl-icd"),
+        &[BenchReverse],
+        "hashcat's OpenCL device on the CPU",
+    ),
+    req(
+        File("/usr/lib/x86_64-linux-gnu/libOpenCL.so.1"),
+        Deb("ocl-icd-libopencl1"),
+        &[BenchReverse],
+        "the OpenCL loader: hashcat finds no OpenCL platform without it, and neither it nor pocl-opencl-icd depends on it",
+    ),
+    req(
         Cmd("rg"),
         Deb("ripgrep"),
         &[BenchScan],
