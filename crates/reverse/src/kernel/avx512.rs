@@ -21,8 +21,8 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m512i, _mm512_add_epi32, _mm512_loadu_si512, _mm512_or_si512, _mm512_rol_epi32,
-    _mm512_ror_epi32, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_srli_epi32,
+    __m512i, _mm512_add_epi32, _mm512_cmpeq_epi32_mask, _mm512_loadu_si512, _mm512_or_si512,
+    _mm512_rol_epi32, _mm512_ror_epi32, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_srli_epi32,
     _mm512_storeu_si512, _mm512_ternarylogic_epi32, _mm512_xor_si512,
 };
 use std::ops::Range;
@@ -198,6 +198,15 @@ fn run<const A: u8, const V: u32>(
         c: [0; 80],
         m: [0; 16],
     };
+    // A few keys are compared in the registers, one instruction each (MD5's
+    // byte-swapped to the state word's order); more go through the filter's
+    // bitmap, lane by lane.
+    let few = filter.keys.len() <= FEW_KEYS;
+    let mut targets = [_mm512_setzero_si512(); FEW_KEYS];
+    for (t, &key) in targets.iter_mut().zip(&filter.keys) {
+        *t = _mm512_set1_epi32(if A == MD5 { key.swap_bytes() } else { key } as i32);
+    }
+    let targets = &targets[..filter.keys.len().min(FEW_KEYS)];
     let mut keys = [0u32; 16];
     for d in devices.step_by(WIDTH as usize) {
         let m = (d >> 8) as u8;
@@ -206,6 +215,17 @@ fn run<const A: u8, const V: u32>(
             pre = prepare::<A, V>(&span.words(A, layout, m));
         }
         let k = group::<A, V>(span, &pre, ((d >> 4) & 15) as usize);
+        if few {
+            let mut lanes = 0u16;
+            for &t in targets {
+                lanes |= _mm512_cmpeq_epi32_mask(k, t);
+            }
+            while lanes != 0 {
+                hits.push(d + lanes.trailing_zeros());
+                lanes &= lanes - 1;
+            }
+            continue;
+        }
         // SAFETY: `keys` is 64 bytes, the size of the store; unaligned
         // stores are allowed.
         unsafe { _mm512_storeu_si512(keys.as_mut_ptr().cast(), k) };
@@ -217,6 +237,9 @@ fn run<const A: u8, const V: u32>(
         }
     }
 }
+
+/// Keys compared in the registers rather than through the bitmap.
+const FEW_KEYS: usize = 8;
 
 fn prepare<const A: u8, const V: u32>(m: &[u32; 16]) -> Pre {
     match A {
@@ -913,18 +936,23 @@ mod tests {
                     input.write(&[oui[0], oui[1], oui[2], b[1], b[2], b[3]], &mut message);
                     u32::from_be_bytes(algorithm.digest(&message)[..4].try_into().unwrap())
                 });
-                let filter = KeyFilter::new(keys);
+                let keys: Vec<u32> = keys.collect();
                 let t = Template::new(algorithm, oui, input);
-                let mut simd = Vec::new();
-                scan(algo, &block(&t), &layout, span.clone(), &filter, &mut simd);
-                let mut portable = Vec::new();
-                t.scan_portable(&layout, span.clone(), &filter, &mut portable);
-                let mut expected = wanted.clone();
-                expected.sort_unstable();
-                expected.dedup();
-                assert_eq!(simd, portable, "{algorithm:?}({input})");
-                for d in &expected {
-                    assert!(simd.contains(d), "{algorithm:?}({input}) {d:#x}");
+                // Many keys go through the bitmap, a few are compared in
+                // the registers.
+                for (keys, wanted) in [(&keys[..], &wanted[..]), (&keys[..3], &wanted[..3])] {
+                    let filter = KeyFilter::new(keys.iter().copied());
+                    let mut simd = Vec::new();
+                    scan(algo, &block(&t), &layout, span.clone(), &filter, &mut simd);
+                    let mut portable = Vec::new();
+                    t.scan_portable(&layout, span.clone(), &filter, &mut portable);
+                    let mut expected = wanted.to_vec();
+                    expected.sort_unstable();
+                    expected.dedup();
+                    assert_eq!(simd, portable, "{algorithm:?}({input})");
+                    for d in &expected {
+                        assert!(simd.contains(d), "{algorithm:?}({input}) {d:#x}");
+                    }
                 }
             }
         }
