@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use vitrine_canary::Registry;
+use vitrine_dot11::build;
+
+/// The elements of the canary probe requests: an iPhone's (iOS 17).
+const IPHONE: &[build::Ie] = build::templates::IPHONE_IOS_17;
 
 /// Transmits `rounds` probe requests from every MAC canary on `channel`
 /// through a monitor interface created on `interface`, and records the
@@ -30,7 +34,6 @@ pub fn over_the_air(
 
 /// The 802.11 frames (no radiotap) that carry the canaries.
 pub fn frames(registry: &Registry, channel: u8, rounds: u32) -> Vec<Vec<u8>> {
-    let model = &vitrine_sim::models()[0];
     let ssids: Vec<&str> = registry.ssids().map(|(_, s)| s).collect();
     let mut out = Vec::new();
     for round in 0..rounds {
@@ -38,8 +41,8 @@ pub fn frames(registry: &Registry, channel: u8, rounds: u32) -> Vec<Vec<u8>> {
             // Wildcard probes and directed ones, so SSID canaries go out too.
             let ssid = (!ssids.is_empty() && (i + round as usize).is_multiple_of(2))
                 .then(|| ssids[(i + round as usize) % ssids.len()].as_bytes());
-            let frame = vitrine_sim::probe_request(mac, round as u16, ssid, model, channel, -40);
-            out.push(frame[vitrine_sim::RADIOTAP_LEN..].to_vec());
+            let frame = build::probe_request(mac, round as u16, ssid, IPHONE, channel, -40);
+            out.push(frame[build::RADIOTAP_LEN..].to_vec());
         }
     }
     out

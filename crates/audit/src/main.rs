@@ -820,7 +820,7 @@ fn inject(
     let mut injector = vitrine_radio::Injector::open(interface, monitor, channel)?;
     let mut paced;
     let source: &mut dyn FrameSource = if speed > 0.0 {
-        paced = vitrined::Paced::new(&mut file, speed);
+        paced = vitrine_capture::Paced::new(&mut file, speed);
         &mut paced
     } else {
         &mut file
@@ -890,7 +890,7 @@ fn tail(
                         let mut text = String::new();
                         if shown.is_multiple_of(40) {
                             // The summary table's header, with a rig column in front.
-                            for (i, line) in vitrined::table::header().lines().enumerate() {
+                            for (i, line) in vitrine_schema::table::header().lines().enumerate() {
                                 text += &format!(
                                     "{:<24} {line}\n",
                                     if i == 0 { "rig #seq" } else { "" }
@@ -901,7 +901,7 @@ fn tail(
                         let mark = if unknown.is_empty() { "" } else { " +unknown fields" };
                         text + &printable(&format!(
                             "{rig:<24} {}{mark}",
-                            vitrined::table::row(&envelope.summary)
+                            vitrine_schema::table::row(&envelope.summary)
                         ))
                     }
                 }

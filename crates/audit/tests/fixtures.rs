@@ -899,7 +899,7 @@ fn rig_summaries(reg: &Registry) -> Vec<vitrine_schema::Summary> {
         .into_iter()
         .enumerate()
     {
-        let mut bytes = frames[0].bytes[..vitrine_sim::RADIOTAP_LEN].to_vec();
+        let mut bytes = frames[0].bytes[..vitrine_dot11::build::RADIOTAP_LEN].to_vec();
         bytes.extend_from_slice(&frame);
         frames.push(SimFrame {
             ts_us: start_us + 90_000_000 + i as i64 * 50_000,

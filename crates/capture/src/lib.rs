@@ -6,9 +6,11 @@
 //! else sees it. **Architecture invariant:** no type that leaves this crate
 //! holds a [`vitrine_privacy::RawMac`] or the bytes of a frame.
 
+mod paced;
 mod pcap_file;
 mod stage;
 
+pub use paced::Paced;
 pub use pcap_file::{PcapFile, SourceError};
 pub use stage::{CaptureStage, LinkType};
 

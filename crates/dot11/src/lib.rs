@@ -5,8 +5,10 @@
 //! Radiotap is read by [`radiotap`] (our own: the `radiotap` crate is
 //! unmaintained, allocates per packet and panics on some vendor namespaces,
 //! see docs/dependencies.md); 802.11 headers and information elements are read
-//! with the `ieee80211` crate.
+//! with the `ieee80211` crate. [`build`] makes frames: the simulator's
+//! traffic and the verifier's canary probe requests.
 
+pub mod build;
 pub mod plan;
 pub mod radiotap;
 

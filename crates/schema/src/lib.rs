@@ -4,7 +4,10 @@
 //! derive `Serialize` for data leaving the process. None of them can hold a
 //! MAC address, an SSID or a pseudonym: only counts, histogram bins and the
 //! window's time. The JSON Schema is `docs/schema/summary-v1.schema.json`;
-//! changing a field's meaning bumps [`SCHEMA_VERSION`].
+//! changing a field's meaning bumps [`SCHEMA_VERSION`]. [`table`] shows
+//! summaries as rows of text, for the daemon and the verifier.
+
+pub mod table;
 
 use std::collections::BTreeMap;
 

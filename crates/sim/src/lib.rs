@@ -54,6 +54,8 @@
 //!   RSN and HT operation elements. Two staff handhelds per AP exchange
 //!   CCMP-protected QoS data frames with it, `data_frame_rate` per second
 //!   in total (Poisson), so frame-type counting has something to count.
+//! - **Frames** are built by [`vitrine_dot11::build`], the element templates
+//!   are its [`templates`](vitrine_dot11::build::templates).
 //! - **Radiotap**: version 0, present = Flags | Channel | dBm antenna
 //!   signal, 15 bytes with one pad byte aligning Channel; flags 0 (no FCS).
 //! - **Determinism**: one ChaCha8 stream seeded from `seed`, consumed in
@@ -69,8 +71,8 @@ mod sim;
 mod truth;
 
 pub use config::{DeviceSpec, SimConfig, SimError};
-pub use frame::{RADIOTAP_LEN, SimFrame, channel_freq_mhz, probe_request, write_probe_request};
-pub use models::{DeviceKind, Ie, MacBehaviour, PhoneModel, SeqBehaviour, models};
+pub use frame::SimFrame;
+pub use models::{DeviceKind, MacBehaviour, PhoneModel, SeqBehaviour, models};
 pub use pcap::{LINKTYPE_IEEE802_11_RADIOTAP, PcapWriter, write_pcap};
 pub use sim::Simulator;
 pub use truth::{DEFAULT_WINDOW_S, DeviceTruth, GroundTruth, WindowTruth};

@@ -1,9 +1,10 @@
 //! Device models: how each kind of client picks its MAC address, numbers its
 //! frames and which information elements (IEs) it puts in a probe request.
 //!
-//! The IE bodies are modelled on real captures of the respective chipsets and
-//! operating systems; the exact bit values matter less than the fact that they
-//! are well-formed, distinct between models and identical within a model.
+//! The IE templates are those of real devices, in
+//! [`vitrine_dot11::build::templates`].
+
+use vitrine_dot11::build::{self, Ie, templates};
 
 /// How a device chooses the transmitter address of its probe requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,19 +36,6 @@ pub enum DeviceKind {
     Wearable,
 }
 
-/// One information element of a probe-request template, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ie {
-    /// SSID element (id 0): empty for wildcard probes, the SSID for directed ones.
-    Ssid,
-    /// DS Parameter Set (id 3) carrying the current channel.
-    DsParams,
-    /// Any other element with a fixed body (the 2-byte id/length header is
-    /// added when the frame is built). For extension elements (id 255) the
-    /// body starts with the element id extension.
-    Fixed { id: u8, body: &'static [u8] },
-}
-
 /// A device model: MAC/sequence behaviour plus the probe-request IE template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhoneModel {
@@ -77,139 +65,8 @@ impl PhoneModel {
     /// # Panics
     /// If the SSID is longer than 32 bytes.
     pub fn write_ies(&self, buf: &mut Vec<u8>, ssid: Option<&[u8]>, channel: u8) {
-        for ie in self.ies {
-            match *ie {
-                Ie::Ssid => {
-                    let ssid = ssid.unwrap_or(&[]);
-                    assert!(ssid.len() <= 32, "SSID longer than 32 bytes");
-                    buf.push(0);
-                    buf.push(ssid.len() as u8);
-                    buf.extend_from_slice(ssid);
-                }
-                Ie::DsParams => buf.extend_from_slice(&[3, 1, channel]),
-                Ie::Fixed { id, body } => {
-                    buf.push(id);
-                    buf.push(body.len() as u8);
-                    buf.extend_from_slice(body);
-                }
-            }
-        }
+        build::write_ies(buf, self.ies, ssid, channel);
     }
-}
-
-// --- shared element bodies -------------------------------------------------
-
-/// 802.11b rates only; the OFDM rates follow in Extended Supported Rates (iOS style).
-const RATES_B: &[u8] = &[0x02, 0x04, 0x0b, 0x16];
-const EXT_RATES_G8: &[u8] = &[0x0c, 0x12, 0x18, 0x24, 0x30, 0x48, 0x60, 0x6c];
-/// Eight rates in Supported Rates, the rest in Extended (Android/Linux style).
-const RATES_8: &[u8] = &[0x02, 0x04, 0x0b, 0x16, 0x0c, 0x12, 0x18, 0x24];
-const EXT_RATES_4: &[u8] = &[0x30, 0x48, 0x60, 0x6c];
-
-// HT Capabilities (id 45, 26 bytes): cap info (2), A-MPDU params (1),
-// MCS set (16), HT extended caps (2), TxBF caps (4), ASEL caps (1).
-const HT_IOS17: [u8; 26] = [
-    0xef, 0x09, 0x17, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-const HT_IOS14: [u8; 26] = [
-    0x6f, 0x08, 0x17, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-const HT_GALAXY: [u8; 26] = [
-    0x2d, 0x01, 0x1b, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-const HT_PIXEL: [u8; 26] = [
-    0xef, 0x19, 0x1b, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-const HT_OLD_ANDROID: [u8; 26] = [
-    0x2d, 0x00, 0x17, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-const HT_INTEL: [u8; 26] = [
-    0xef, 0x11, 0x1b, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-const HT_WEARABLE: [u8; 26] = [
-    0x2c, 0x00, 0x03, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-
-/// Pre-standard Broadcom ("Epigram", 00:90:4c type 0x33) HT capabilities
-/// vendor element still sent by older Android phones: OUI + type + 26 HT bytes.
-const EPIGRAM_HT: [u8; 30] = [
-    0x00, 0x90, 0x4c, 0x33, 0x2d, 0x00, 0x17, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0,
-];
-
-// Extended Capabilities (id 127): bit fields, length differs per stack.
-const EXT_CAP_IOS17: &[u8] = &[
-    0x04, 0x00, 0x0a, 0x02, 0x01, 0x40, 0x40, 0x80, 0x00, 0x01, 0x20,
-];
-const EXT_CAP_IOS14: &[u8] = &[0x04, 0x00, 0x0a, 0x02, 0x01, 0x40, 0x00, 0x40];
-const EXT_CAP_GALAXY: &[u8] = &[
-    0x05, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x01,
-];
-const EXT_CAP_PIXEL: &[u8] = &[0x00, 0x00, 0x0a, 0x02, 0x00, 0x00, 0x00, 0x40, 0x80];
-const EXT_CAP_OLD_ANDROID: &[u8] = &[0x00, 0x00, 0x08, 0x80];
-const EXT_CAP_INTEL: &[u8] = &[0x04, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x40, 0x00, 0x20];
-
-/// VHT Capabilities (id 191, 12 bytes): cap info (4), Rx/Tx MCS maps (8).
-/// Broadcom-based iPhones advertise VHT even on 2.4 GHz.
-const VHT_IOS: &[u8] = &[
-    0xb2, 0x59, 0x82, 0x0f, 0xfa, 0xff, 0x00, 0x00, 0xfa, 0xff, 0x00, 0x20,
-];
-
-// HE Capabilities (extension element 255, ext id 35): MAC caps (6), PHY caps
-// (11), <=80 MHz Rx/Tx HE-MCS maps (4). Channel width set has no 160 MHz bits
-// and "PPE thresholds present" (PHY B55) is clear, so no further fields follow.
-const HE_IOS17: &[u8] = &[
-    35, 0x01, 0x08, 0x08, 0x1a, 0x00, 0x80, 0x22, 0x20, 0x02, 0xc0, 0x0f, 0x03, 0x40, 0x00, 0x00,
-    0x00, 0x00, 0xfa, 0xff, 0xfa, 0xff,
-];
-const HE_GALAXY: &[u8] = &[
-    35, 0x03, 0x08, 0x08, 0x00, 0x00, 0x00, 0x22, 0x20, 0x0e, 0x80, 0x0d, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0xfa, 0xff, 0xfa, 0xff,
-];
-const HE_PIXEL: &[u8] = &[
-    35, 0x09, 0x00, 0x08, 0x12, 0x00, 0x10, 0x22, 0x30, 0x02, 0xc0, 0x0f, 0x43, 0x15, 0x00, 0x00,
-    0x00, 0x00, 0xfa, 0xff, 0xfa, 0xff,
-];
-const HE_INTEL: &[u8] = &[
-    35, 0x01, 0x00, 0x08, 0x12, 0x00, 0x10, 0x22, 0x20, 0x02, 0xc0, 0x0f, 0x03, 0x15, 0x00, 0x00,
-    0x00, 0x00, 0xfa, 0xff, 0xfa, 0xff,
-];
-
-/// Apple vendor element (00:17:f2 type 0x0a) found in every iOS probe request.
-const APPLE_VENDOR: &[u8] = &[
-    0x00, 0x17, 0xf2, 0x0a, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00,
-];
-/// Broadcom vendor element (00:10:18 type 2) of Broadcom-based phones.
-const BROADCOM_VENDOR: &[u8] = &[0x00, 0x10, 0x18, 0x02, 0x00, 0x00, 0x1c, 0x00, 0x00];
-/// Wi-Fi Alliance MBO-OCE element (50:6f:9a type 0x16) with a
-/// "Cellular Data Capabilities: available" attribute.
-const MBO_OCE: &[u8] = &[0x50, 0x6f, 0x9a, 0x16, 0x03, 0x01, 0x01];
-/// Interworking (id 107): access network type "wildcard", wildcard HESSID.
-const INTERWORKING: &[u8] = &[0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-
-/// WPS element (Microsoft 00:50:f2 type 4) as sent by Windows laptops: a
-/// sequence of big-endian TLVs (type u16, length u16, value).
-const WPS_WINDOWS: &[u8] = &[
-    0x00, 0x50, 0xf2, 0x04, // OUI + type
-    0x10, 0x4a, 0x00, 0x01, 0x10, // Version 1.0
-    0x10, 0x3a, 0x00, 0x01, 0x00, // Request type: enrollee, info only
-    0x10, 0x08, 0x00, 0x02, 0x43, 0x88, // Config methods
-    0x10, 0x47, 0x00, 0x10, // UUID-E (16 bytes)
-    0x5d, 0x3e, 0x8c, 0x5e, 0x2f, 0x54, 0x5b, 0x6c, 0x9a, 0x2e, 0x71, 0x1c, 0x0d, 0x4b, 0x63, 0x88,
-    0x10, 0x54, 0x00, 0x08, 0x00, 0x01, 0x00, 0x50, 0xf2, 0x04, 0x00,
-    0x01, // Primary device type: computer/PC
-    0x10, 0x3c, 0x00, 0x01, 0x03, // RF bands: 2.4 + 5 GHz
-    0x10, 0x02, 0x00, 0x02, 0x00, 0x00, // Association state: not associated
-    0x10, 0x09, 0x00, 0x02, 0x00, 0x00, // Configuration error: none
-    0x10, 0x12, 0x00, 0x02, 0x00, 0x00, // Device password id: PIN
-    0x10, 0x49, 0x00, 0x06, 0x00, 0x37, 0x2a, 0x00, 0x01,
-    0x20, // WFA vendor ext: Version2 = 2.0
-];
-
-const SSID: Ie = Ie::Ssid;
-const DS: Ie = Ie::DsParams;
-const fn fixed(id: u8, body: &'static [u8]) -> Ie {
-    Ie::Fixed { id, body }
 }
 
 const CH_1_6_11: &[u8] = &[1, 6, 11];
@@ -232,18 +89,7 @@ static MODELS: [PhoneModel; 7] = [
         probes_per_channel: (1, 2),
         directed_probe_prob: 0.05,
         share: 0.38,
-        ies: &[
-            SSID,
-            fixed(1, RATES_B),
-            fixed(50, EXT_RATES_G8),
-            DS,
-            fixed(45, &HT_IOS17),
-            fixed(127, EXT_CAP_IOS17),
-            fixed(191, VHT_IOS),
-            fixed(255, HE_IOS17),
-            fixed(221, BROADCOM_VENDOR),
-            fixed(221, APPLE_VENDOR),
-        ],
+        ies: templates::IPHONE_IOS_17,
     },
     PhoneModel {
         name: "Apple iPhone (iOS 14)",
@@ -255,17 +101,7 @@ static MODELS: [PhoneModel; 7] = [
         probes_per_channel: (1, 2),
         directed_probe_prob: 0.05,
         share: 0.10,
-        ies: &[
-            SSID,
-            fixed(1, RATES_B),
-            fixed(50, EXT_RATES_G8),
-            DS,
-            fixed(45, &HT_IOS14),
-            fixed(127, EXT_CAP_IOS14),
-            fixed(191, VHT_IOS),
-            fixed(221, BROADCOM_VENDOR),
-            fixed(221, APPLE_VENDOR),
-        ],
+        ies: templates::IPHONE_IOS_14,
     },
     PhoneModel {
         name: "Samsung Galaxy (Android 13)",
@@ -277,17 +113,7 @@ static MODELS: [PhoneModel; 7] = [
         probes_per_channel: (1, 3),
         directed_probe_prob: 0.2,
         share: 0.30,
-        ies: &[
-            SSID,
-            fixed(1, RATES_8),
-            fixed(50, EXT_RATES_4),
-            DS,
-            fixed(45, &HT_GALAXY),
-            fixed(127, EXT_CAP_GALAXY),
-            fixed(107, INTERWORKING),
-            fixed(255, HE_GALAXY),
-            fixed(221, MBO_OCE),
-        ],
+        ies: templates::GALAXY_ANDROID_13,
     },
     PhoneModel {
         name: "Google Pixel (Android 14)",
@@ -299,16 +125,7 @@ static MODELS: [PhoneModel; 7] = [
         probes_per_channel: (1, 2),
         directed_probe_prob: 0.3,
         share: 0.14,
-        ies: &[
-            SSID,
-            fixed(1, RATES_8),
-            fixed(50, EXT_RATES_4),
-            DS,
-            fixed(45, &HT_PIXEL),
-            fixed(127, EXT_CAP_PIXEL),
-            fixed(255, HE_PIXEL),
-            fixed(221, MBO_OCE),
-        ],
+        ies: templates::PIXEL_ANDROID_14,
     },
     PhoneModel {
         name: "Samsung Galaxy S5 (Android 6)",
@@ -321,15 +138,7 @@ static MODELS: [PhoneModel; 7] = [
         // Pre-randomization Android announced its saved networks freely.
         directed_probe_prob: 0.8,
         share: 0.08,
-        ies: &[
-            SSID,
-            fixed(1, RATES_8),
-            fixed(50, EXT_RATES_4),
-            DS,
-            fixed(45, &HT_OLD_ANDROID),
-            fixed(127, EXT_CAP_OLD_ANDROID),
-            fixed(221, &EPIGRAM_HT),
-        ],
+        ies: templates::GALAXY_S5_ANDROID_6,
     },
     PhoneModel {
         name: "Windows laptop (Intel AX201)",
@@ -341,16 +150,7 @@ static MODELS: [PhoneModel; 7] = [
         probes_per_channel: (1, 1),
         directed_probe_prob: 0.3,
         share: 1.0,
-        ies: &[
-            SSID,
-            fixed(1, RATES_8),
-            fixed(50, EXT_RATES_4),
-            DS,
-            fixed(45, &HT_INTEL),
-            fixed(127, EXT_CAP_INTEL),
-            fixed(255, HE_INTEL),
-            fixed(221, WPS_WINDOWS),
-        ],
+        ies: templates::WINDOWS_INTEL_AX201,
     },
     PhoneModel {
         name: "Wearable (ESP32-based tracker)",
@@ -362,13 +162,7 @@ static MODELS: [PhoneModel; 7] = [
         probes_per_channel: (1, 1),
         directed_probe_prob: 0.5,
         share: 1.0,
-        ies: &[
-            SSID,
-            fixed(1, RATES_B),
-            fixed(50, EXT_RATES_G8),
-            DS,
-            fixed(45, &HT_WEARABLE),
-        ],
+        ies: templates::WEARABLE_ESP32,
     },
 ];
 
@@ -432,30 +226,6 @@ mod tests {
             seen.push(buf);
             let (lo, hi) = m.probes_per_channel;
             assert!(1 <= lo && lo <= hi, "{}", m.name);
-        }
-    }
-
-    #[test]
-    fn wps_tlvs_are_consistent() {
-        let mut i = 4; // skip OUI + type
-        while i < WPS_WINDOWS.len() {
-            let len = usize::from(u16::from_be_bytes([WPS_WINDOWS[i + 2], WPS_WINDOWS[i + 3]]));
-            i += 4 + len;
-        }
-        assert_eq!(i, WPS_WINDOWS.len());
-    }
-
-    #[test]
-    fn he_capabilities_have_no_optional_tails() {
-        for he in [HE_IOS17, HE_GALAXY, HE_PIXEL, HE_INTEL] {
-            assert_eq!(he.len(), 1 + 6 + 11 + 4);
-            let phy = &he[7..18];
-            assert_eq!(
-                phy[0] & 0b0001_1000,
-                0,
-                "160 MHz widths need longer MCS maps"
-            );
-            assert_eq!(phy[6] & 0x80, 0, "PPE thresholds would have to follow");
         }
     }
 }

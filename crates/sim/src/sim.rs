@@ -15,9 +15,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, StandardNormal};
 
 use crate::config::{DeviceSpec, SimConfig, SimError};
-use crate::frame::{
-    BeaconParams, Direction, SimFrame, write_beacon, write_data, write_probe_request,
+use vitrine_dot11::build::{
+    BeaconParams, Direction, write_beacon, write_data, write_probe_request,
 };
+
+use crate::frame::SimFrame;
 use crate::models::{DeviceKind, MacBehaviour, PhoneModel, SeqBehaviour, models};
 use crate::truth::{GroundTruth, Recorder};
 
@@ -674,7 +676,7 @@ impl Engine {
             mac,
             seq,
             ssid,
-            d.model,
+            d.model.ies,
             p.channel,
             rssi,
         );

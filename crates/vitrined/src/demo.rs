@@ -319,7 +319,8 @@ pub fn simulate_live(
     // Let the viewer subscribe before the first window closes.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let mut source = SimSource::new(frames);
-    let mut paced = crate::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
+    let mut paced =
+        vitrine_capture::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
     let mut summaries = Vec::new();
     let mut error = None;
     let (_, result) = crate::run(&mut paced, &mut stage, cfg, &mut |s| {

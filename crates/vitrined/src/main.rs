@@ -8,10 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, FrameSource, PcapFile, SourceError};
+use vitrine_capture::{CaptureStage, FrameSource, Paced, PcapFile, SourceError};
 use vitrine_config::{ConfigError, Overrides, Secrets, Settings};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
-use vitrined::Paced;
 use vitrined::publishing::Publishing;
 use vitrined::table::Format;
 

@@ -37,12 +37,11 @@ impl EventSource for Script {
         self.clock.set(now_s * 1_000_000);
         match step {
             Step::Frame { ts_s, mac } => {
-                let model = &vitrine_sim::models()[0];
-                self.frame = vitrine_sim::probe_request(
+                self.frame = vitrine_dot11::build::probe_request(
                     [0x02, 0xca, 0xfe, 0, 0, mac],
                     1,
                     None,
-                    model,
+                    vitrine_dot11::build::templates::IPHONE_IOS_17,
                     6,
                     -50,
                 );

@@ -6,7 +6,8 @@ use std::process::Command;
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use vitrine_sim::{SimFrame, models, probe_request, write_pcap};
+use vitrine_dot11::build::{probe_request, templates};
+use vitrine_sim::{SimFrame, write_pcap};
 
 const CANARY_MACS: [[u8; 6]; 3] = [
     [0x02, 0xca, 0xfe, 0x00, 0x00, 0x01], // randomized
@@ -77,14 +78,13 @@ fn no_mac_ssid_or_pseudonym_reaches_any_output() {
     let t0 = 1_700_000_100_000_000i64;
     // Probe requests as the simulator builds them (an iPhone's elements),
     // from three canary MACs, half of them naming a canary network.
-    let iphone = &models()[0];
     let frames: Vec<SimFrame> = (0..400i64)
         .map(|i| {
             let mac = CANARY_MACS[(i % 3) as usize];
             let ssid = (i % 2 == 0).then(|| CANARY_SSIDS[(i / 2 % 2) as usize].as_bytes());
             SimFrame {
                 ts_us: t0 + i * 1_500_000,
-                bytes: probe_request(mac, (i * 3) as u16, ssid, iphone, 6, -55),
+                bytes: probe_request(mac, (i * 3) as u16, ssid, templates::IPHONE_IOS_17, 6, -55),
             }
         })
         .collect();

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use vitrine_sim::{PcapWriter, SimConfig, SimFrame, Simulator, models, probe_request};
+use vitrine_dot11::build::probe_request;
+use vitrine_sim::{PcapWriter, SimConfig, SimFrame, Simulator, models};
 
 pub fn run(root: &Path, frames: u64, distinct_macs: u32, with_tshark: bool) -> anyhow::Result<()> {
     let dir = root.join("target/bench");
@@ -224,7 +225,14 @@ fn ensure_distinct_capture(path: &PathBuf, n: u32) -> anyhow::Result<()> {
         let b = i.to_be_bytes();
         let mac = [0x02, 0x5e, b[0], b[1], b[2], b[3]];
         let model = &models[i as usize % models.len()];
-        let bytes = probe_request(mac, (i % 4096) as u16, None, model, 6, -40 - (i % 40) as i8);
+        let bytes = probe_request(
+            mac,
+            (i % 4096) as u16,
+            None,
+            model.ies,
+            6,
+            -40 - (i % 40) as i8,
+        );
         let ts_us = start_us + i64::from(i) * 3_600_000_000 / i64::from(n.max(1));
         writer.write(&SimFrame { ts_us, bytes })?;
     }
