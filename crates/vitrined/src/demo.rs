@@ -150,7 +150,9 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// A broker on a free loopback port for the demo: mosquitto when it is
 /// installed (stopped when dropped), else rumqttd embedded in this process
-/// (`VITRINE_DEMO_BROKER=embedded` forces it).
+/// (`VITRINE_DEMO_BROKER=embedded` forces it) when the build has it: the
+/// cargo feature `embedded-broker`, which `cargo xtask demo` enables and the
+/// Debian package leaves off.
 #[derive(Debug)]
 pub struct LocalBroker {
     child: Option<std::process::Child>,
@@ -160,17 +162,56 @@ pub struct LocalBroker {
     pub kind: &'static str,
 }
 
+/// Why the demo has no local broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoBroker {
+    /// `VITRINE_DEMO_BROKER=embedded` asked for the embedded broker.
+    pub forced: bool,
+    /// Why, as a sentence for the viewer.
+    pub reason: String,
+}
+
+impl std::fmt::Display for NoBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for NoBroker {}
+
+/// Whether this build has the embedded broker.
+pub const EMBEDDED_BROKER: bool = cfg!(feature = "embedded-broker");
+
+/// What a build without the embedded broker says when it would start it.
+pub const NO_EMBEDDED_BROKER: &str = "this vitrined was built without the embedded broker \
+     (cargo feature `embedded-broker`, which `cargo xtask demo` enables)";
+
 impl LocalBroker {
-    pub fn start(dir: &std::path::Path) -> Option<LocalBroker> {
+    /// Starts mosquitto, else the embedded broker; or says why neither runs.
+    pub fn start(dir: &std::path::Path) -> Result<LocalBroker, NoBroker> {
         let forced = std::env::var("VITRINE_DEMO_BROKER").is_ok_and(|v| v == "embedded");
-        let mosquitto = if forced {
-            None
+        if !forced && let Some(broker) = LocalBroker::start_mosquitto(dir) {
+            return Ok(broker);
+        }
+        let reason = if !EMBEDDED_BROKER && forced {
+            format!("VITRINE_DEMO_BROKER=embedded, but {NO_EMBEDDED_BROKER}")
+        } else if !EMBEDDED_BROKER {
+            format!("mosquitto could not be started, and {NO_EMBEDDED_BROKER}")
         } else {
-            LocalBroker::start_mosquitto(dir)
+            match LocalBroker::start_embedded(dir) {
+                Some(broker) => return Ok(broker),
+                None => "the embedded broker could not be started".to_owned(),
+            }
         };
-        mosquitto.or_else(|| LocalBroker::start_embedded(dir))
+        Err(NoBroker { forced, reason })
     }
 
+    #[cfg(not(feature = "embedded-broker"))]
+    fn start_embedded(_dir: &std::path::Path) -> Option<LocalBroker> {
+        None
+    }
+
+    #[cfg(feature = "embedded-broker")]
     fn start_embedded(dir: &std::path::Path) -> Option<LocalBroker> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .ok()?

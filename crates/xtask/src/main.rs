@@ -227,6 +227,9 @@ fn main() -> anyhow::Result<()> {
                 "--release",
                 "-p",
                 "vitrined",
+                // rumqttd, where mosquitto is not installed.
+                "--features",
+                "embedded-broker",
                 "--",
                 "demo",
             ]);
