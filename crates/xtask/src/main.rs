@@ -1,6 +1,7 @@
 //! `cargo xtask`: every project routine from one command, so CI and a person
 //! run the same thing.
 
+mod advisories;
 mod bench;
 mod bench_reverse;
 mod bench_scan;
@@ -283,6 +284,8 @@ fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
             "warnings",
         ]),
     )?;
+    eprintln!("xtask: advisories (Cargo.lock against crates/xtask/src/advisories.rs)");
+    advisories::check(root)?;
     step("tests", cargo(&["test", "--workspace"]))?;
     unit_security(root)?;
     if with_board {
