@@ -4,8 +4,8 @@
 //! Vitrine, so `cargo audit` cannot run. Instead, the advisories that
 //! concern crates of our dependency tree are copied into [`KNOWN`] by hand
 //! (docs/dependencies.md says when), and `cargo xtask test` (and `cargo
-//! test`, through this module's test) fails when Cargo.lock holds a version
-//! one of them names.
+//! test`, through this module's test) fails when Cargo.lock or
+//! fuzz/Cargo.lock holds a version one of them names.
 
 use std::path::Path;
 
@@ -70,16 +70,21 @@ pub fn findings(lock: &str, known: &[Advisory]) -> anyhow::Result<Vec<String>> {
     Ok(found)
 }
 
-/// Fails when the workspace's Cargo.lock holds a version with a known advisory.
+/// The lock files checked: the workspace's and the fuzz targets'.
+pub const LOCK_FILES: [&str; 2] = ["Cargo.lock", "fuzz/Cargo.lock"];
+
+/// Fails when a lock file holds a version with a known advisory.
 pub fn check(root: &Path) -> anyhow::Result<()> {
-    let path = root.join("Cargo.lock");
-    let lock = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-    let found = findings(&lock, KNOWN)?;
-    if !found.is_empty() {
-        bail!(
-            "Cargo.lock holds versions with known advisories (see docs/dependencies.md):\n  {}",
-            found.join("\n  ")
-        );
+    for name in LOCK_FILES {
+        let path = root.join(name);
+        let lock = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+        let found = findings(&lock, KNOWN)?;
+        if !found.is_empty() {
+            bail!(
+                "{name} holds versions with known advisories (see docs/dependencies.md):\n  {}",
+                found.join("\n  ")
+            );
+        }
     }
     Ok(())
 }
@@ -126,7 +131,7 @@ version = "0.17.14"
     }
 
     #[test]
-    fn the_workspace_lock_file_holds_no_advised_version() {
+    fn the_lock_files_hold_no_advised_version() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         check(&root).unwrap();
     }
