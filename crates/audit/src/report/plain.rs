@@ -322,6 +322,10 @@ pub fn remedy(check: &str, reason: &str, mode: &str) -> String {
         "A decoder's bound was hit: decompress that file by hand and scan the result: \
          vitrine-audit scan FOLDER ..."
             .to_owned()
+    } else if r.contains("no data directory") {
+        "Name the folders where the device keeps its data: vitrine-audit scan --data-root \
+         DIR ... (files there older than the policy's retention are findings)."
+            .to_owned()
     } else if r.contains("/proc/swaps") {
         "Run the self-audit on the device itself, where /proc/swaps can be read.".to_owned()
     } else {
@@ -394,6 +398,10 @@ mod tests {
                 "scan"
             )
             .contains("path")
+        );
+        assert!(
+            remedy("storage.retention", "no data directory given", "scan")
+                .contains("--data-root DIR")
         );
     }
 }
