@@ -200,6 +200,10 @@ const COMPARED_OUIS: usize = 100;
 /// take 6 minutes per digest and input for all 100, so it runs on the first
 /// ones and its time is scaled to 100.
 const HCMASK_OUIS: usize = 10;
+/// hashcat's mask for its steady rate on a large keyspace, run for
+/// `LARGE_MASK_SECONDS`.
+const LARGE_MASK: &str = "?b?b?b?b?b?b?b";
+const LARGE_MASK_SECONDS: u32 = 20;
 /// Options of every hashcat run: the CPU device (`-D 1`), optimized
 /// kernels and a high workload profile (what hashcat itself advises for
 /// speed), no potfile, log or restore file, and status lines as JSON.
@@ -263,8 +267,8 @@ fn hashcat(dir: &Path, args: &[&str]) -> anyhow::Result<Hashcat> {
     let started = Instant::now();
     let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
     let wall = started.elapsed().as_secs_f64();
-    // 0: a hash cracked, 1: the keyspace exhausted.
-    if !matches!(out.status.code(), Some(0 | 1)) {
+    // 0: a hash cracked, 1: the keyspace exhausted, 4: `--runtime` over.
+    if !matches!(out.status.code(), Some(0 | 1 | 4)) {
         bail!(
             "{cmd:?} exited with {}: {}{}",
             out.status,
@@ -428,13 +432,31 @@ fn against_hashcat(bench: &Path, dir: &Path, threads: u64) -> anyhow::Result<Str
     }
     let mut bench_rates = Vec::new();
     for algorithm in ALGORITHMS {
-        let r = hashcat_benchmark(&hc_dir, algorithm)?;
+        // A large mask that varies the first bytes: hashcat's steady rate
+        // where it does best, for LARGE_MASK_SECONDS.
+        let hash = hc_dir.join(format!("{algorithm}-raw.hash"));
+        let runtime = LARGE_MASK_SECONDS.to_string();
+        let large = hashcat(
+            &hc_dir,
+            &[
+                "-a",
+                "3",
+                "-m",
+                hash_mode(algorithm),
+                "--runtime",
+                &runtime,
+                hash.to_str().context("path")?,
+                LARGE_MASK,
+            ],
+        )?;
+        let b = hashcat_benchmark(&hc_dir, algorithm)?;
         eprintln!(
-            "xtask: hashcat -b -m {}: {:.1} M/s",
+            "xtask: hashcat -m {}: {:.1} M/s on {LARGE_MASK}, {:.1} M/s with -b",
             hash_mode(algorithm),
-            r / 1e6
+            large.rate() / 1e6,
+            b / 1e6
         );
-        bench_rates.push((algorithm, r));
+        bench_rates.push((algorithm, large.rate(), b));
     }
     report(&ouis, threads, &setup, &rows, &bench_rates)
 }
@@ -538,7 +560,7 @@ fn report(
     threads: u64,
     setup: &[(&str, f64, f64)],
     rows: &[Exhaustion],
-    bench_rates: &[(&str, f64)],
+    bench_rates: &[(&str, f64, f64)],
 ) -> anyhow::Result<String> {
     let version = Command::new("hashcat")
         .arg("--version")
@@ -575,26 +597,29 @@ fn report(
         md,
         "| digest(input) | reverse, {COMPARED_OUIS} OUIs | reverse M/s (per core) | hashcat hybrid, \
          {COMPARED_OUIS} OUIs | hashcat hybrid M/s (per core) | hashcat `.hcmask`, {COMPARED_OUIS} \
-         OUIs | hashcat `.hcmask` M/s (per core) | `hashcat -b` M/s (per core) | reverse / best \
-         hashcat, per core |"
+         OUIs | hashcat `.hcmask` M/s (per core) | hashcat, `{LARGE_MASK}`, M/s (per core) | \
+         reverse / best hashcat run, per core | `hashcat -b` M/s (per core) | reverse / `-b`, per \
+         core |"
     )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     let mut faster = true;
     let mut ratio_met = true;
+    let mut bench_met = true;
     for r in rows {
-        let b = bench_rates
+        let (large, b) = bench_rates
             .iter()
-            .find(|(a, _)| *a == r.algorithm)
-            .map_or(0.0, |(_, v)| *v);
+            .find(|(a, _, _)| *a == r.algorithm)
+            .map_or((0.0, 0.0), |(_, l, b)| (*l, *b));
         let hcmask_time = r.hcmask.wall * COMPARED_OUIS as f64 / HCMASK_OUIS as f64;
-        let best = r.hybrid.rate().max(r.hcmask.rate()).max(b);
+        let best = r.hybrid.rate().max(r.hcmask.rate()).max(large);
         let ratio = r.reverse_rate / best;
         faster &= r.reverse_wall < r.hybrid.wall.min(hcmask_time);
         ratio_met &= ratio >= 0.8;
+        bench_met &= r.reverse_rate / b >= 0.8;
         let m = |v: f64| format!("{:.1} ({:.1})", v / 1e6, v / 1e6 / cores);
         writeln!(
             md,
-            "| {}({}) | {:.1} s | {} | {:.1} s | {} | {} | {} | {} | {ratio:.2} |",
+            "| {}({}) | {:.1} s | {} | {:.1} s | {} | {} | {} | {} | {ratio:.2} | {} | {:.2} |",
             r.algorithm,
             r.input,
             r.reverse_wall,
@@ -603,7 +628,9 @@ fn report(
             m(r.hybrid.rate()),
             duration(hcmask_time),
             m(r.hcmask.rate()),
+            m(large),
             m(b),
+            r.reverse_rate / b,
         )?;
     }
     writeln!(
@@ -623,10 +650,12 @@ fn report(
     writeln!(
         md,
         "\nTargets: reverse exhausts the {COMPARED_OUIS} OUIs faster than hashcat: {}; \
-         reverse's steady rate per core at least 0.8 times hashcat's best (hybrid, \
-         `.hcmask` or `-b`): {}.",
+         reverse's steady rate per core at least 0.8 times hashcat's best run (hybrid, \
+         `.hcmask` or `{LARGE_MASK}`): {}; at least 0.8 times the figure of `hashcat -b` \
+         (hashcat's own benchmark, from its kernels' timings): {}.",
         if faster { "met" } else { "NOT met" },
-        if ratio_met { "met" } else { "NOT met" }
+        if ratio_met { "met" } else { "NOT met" },
+        if bench_met { "met" } else { "NOT met" }
     )?;
     Ok(md)
 }

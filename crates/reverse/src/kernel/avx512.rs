@@ -159,29 +159,28 @@ pub(crate) fn scan(
     }
     let a = algo.id();
     let span = Span::new(a, template, layout, (devices.start >> 16) as u8);
-    macro_rules! go {
+    type Run = unsafe fn(&Span, &Layout, Range<u32>, &KeyFilter, &mut Vec<u32>);
+    macro_rules! pick {
         ($($v:literal)*) => {
             match (a, span.vary) {
                 $(
-                    // SAFETY: `available()` checked that the processor has
-                    // AVX-512F, the only feature these functions enable.
-                    (MD5, $v) => unsafe { run::<MD5, $v>(&span, layout, devices, filter, hits) },
-                    (SHA1, $v) => unsafe { run::<SHA1, $v>(&span, layout, devices, filter, hits) },
-                    (SHA256, $v) => unsafe { run::<SHA256, $v>(&span, layout, devices, filter, hits) },
+                    (MD5, $v) => run::<MD5, $v> as Run,
+                    (SHA1, $v) => run::<SHA1, $v>,
+                    (SHA256, $v) => run::<SHA256, $v>,
                 )*
                 // Any other layout: every word treated as varying.
-                // SAFETY: as above.
-                (MD5, _) => unsafe { run::<MD5, 0xffff>(&span, layout, devices, filter, hits) },
-                // SAFETY: as above.
-                (SHA1, _) => unsafe { run::<SHA1, 0xffff>(&span, layout, devices, filter, hits) },
-                // SAFETY: as above.
-                (_, _) => unsafe { run::<SHA256, 0xffff>(&span, layout, devices, filter, hits) },
+                (MD5, _) => run::<MD5, 0xffff>,
+                (SHA1, _) => run::<SHA1, 0xffff>,
+                (_, _) => run::<SHA256, 0xffff>,
             }
         };
     }
     // The nine inputs tried: raw (word 1), bare (2), dot (3), colon and
     // dash (3 and 4).
-    go!(0b10 0b100 0b1000 0b11000);
+    let kernel = pick!(0b10 0b100 0b1000 0b11000);
+    // SAFETY: `available()` checked that the processor has AVX-512F, the
+    // only feature `kernel` enables.
+    unsafe { kernel(&span, layout, devices, filter, hits) };
 }
 
 #[target_feature(enable = "avx512f")]
