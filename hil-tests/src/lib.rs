@@ -29,8 +29,17 @@ pub struct RigFile {
     /// Run privileged commands through sudo (a real Pi's `pi` user).
     #[serde(default)]
     pub sudo: bool,
-    /// The rig's broker as this machine reaches it, `mqtt://host:port`.
+    /// The rig's broker as this machine reaches it, `mqtt://host[:port]`
+    /// or `mqtts://host[:port]` (then with `broker_ca`).
     pub broker: String,
+    /// CA certificate (PEM) of an `mqtts://` broker.
+    pub broker_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM), for a broker that asks for one.
+    pub broker_cert: Option<PathBuf>,
+    pub broker_key: Option<PathBuf>,
+    /// User name, and a file holding the password (owner-only).
+    pub broker_username: Option<String>,
+    pub broker_password_file: Option<PathBuf>,
     /// The rig's capture adapter.
     pub rig_interface: String,
     /// A second adapter on the rig that injects test frames.
@@ -245,17 +254,21 @@ impl Rig {
         });
     }
 
-    /// Broker host and port as this machine reaches them.
-    pub fn broker(&self) -> (String, u16) {
-        let rest = self
-            .file
-            .broker
-            .strip_prefix("mqtt://")
-            .expect("broker is mqtt://host:port");
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().expect("a port")),
-            None => (rest.to_string(), 1883),
-        }
+    /// The broker as this machine reaches it, by the rules and with the
+    /// client of every consumer (TLS, credentials).
+    pub fn broker(&self) -> vitrine_publish::Broker {
+        let f = &self.file;
+        let client = vitrine_config::BrokerClient::from_options(&vitrine_config::BrokerOptions {
+            url: f.broker.clone(),
+            ca_file: f.broker_ca.clone(),
+            cert_file: f.broker_cert.clone(),
+            key_file: f.broker_key.clone(),
+            username: f.broker_username.clone(),
+            password_file: f.broker_password_file.clone(),
+        })
+        .unwrap_or_else(|e| panic!("the rig file's broker: {e}"));
+        vitrine_publish::Broker::load(&client)
+            .unwrap_or_else(|e| panic!("the rig file's broker: {e}"))
     }
 }
 
@@ -272,15 +285,14 @@ impl Collector {
     /// queues summaries for this client while the broker or the client is
     /// away (a fixed client id per scenario).
     pub fn start(rig: &Rig, client_id: &str, persistent: bool) -> Self {
-        let (host, port) = rig.broker();
+        let broker = rig.broker();
         let got = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let topic = format!("vitrine/hil/{}/wifi", rig.file.name);
         let (g, s, id) = (got.clone(), stop.clone(), client_id.to_string());
         let thread = std::thread::spawn(move || {
             let _ = vitrine_publish::consume::subscribe_session(
-                &host,
-                port,
+                &broker,
                 &id,
                 &topic,
                 persistent,

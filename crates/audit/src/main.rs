@@ -18,6 +18,7 @@ use vitrine_audit::checks::{hardening, journal, storage, stream};
 use vitrine_audit::report::{self, DeviceKey, Report, Verdict};
 use vitrine_canary::Registry;
 use vitrine_config::policy::Policy;
+use vitrine_publish::Broker;
 use vitrine_publish::consume::{self, Received, printable, subscribe};
 
 /// Prove on a sensing device that raw identifiers are not kept or published.
@@ -106,9 +107,8 @@ enum Command {
     /// (zstd with the dictionary each payload names) and without the
     /// duplicates MQTT QoS 1 allows.
     Tail {
-        /// The broker, `mqtt://host[:port]`.
-        #[arg(long, value_name = "URL", value_parser = consumer_broker)]
-        broker: (String, u16),
+        #[command(flatten)]
+        broker: BrokerArgs,
         /// Topic filter.
         #[arg(long, default_value = "vitrine/+/+/wifi", value_parser = topic_filter)]
         topic: String,
@@ -143,6 +143,50 @@ enum Command {
         #[arg(long, default_value_t = 1.0, value_parser = speed_factor)]
         speed: f64,
     },
+}
+
+/// The broker a consumer subscribes to, named with vitrined's options
+/// (docs/configuration.md, `[broker]`).
+#[derive(Debug, Args)]
+struct BrokerArgs {
+    /// The broker, `mqtt://host[:port]` or `mqtts://host[:port]` (TLS, with
+    /// --tls-ca).
+    #[arg(long, value_name = "URL", value_parser = broker_url)]
+    broker: String,
+    /// The CA certificate (PEM) the broker's certificate is checked
+    /// against; needed for mqtts://.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// A client certificate (PEM), for a broker that asks for one (with
+    /// --tls-key).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM; readable by its owner only).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// User name for the broker.
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+    /// A file holding the password (its first line; readable by its owner
+    /// only). Never on the command line.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+impl BrokerArgs {
+    /// Checked by the rules of the configuration file's `[broker]`, and
+    /// its files read.
+    fn load(&self) -> anyhow::Result<Broker> {
+        let client = vitrine_config::BrokerClient::from_options(&vitrine_config::BrokerOptions {
+            url: self.broker.clone(),
+            ca_file: self.tls_ca.clone(),
+            cert_file: self.tls_cert.clone(),
+            key_file: self.tls_key.clone(),
+            username: self.username.clone(),
+            password_file: self.password_file.clone(),
+        })?;
+        Ok(Broker::load(&client)?)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -208,9 +252,8 @@ struct ScanArgs {
 
 #[derive(Debug, Args)]
 struct MqttArgs {
-    /// The broker, `mqtt://host[:port]`.
-    #[arg(long, value_name = "URL", value_parser = consumer_broker)]
-    broker: (String, u16),
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// Topic filters to watch (repeat for several).
     #[arg(long, default_value = "#", value_parser = topic_filter)]
     topic: Vec<String>,
@@ -299,13 +342,9 @@ fn speed_factor(text: &str) -> Result<f64, String> {
         .map_err(|e| format!("{e}, or 0 for as fast as possible"))
 }
 
-/// A broker for the consumers (no TLS yet): host and port.
-fn consumer_broker(text: &str) -> Result<(String, u16), String> {
-    let url = vitrine_config::rules::parse_broker_url(text)?;
-    if url.tls {
-        return Err("mqtts:// is not supported here yet: use mqtt://host[:port]".into());
-    }
-    Ok((url.host, url.port))
+/// A broker URL, by the rule of the rig's configuration file.
+fn broker_url(text: &str) -> Result<String, String> {
+    vitrine_config::rules::broker_url(text).map(|()| text.to_string())
 }
 
 /// An MQTT topic filter: non-empty, `#` only last, wildcards whole levels.
@@ -491,7 +530,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             count,
         } => {
-            tail(&broker.0, broker.1, &topic, format, count)?;
+            tail(&broker.load()?, &topic, format, count)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inject {
@@ -625,7 +664,7 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
         .map(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339))
         .transpose()
         .context("--rotation-at: expected an RFC 3339 time, e.g. 2026-11-24T10:00:00Z")?;
-    let (host, port) = args.broker.clone();
+    let broker = args.broker.load()?;
     let bar = indicatif::ProgressBar::new(args.duration);
     bar.set_style(
         indicatif::ProgressStyle::with_template("watching {bar:40} {pos}/{len} s, {msg}")
@@ -635,8 +674,7 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
     let mut n = 0u64;
     // Recorded to a temporary file, not held in memory.
     let messages = stream::collect(
-        &host,
-        port,
+        &broker,
         &args.topic,
         Duration::from_secs(args.duration),
         stream::Recording::in_dir(&std::env::temp_dir()),
@@ -658,7 +696,7 @@ fn mqtt(args: MqttArgs) -> anyhow::Result<ExitCode> {
             .report
             .subject
             .clone()
-            .unwrap_or_else(|| format!("mqtt://{host}:{port} {}", args.topic.join(" "))),
+            .unwrap_or_else(|| format!("{} {}", broker.url, args.topic.join(" "))),
         policy,
         policy_source,
         storage: None,
@@ -717,14 +755,7 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     }
     let window_s = u64::from(rig.window_s.unwrap_or(vitrine_config::defaults::WINDOW_S));
     let watch = Duration::from_secs(args.watch.unwrap_or(window_s * 5 / 2));
-    let (host, port) = match &rig.broker {
-        Some(b) if b.tls => anyhow::bail!(
-            "{}: the self-audit does not watch an mqtts:// broker yet",
-            b.url.value
-        ),
-        Some(b) => (b.host.clone(), b.port),
-        None => ("localhost".to_string(), 1883),
-    };
+    let broker = stream::rig_broker(&rig)?;
     let site = rig.site.clone().unwrap_or_else(|| "+".into());
     let rig_name = rig.rig.clone().unwrap_or_else(|| "+".into());
     let topics = vec![format!("vitrine/{site}/{rig_name}/#")];
@@ -733,7 +764,7 @@ fn self_audit(args: SelfArgs) -> anyhow::Result<ExitCode> {
     // Recorded in the state directory, the one place the service may write.
     let recording = stream::Recording::in_dir(&state);
     let watcher =
-        std::thread::spawn(move || stream::collect(&host, port, &topics, watch, recording, |_| {}));
+        std::thread::spawn(move || stream::collect(&broker, &topics, watch, recording, |_| {}));
     std::thread::sleep(Duration::from_secs(2));
     let emitted = match &args.inject_interface {
         Some(iface) => {
@@ -852,17 +883,11 @@ fn inject(
     Ok(())
 }
 
-fn tail(
-    host: &str,
-    port: u16,
-    topic: &str,
-    format: Format,
-    count: Option<u64>,
-) -> anyhow::Result<()> {
+fn tail(broker: &Broker, topic: &str, format: Format, count: Option<u64>) -> anyhow::Result<()> {
     let client_id = format!("vitrine-audit-tail-{}", std::process::id());
     let mut out = std::io::stdout().lock();
     let mut shown = 0u64;
-    subscribe(host, port, &client_id, topic, |received| {
+    subscribe(broker, &client_id, topic, |received| {
         // Everything printed comes from other devices: control characters
         // escaped (serde_json leaves DEL and C1 as they are).
         let line = match received {

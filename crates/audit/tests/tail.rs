@@ -66,7 +66,13 @@ fn tail_prints_each_summary_once_whatever_the_duplicates() {
     let (mut table_tail, table_lines) = tail(&broker, "table", 5);
 
     // Five summaries, the third spooled twice: a duplicate as QoS 1 allows.
-    let cfg = BrokerConfig::from_url(&broker.url(), "store-7", "rig-a", "b007").unwrap();
+    let cfg = BrokerConfig::new(
+        vitrine_publish::Broker::from_url(&broker.url()).unwrap(),
+        "store-7",
+        "rig-a",
+        "b007",
+    )
+    .unwrap();
     let spool = Arc::new(Mutex::new(
         Spool::open(&dir.path().join("spool"), SpoolPolicy::default()).unwrap(),
     ));

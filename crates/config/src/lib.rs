@@ -22,8 +22,8 @@ use toml::Spanned;
 pub use read::{MAX_FILE_BYTES, ReadError, read_bounded, read_text};
 use rules::Key;
 pub use settings::{
-    BrokerSettings, CaptureSettings, ConfigFile, Origin, Overrides, Secrets, Settings, Sourced,
-    SpoolSettings, defaults,
+    BrokerClient, BrokerOptions, BrokerSettings, CaptureSettings, ConfigFile, Origin, Overrides,
+    Secrets, Settings, Sourced, SpoolSettings, defaults,
 };
 
 /// Exit status for a bad configuration (sysexits' `EX_CONFIG`).

@@ -26,6 +26,8 @@ const fn file_only(file: &'static str) -> Key {
 pub const SITE: Key = key("site", "--site");
 pub const RIG: Key = key("rig", "--rig");
 pub const BROKER_URL: Key = key("broker.url", "--publish");
+/// The broker of a consumer (`vitrine-audit tail`, `mqtt`).
+pub const CONSUMER_BROKER_URL: Key = key("broker.url", "--broker");
 pub const CA_FILE: Key = key("broker.ca_file", "--tls-ca");
 pub const CERT_FILE: Key = key("broker.cert_file", "--tls-cert");
 pub const KEY_FILE: Key = key("broker.key_file", "--tls-key");
@@ -76,35 +78,38 @@ pub struct BrokerUrl {
     pub tls: bool,
 }
 
-/// `mqtt://host[:port]` (1883) or `mqtts://host[:port]` (8883, TLS).
-pub fn parse_broker_url(url: &str) -> Result<BrokerUrl, String> {
-    const EXPECTED: &str = "expected mqtt://host[:port] or mqtts://host[:port]";
-    let (rest, port, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
-        (rest, 1883, false)
-    } else if let Some(rest) = url.strip_prefix("mqtts://") {
-        (rest, 8883, true)
-    } else {
-        return Err(EXPECTED.into());
-    };
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((host, p)) => match p.parse::<u16>() {
-            Ok(p) if p > 0 => (host, p),
-            _ => return Err(format!("port {p:?} must be 1 to 65535")),
-        },
-        None => (rest, port),
-    };
-    if host.is_empty() || host.contains(|c: char| c == '/' || c == '@' || c.is_whitespace()) {
-        return Err(format!("{EXPECTED}: no host name"));
+impl BrokerUrl {
+    /// `mqtt://host[:port]` (1883) or `mqtts://host[:port]` (8883, TLS):
+    /// the one parser of broker URLs, for the publisher and every consumer.
+    pub fn parse(url: &str) -> Result<BrokerUrl, String> {
+        const EXPECTED: &str = "expected mqtt://host[:port] or mqtts://host[:port]";
+        let (rest, port, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
+            (rest, 1883, false)
+        } else if let Some(rest) = url.strip_prefix("mqtts://") {
+            (rest, 8883, true)
+        } else {
+            return Err(EXPECTED.into());
+        };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, p)) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => (host, p),
+                _ => return Err(format!("port {p:?} must be 1 to 65535")),
+            },
+            None => (rest, port),
+        };
+        if host.is_empty() || host.contains(|c: char| c == '/' || c == '@' || c.is_whitespace()) {
+            return Err(format!("{EXPECTED}: no host name"));
+        }
+        Ok(BrokerUrl {
+            host: host.to_string(),
+            port,
+            tls,
+        })
     }
-    Ok(BrokerUrl {
-        host: host.to_string(),
-        port,
-        tls,
-    })
 }
 
 pub fn broker_url(v: &str) -> Result<(), String> {
-    parse_broker_url(v).map(|_| ())
+    BrokerUrl::parse(v).map(|_| ())
 }
 
 /// File names (a path, however short, is never empty).

@@ -151,20 +151,57 @@ pub struct Settings {
     pub capture: CaptureSettings,
 }
 
+/// Where a rig publishes: the broker it connects to, and the ids that name
+/// its topics and client id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerSettings {
+    pub client: BrokerClient,
+    pub site: String,
+    pub rig: String,
+}
+
+/// How to reach a broker, for the publisher and for every consumer
+/// (`vitrine-audit tail`, `mqtt`, `self`, the hil-tests): the URL (parsed
+/// by [`r::BrokerUrl::parse`], the one parser), the CA certificate, the
+/// client certificate and key, the user name and the password file. Files
+/// are named here, where they came from with them, and read by
+/// [`BrokerClient::read_secrets`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerClient {
     pub url: Sourced<String>,
     pub host: String,
     pub port: u16,
     /// `mqtts://`: then `ca_file` is set.
     pub tls: bool,
-    pub site: String,
-    pub rig: String,
     pub ca_file: Option<Sourced<PathBuf>>,
     /// Client certificate and key.
-    pub client: Option<(Sourced<PathBuf>, Sourced<PathBuf>)>,
+    pub client_cert: Option<(Sourced<PathBuf>, Sourced<PathBuf>)>,
     pub username: Option<String>,
     pub password_file: Option<Sourced<PathBuf>>,
+}
+
+/// A broker as a consumer's command line names it (`--broker`,
+/// `--tls-ca`, `--tls-cert`, `--tls-key`, `--username`,
+/// `--password-file`), checked by the rules the configuration file's
+/// `[broker]` keys follow.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    pub url: String,
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+impl BrokerOptions {
+    /// A broker with nothing but its URL.
+    pub fn url(url: impl Into<String>) -> Self {
+        BrokerOptions {
+            url: url.into(),
+            ..BrokerOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,26 +255,7 @@ impl Settings {
         let text = |v: &String| v.clone();
         let site = m.value(r::SITE, &o.site, |c| &c.site, r::id, text)?;
         let rig = m.value(r::RIG, &o.rig, |c| &c.rig, r::id, text)?;
-        let url = m.value(
-            r::BROKER_URL,
-            &o.broker_url,
-            |c| &c.broker.url,
-            r::broker_url,
-            text,
-        )?;
-        let ca_file = m.path(r::CA_FILE, &o.ca_file, |c| &c.broker.ca_file)?;
-        let cert_file = m.path(r::CERT_FILE, &o.cert_file, |c| &c.broker.cert_file)?;
-        let key_file = m.path(r::KEY_FILE, &o.key_file, |c| &c.broker.key_file)?;
-        let username = m.value(
-            r::USERNAME,
-            &o.username,
-            |c| &c.broker.username,
-            r::username,
-            text,
-        )?;
-        let password_file = m.path(r::PASSWORD_FILE, &o.password_file, |c| {
-            &c.broker.password_file
-        })?;
+        let client = broker_client(&m, r::BROKER_URL, o)?;
         let number = |v: &u32| v.to_string();
         let window = m.value(
             r::WINDOW_LENGTH,
@@ -296,60 +314,26 @@ impl Settings {
             v.and_then(Option::as_ref).map_or(default, |v| *v.get_ref())
         };
 
-        let client = match (cert_file, key_file) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            (None, None) => None,
-            (Some(cert), None) => {
-                return Err(cert.origin.error(
-                    "a client certificate goes with its key: broker.key_file or --tls-key",
-                ));
-            }
-            (None, Some(key)) => {
-                return Err(key.origin.error(
-                    "a client key goes with its certificate: broker.cert_file or --tls-cert",
-                ));
-            }
-        };
-        if let Some(p) = &password_file
-            && username.is_none()
-        {
-            return Err(p
-                .origin
-                .error("a password needs a user name: broker.username or --username"));
-        }
-        let broker = match url {
+        let broker = match client {
             None => None,
-            Some(url) => {
-                let parsed = r::parse_broker_url(&url.value).map_err(|m| url.origin.error(m))?;
+            Some(client) => {
                 let missing: Vec<&str> = [("site", &site), ("rig", &rig)]
                     .into_iter()
                     .filter(|(_, v)| v.is_none())
                     .map(|(name, _)| name)
                     .collect();
                 if !missing.is_empty() {
-                    return Err(url.origin.error(format!(
+                    return Err(client.url.origin.error(format!(
                         "publishing needs a site and a rig id (--site and --rig, or site and rig \
                          in the configuration file); missing: {}. They name the rig's topics \
                          and MQTT client id, which no two rigs may share",
                         missing.join(", ")
                     )));
                 }
-                if parsed.tls && ca_file.is_none() {
-                    return Err(url
-                        .origin
-                        .error("mqtts:// needs a CA certificate: broker.ca_file or --tls-ca"));
-                }
                 Some(BrokerSettings {
-                    host: parsed.host,
-                    port: parsed.port,
-                    tls: parsed.tls,
+                    client,
                     site: site.clone().map(|s| s.value).unwrap_or_default(),
                     rig: rig.clone().map(|s| s.value).unwrap_or_default(),
-                    url,
-                    ca_file,
-                    client,
-                    username: username.map(|u| u.value),
-                    password_file,
                 })
             }
         };
@@ -393,7 +377,94 @@ impl CaptureSettings {
     }
 }
 
-impl BrokerSettings {
+/// The broker's keys, from the options over the file: every value by its
+/// rule, then the rules between them (a certificate with its key, a
+/// password with a user name, a CA for `mqtts://`). `None` without a URL.
+fn broker_client(
+    m: &Merge<'_>,
+    url_key: Key,
+    o: &Overrides,
+) -> Result<Option<BrokerClient>, ConfigError> {
+    let text = |v: &String| v.clone();
+    let url = m.value(
+        url_key,
+        &o.broker_url,
+        |c| &c.broker.url,
+        r::broker_url,
+        text,
+    )?;
+    let ca_file = m.path(r::CA_FILE, &o.ca_file, |c| &c.broker.ca_file)?;
+    let cert_file = m.path(r::CERT_FILE, &o.cert_file, |c| &c.broker.cert_file)?;
+    let key_file = m.path(r::KEY_FILE, &o.key_file, |c| &c.broker.key_file)?;
+    let username = m.value(
+        r::USERNAME,
+        &o.username,
+        |c| &c.broker.username,
+        r::username,
+        text,
+    )?;
+    let password_file = m.path(r::PASSWORD_FILE, &o.password_file, |c| {
+        &c.broker.password_file
+    })?;
+    let client_cert = match (cert_file, key_file) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(cert), None) => {
+            return Err(cert
+                .origin
+                .error("a client certificate goes with its key: broker.key_file or --tls-key"));
+        }
+        (None, Some(key)) => {
+            return Err(key
+                .origin
+                .error("a client key goes with its certificate: broker.cert_file or --tls-cert"));
+        }
+    };
+    if let Some(p) = &password_file
+        && username.is_none()
+    {
+        return Err(p
+            .origin
+            .error("a password needs a user name: broker.username or --username"));
+    }
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let parsed = r::BrokerUrl::parse(&url.value).map_err(|m| url.origin.error(m))?;
+    if parsed.tls && ca_file.is_none() {
+        return Err(url
+            .origin
+            .error("mqtts:// needs a CA certificate: broker.ca_file or --tls-ca"));
+    }
+    Ok(Some(BrokerClient {
+        url,
+        host: parsed.host,
+        port: parsed.port,
+        tls: parsed.tls,
+        ca_file,
+        client_cert,
+        username: username.map(|u| u.value),
+        password_file,
+    }))
+}
+
+impl BrokerClient {
+    /// A consumer's broker, from its command line (`--broker` and the
+    /// options beside it).
+    pub fn from_options(o: &BrokerOptions) -> Result<BrokerClient, ConfigError> {
+        let overrides = Overrides {
+            broker_url: Some(o.url.clone()),
+            ca_file: o.ca_file.clone(),
+            cert_file: o.cert_file.clone(),
+            key_file: o.key_file.clone(),
+            username: o.username.clone(),
+            password_file: o.password_file.clone(),
+            ..Overrides::default()
+        };
+        let client = broker_client(&Merge { file: None }, r::CONSUMER_BROKER_URL, &overrides)?;
+        Ok(client.expect("the URL is given"))
+    }
+
     /// Reads the CA certificate (for `mqtts://`), the client certificate and
     /// key, and the password, each at most [`crate::MAX_FILE_BYTES`]; a
     /// missing file, or a key or password file that others may read, is an
@@ -405,7 +476,7 @@ impl BrokerSettings {
         {
             secrets.ca = Some(read(ca, "CA certificate", false)?);
         }
-        if let Some((cert, key)) = &self.client {
+        if let Some((cert, key)) = &self.client_cert {
             secrets.client = Some((
                 read(cert, "client certificate", false)?,
                 read(key, "client key", true)?,

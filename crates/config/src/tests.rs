@@ -266,7 +266,7 @@ fn options_override_the_file_which_overrides_the_defaults() {
     let b = s.broker.unwrap();
     assert_eq!((b.site.as_str(), b.rig.as_str()), ("store-7", "rig-01"));
     assert_eq!(
-        (b.host.as_str(), b.port, b.tls),
+        (b.client.host.as_str(), b.client.port, b.client.tls),
         ("broker.example", 1883, false)
     );
     assert_eq!(s.spool.retention_days, 7);
@@ -345,12 +345,18 @@ fn with_password_file(dir: &Path, mode: u32) -> Settings {
 fn secrets_must_exist_and_stay_private() {
     let dir = tempfile::tempdir().unwrap();
     let s = with_password_file(dir.path(), 0o600);
-    let secrets = s.broker.as_ref().unwrap().read_secrets().unwrap();
+    let secrets = s.broker.as_ref().unwrap().client.read_secrets().unwrap();
     assert_eq!(secrets.password.as_deref(), Some("s3cret"));
     assert!(!format!("{secrets:?}").contains("s3cret"));
 
     let s = with_password_file(dir.path(), 0o644);
-    let e = s.broker.unwrap().read_secrets().unwrap_err().to_string();
+    let e = s
+        .broker
+        .unwrap()
+        .client
+        .read_secrets()
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("--password-file "), "{e}");
     assert!(e.contains("open to others (mode 0644)"), "{e}");
 
@@ -363,7 +369,7 @@ fn secrets_must_exist_and_stay_private() {
         .unwrap()
         .broker
         .unwrap();
-    match b.read_secrets().unwrap_err() {
+    match b.client.read_secrets().unwrap_err() {
         ConfigError::Invalid {
             line, key, message, ..
         } => {
@@ -381,9 +387,53 @@ fn secrets_must_exist_and_stay_private() {
         .unwrap()
         .broker
         .unwrap();
-    let e = b.read_secrets().unwrap_err().to_string();
+    let e = b.client.read_secrets().unwrap_err().to_string();
     assert!(
         e.contains("broker.ca_file: CA certificate /dev/zero is longer than 1 MiB"),
         "{e}"
     );
+}
+
+#[test]
+fn a_consumer_names_its_broker_with_the_rules_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "s3cret\n").unwrap();
+    std::fs::set_permissions(
+        &password,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let options = BrokerOptions {
+        url: "mqtts://broker.example".into(),
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        username: Some("auditor".into()),
+        password_file: Some(password.clone()),
+        ..BrokerOptions::default()
+    };
+    let b = BrokerClient::from_options(&options).unwrap();
+    assert_eq!(
+        (b.host.as_str(), b.port, b.tls, b.username.as_deref()),
+        ("broker.example", 8883, true, Some("auditor"))
+    );
+    // The missing CA is named, with the option that named it.
+    let e = b.read_secrets().unwrap_err().to_string();
+    assert!(e.starts_with("--tls-ca /nonexistent/ca.pem: "), "{e}");
+    assert!(
+        e.contains("cannot read CA certificate /nonexistent/ca.pem"),
+        "{e}"
+    );
+
+    let refused = |o: BrokerOptions| BrokerClient::from_options(&o).unwrap_err().to_string();
+    let e = refused(BrokerOptions::url("mqtts://broker.example"));
+    assert_eq!(
+        e,
+        "--broker mqtts://broker.example: mqtts:// needs a CA certificate: broker.ca_file or --tls-ca"
+    );
+    assert!(refused(BrokerOptions::url("http://x")).starts_with("--broker http://x: expected"));
+    let e = refused(BrokerOptions {
+        password_file: Some(password),
+        ..BrokerOptions::url("mqtt://x")
+    });
+    assert!(e.contains("a password needs a user name"), "{e}");
 }

@@ -1,6 +1,8 @@
 //! The consumer side: subscribe, decode (zstd with the dictionary the payload
-//! names), drop duplicates by (rig, boot, seq). Used by `vitrine-audit tail`,
-//! `vitrine-audit mqtt` and the demo.
+//! names), drop duplicates per stream: by topic, site, rig, boot and
+//! sequence number. Used by `vitrine-audit tail`, `mqtt` and `self`, the
+//! hil-tests and the demo, each connecting to a [`Broker`] (TLS and
+//! credentials as the publisher has them).
 //!
 //! Consumers read other devices' streams, so every resource is bounded
 //! (docs/publishing.md, "Consuming"): a packet is read up to [`READ_LIMIT`],
@@ -14,9 +16,10 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use rumqttc::{Client, ConnectionError, Event, MqttOptions, Packet, QoS, StateError};
+use rumqttc::{Client, ConnectionError, Event, Packet, QoS, StateError};
 use serde_json::Value;
 
+use crate::broker::Broker;
 use crate::payload::{Codec, Envelope, dictionary_id, frame_dictionary_id};
 
 /// The largest MQTT packet read. rumqttc drops the connection on a larger
@@ -44,6 +47,17 @@ pub enum ConsumeError {
         filter: String,
         source: rumqttc::ClientError,
     },
+    /// The broker answered and said no (a wrong user name or password, a
+    /// client it does not allow): retrying would not change its answer.
+    #[error("the broker {url} refused the connection: {code:?}")]
+    Refused {
+        url: String,
+        code: rumqttc::ConnectReturnCode,
+    },
+    /// TLS failed: the broker's certificate is not signed by the CA given,
+    /// names another host, or the broker wants a client certificate.
+    #[error("TLS with the broker {url} failed: {reason}")]
+    Tls { url: String, reason: String },
 }
 
 /// Why a payload was not decoded.
@@ -61,19 +75,31 @@ pub enum DecodeError {
     Json(serde_json::Error),
 }
 
-/// Drops QoS 1 duplicates by (rig, boot, seq), remembering a bounded number.
+/// What names one delivery of a stream: topic, site, rig, boot, sequence
+/// number. Each stream (a topic) of a rig counts its own sequence, so two
+/// streams of one rig never collide.
+type StreamKey = (String, String, String, String, u64);
+
+/// Drops QoS 1 duplicates per stream: by (topic, site, rig, boot, seq),
+/// remembering a bounded number.
 #[derive(Debug, Default)]
 pub struct Dedup {
-    seen: HashSet<(String, String, u64)>,
-    order: VecDeque<(String, String, u64)>,
+    seen: HashSet<StreamKey>,
+    order: VecDeque<StreamKey>,
 }
 
 impl Dedup {
     const CAPACITY: usize = 100_000;
 
-    /// True the first time an envelope is seen.
-    pub fn first(&mut self, e: &Envelope) -> bool {
-        let key = (e.rig.clone(), e.boot.clone(), e.seq);
+    /// True the first time an envelope is seen on `topic`.
+    pub fn first(&mut self, topic: &str, e: &Envelope) -> bool {
+        let key = (
+            topic.to_string(),
+            e.site.clone(),
+            e.rig.clone(),
+            e.boot.clone(),
+            e.seq,
+        );
         if !self.seen.insert(key.clone()) {
             return false;
         }
@@ -302,25 +328,23 @@ pub enum Received {
     Idle,
 }
 
-/// Subscribes to `filter` (e.g. `vitrine/+/+/wifi`) on `host:port` and calls
+/// Subscribes to `filter` (e.g. `vitrine/+/+/wifi`) on `broker` and calls
 /// `on` for each summary until it returns `Break`. Dictionaries published on
 /// `…/dict` are picked up; the shipped one is always known.
 pub fn subscribe(
-    host: &str,
-    port: u16,
+    broker: &Broker,
     client_id: &str,
     filter: &str,
     on: impl FnMut(Received) -> ControlFlow<()>,
 ) -> Result<(), ConsumeError> {
-    subscribe_session(host, port, client_id, filter, false, on)
+    subscribe_session(broker, client_id, filter, false, on)
 }
 
 /// Like [`subscribe`]; with `persistent`, the broker keeps the subscription
 /// and queues QoS 1 summaries while this client is away (same `client_id`
 /// to collect them), even across a broker restart when it persists state.
 pub fn subscribe_session(
-    host: &str,
-    port: u16,
+    broker: &Broker,
     client_id: &str,
     filter: &str,
     persistent: bool,
@@ -330,7 +354,7 @@ pub fn subscribe_session(
     let mut dicts = Dictionaries::default();
     let mut dedup = Dedup::default();
     let filters = [filter.to_string(), dict_filter];
-    subscribe_raw(host, port, client_id, &filters, persistent, |incoming| {
+    subscribe_raw(broker, client_id, &filters, persistent, |incoming| {
         let (topic, payload) = match incoming {
             Incoming::Idle => return on(Received::Idle),
             Incoming::Refused { size } => return on(Received::Refused { size }),
@@ -347,7 +371,7 @@ pub fn subscribe_session(
             return ControlFlow::Continue(());
         }
         let received = match decode(&mut dicts, payload) {
-            Ok(d) if dedup.first(&d.envelope) => Received::Summary {
+            Ok(d) if dedup.first(topic, &d.envelope) => Received::Summary {
                 topic: topic.to_string(),
                 envelope: Box::new(d.envelope),
                 unknown: d.unknown,
@@ -374,17 +398,24 @@ pub enum Incoming<'a> {
 }
 
 /// Subscribes to `filters` and calls `on` with each message as it came,
-/// until it returns `Break`. Reconnects and resubscribes on its own. For
-/// consumers that read other devices' streams, whatever their format.
+/// until it returns `Break`. Reconnects and resubscribes on its own while
+/// the broker cannot be reached; a broker that refuses the client (its
+/// credentials, its certificate) or a TLS failure ends it with an error.
+/// For consumers that read other devices' streams, whatever their format.
 pub fn subscribe_raw(
-    host: &str,
-    port: u16,
+    broker: &Broker,
     client_id: &str,
     filters: &[String],
     persistent: bool,
     mut on: impl FnMut(Incoming<'_>) -> ControlFlow<()>,
 ) -> Result<(), ConsumeError> {
-    let mut opts = MqttOptions::new(client_id, host, port);
+    if broker.tls.as_ref().is_some_and(|t| t.ca.is_empty()) {
+        return Err(ConsumeError::Tls {
+            url: broker.url.clone(),
+            reason: "mqtts:// needs a CA certificate".into(),
+        });
+    }
+    let mut opts = broker.options(client_id);
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(!persistent);
     // Incoming up to READ_LIMIT (see there); a consumer only sends
@@ -429,6 +460,10 @@ pub fn subscribe_raw(
             Ok(_) => {}
             Err(e) => {
                 failures += 1;
+                if let Some(fatal) = fatal(broker, &e) {
+                    let _ = client.disconnect();
+                    return Err(fatal);
+                }
                 if let Some(size) = refused_size(&e) {
                     if on(Incoming::Refused { size }).is_break() {
                         return Ok(());
@@ -442,6 +477,30 @@ pub fn subscribe_raw(
                 }
             }
         }
+    }
+}
+
+/// A connection error that retrying would only repeat: the broker's no,
+/// or TLS that failed on certificates.
+fn fatal(broker: &Broker, e: &ConnectionError) -> Option<ConsumeError> {
+    let url = broker.url.clone();
+    match e {
+        ConnectionError::ConnectionRefused(code) => {
+            Some(ConsumeError::Refused { url, code: *code })
+        }
+        ConnectionError::Tls(rumqttc::TlsError::Io(io)) => {
+            // The handshake's own errors come wrapped in the stream's.
+            let tls = io.get_ref()?.downcast_ref::<rustls::Error>()?;
+            Some(ConsumeError::Tls {
+                url,
+                reason: tls.to_string(),
+            })
+        }
+        ConnectionError::Tls(other) => Some(ConsumeError::Tls {
+            url,
+            reason: other.to_string(),
+        }),
+        _ => None,
     }
 }
 
@@ -487,16 +546,25 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_dropped_by_rig_boot_and_seq() {
+    fn duplicates_are_dropped_per_stream() {
         let e = envelope;
+        let wifi = "vitrine/s/r1/wifi";
         let mut d = Dedup::default();
-        assert!(d.first(&e("r1", "b1", 0)));
-        assert!(!d.first(&e("r1", "b1", 0)));
+        assert!(d.first(wifi, &e("r1", "b1", 0)));
+        assert!(!d.first(wifi, &e("r1", "b1", 0)));
         assert!(
-            d.first(&e("r1", "b2", 0)),
+            d.first(wifi, &e("r1", "b2", 0)),
             "a new boot restarts the sequence"
         );
-        assert!(d.first(&e("r2", "b1", 0)));
+        assert!(d.first("vitrine/s/r2/wifi", &e("r2", "b1", 0)));
+        // Another stream of the same rig counts its own sequence: its
+        // first summary is not a duplicate of the first on wifi.
+        assert!(d.first("vitrine/s/r1/ble", &e("r1", "b1", 0)));
+        assert!(!d.first("vitrine/s/r1/ble", &e("r1", "b1", 0)));
+        // Another site's rig of the same name is another stream.
+        let mut other_site = e("r1", "b1", 0);
+        other_site.site = "t".into();
+        assert!(d.first(wifi, &other_site));
         assert_eq!(dict_topic_of("vitrine/+/+/wifi"), "vitrine/+/+/dict");
     }
 

@@ -6,7 +6,8 @@
 //! connection, maps packet ids to spool entries and acknowledges them.
 //! rumqttc retransmits in-flight messages when the broker resumes the
 //! session; when the broker has lost the session, everything still spooled is
-//! sent again. Consumers drop the duplicates by `(rig, boot, seq)`.
+//! sent again. Consumers drop the duplicates per stream (topic, rig, boot,
+//! seq; [`crate::consume::Dedup`]).
 //!
 //! Topics (see docs/publishing.md): `vitrine/<site>/<rig>/wifi` (payloads),
 //! `…/status` (retained; `online`/`offline` with version, boot id and the
@@ -18,100 +19,35 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rumqttc::{
-    Client, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
-    Transport,
-};
+use rumqttc::{Client, ConnectionError, Event, LastWill, Outgoing, Packet, QoS};
 
+use crate::broker::Broker;
 use crate::spool::Spool;
 
-/// TLS to the broker: the server is verified against `ca`; a client
-/// certificate and key are sent when the broker asks for them. PEM
-/// contents, read (with a bound, before anything starts) by the caller.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct TlsPem {
-    pub ca: Vec<u8>,
-    pub client: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl std::fmt::Debug for TlsPem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsPem")
-            .field("ca_bytes", &self.ca.len())
-            .field("client", &self.client.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
 /// Where and as whom to publish.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
-    pub host: String,
-    pub port: u16,
+    pub broker: Broker,
     pub site: String,
     pub rig: String,
     /// Random per daemon run; stamped into payloads and the status.
     pub boot: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Set for `mqtts://` URLs.
-    pub tls: Option<TlsPem>,
-}
-
-impl std::fmt::Debug for BrokerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BrokerConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("site", &self.site)
-            .field("rig", &self.rig)
-            .field("boot", &self.boot)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("tls", &self.tls)
-            .finish()
-    }
 }
 
 impl BrokerConfig {
-    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (TLS; then set
-    /// the CA in [`BrokerConfig::tls`], or [`Publisher::start`] fails).
-    pub fn from_url(url: &str, site: &str, rig: &str, boot: &str) -> Result<Self, String> {
-        let (rest, default_port, tls) = if let Some(rest) = url.strip_prefix("mqtt://") {
-            (rest, 1883, false)
-        } else if let Some(rest) = url.strip_prefix("mqtts://") {
-            (rest, 8883, true)
-        } else {
-            return Err(format!(
-                "{url}: expected mqtt://host[:port] or mqtts://host[:port]"
-            ));
-        };
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| format!("{url}: bad port {p:?}"))?,
-            ),
-            None => (rest, default_port),
-        };
-        let tls = tls.then(TlsPem::default);
-        if host.is_empty() {
-            return Err(format!("{url}: no host"));
-        }
+    /// The rig's ids name its topics and client id: non-empty, without
+    /// `/ + #`.
+    pub fn new(broker: Broker, site: &str, rig: &str, boot: &str) -> Result<Self, String> {
         for (what, v) in [("site", site), ("rig", rig)] {
             if v.is_empty() || v.contains(['/', '+', '#']) {
                 return Err(format!("{what} id {v:?} must be non-empty without / + #"));
             }
         }
         Ok(BrokerConfig {
-            host: host.to_owned(),
-            port,
+            broker,
             site: site.to_owned(),
             rig: rig.to_owned(),
             boot: boot.to_owned(),
-            username: None,
-            password: None,
-            tls,
         })
     }
 
@@ -165,19 +101,16 @@ impl Publisher {
         dictionary: Vec<u8>,
     ) -> Result<Self, String> {
         let status_topic = cfg.topic("status");
-        let mut opts = MqttOptions::new(cfg.client_id(), cfg.host.clone(), cfg.port);
+        if cfg.broker.tls.as_ref().is_some_and(|t| t.ca.is_empty()) {
+            return Err("mqtts:// needs a CA certificate".into());
+        }
+        let mut opts = cfg.broker.options(&cfg.client_id());
         opts.set_clean_session(false);
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(1 << 20, 1 << 20);
         // The last will's counters are those at start: the broker sends it as given.
         let will = status(cfg, "offline", &spool.lock().expect("spool lock"));
         opts.set_last_will(LastWill::new(&status_topic, will, QoS::AtLeastOnce, true));
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            opts.set_credentials(u.clone(), p.clone());
-        }
-        if let Some(tls) = &cfg.tls {
-            opts.set_transport(Transport::tls_with_config(tls_configuration(tls)?));
-        }
         let (client, mut connection) = Client::new(opts, 64);
         let shared = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
 
@@ -412,18 +345,4 @@ fn status(cfg: &BrokerConfig, state: &str, spool: &Spool) -> Vec<u8> {
         s.quarantined
     )
     .into_bytes()
-}
-
-/// rustls with the ring provider (installed once as the process default),
-/// verifying the server against the given CA.
-fn tls_configuration(tls: &TlsPem) -> Result<TlsConfiguration, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    if tls.ca.is_empty() {
-        return Err("mqtts:// needs a CA certificate".into());
-    }
-    Ok(TlsConfiguration::Simple {
-        ca: tls.ca.clone(),
-        alpn: None,
-        client_auth: tls.client.clone(),
-    })
 }

@@ -338,23 +338,17 @@ pub fn simulate_live(
         std::thread::spawn(move || {
             let mut shown = 0u64;
             let topic = broker.topic("wifi");
-            let _ = subscribe(
-                &broker.host,
-                broker.port,
-                "vitrine-demo-viewer",
-                &topic,
-                |r| {
-                    if let Received::Summary { envelope, .. } = r {
-                        print!("{}", crate::table::render(&envelope.summary, shown, format));
-                        shown += 1;
-                    }
-                    if shown >= expected.load(Ordering::SeqCst) {
-                        std::ops::ControlFlow::Break(())
-                    } else {
-                        std::ops::ControlFlow::Continue(())
-                    }
-                },
-            );
+            let _ = subscribe(&broker.broker, "vitrine-demo-viewer", &topic, |r| {
+                if let Received::Summary { envelope, .. } = r {
+                    print!("{}", crate::table::render(&envelope.summary, shown, format));
+                    shown += 1;
+                }
+                if shown >= expected.load(Ordering::SeqCst) {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            });
         })
     };
     // Let the viewer subscribe before the first window closes.

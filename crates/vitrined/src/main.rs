@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 use vitrine_aggregate::Config;
 use vitrine_capture::{CaptureStage, FrameSource, Paced, PcapFile, SourceError};
-use vitrine_config::{ConfigError, Overrides, Secrets, Settings};
+use vitrine_config::{ConfigError, Overrides, Settings};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
+use vitrine_publish::Broker;
 use vitrined::publishing::Publishing;
 use vitrined::table::Format;
 
@@ -280,7 +281,8 @@ impl PublishOpts {
 /// files, all checked before anything starts.
 struct Configured {
     settings: Settings,
-    secrets: Secrets,
+    /// The broker to publish to, its files read.
+    broker: Option<Broker>,
 }
 
 fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
@@ -314,16 +316,16 @@ fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
     if matches!(cli.command, Command::Live { .. }) {
         settings.capture.require_interface()?;
     }
-    let secrets = match (&cli.command, &settings.broker) {
+    let broker = match (&cli.command, &settings.broker) {
         // The demo publishes to its own local broker.
         (Command::Demo { .. }, _) => {
             settings.broker = None;
-            Secrets::default()
+            None
         }
-        (_, Some(broker)) => broker.read_secrets()?,
-        (_, None) => Secrets::default(),
+        (_, Some(b)) => Some(Broker::load(&b.client)?),
+        (_, None) => None,
     };
-    Ok(Configured { settings, secrets })
+    Ok(Configured { settings, broker })
 }
 
 fn main() -> ExitCode {
@@ -369,7 +371,7 @@ fn init_logging(format: LogFormat, level: &str) {
 }
 
 fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
-    let Configured { settings, secrets } = configured;
+    let Configured { settings, broker } = configured;
     match command {
         Command::Replay {
             pcap,
@@ -379,7 +381,7 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             publish,
         } => {
             let mut stage = opts.stage(&settings)?;
-            let mut publisher = start_publishing(&settings, secrets)?;
+            let mut publisher = start_publishing(&settings, broker)?;
             let mut file = PcapFile::open(&pcap)?;
             let mut paced;
             let source: &mut dyn FrameSource = match speed {
@@ -448,7 +450,7 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             opts,
             publish,
             ..
-        } => live(&settings, secrets, format, &opts, &publish),
+        } => live(&settings, broker, format, &opts, &publish),
         Command::Demo {
             minutes,
             seed,
@@ -532,7 +534,7 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "live")]
 fn live(
     settings: &Settings,
-    secrets: Secrets,
+    broker: Option<Broker>,
     format: Format,
     opts: &PipelineOpts,
     publish: &PublishOpts,
@@ -550,7 +552,7 @@ fn live(
         cfg.filter.clone_from(f);
     }
     let mut stage = opts.stage(settings)?;
-    let mut publisher = start_publishing(settings, secrets)?;
+    let mut publisher = start_publishing(settings, broker)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("signal handler")?;
@@ -616,23 +618,16 @@ fn live(
 
 /// Starts publishing when a broker is configured: the spool is opened (and
 /// created) only here, after every check.
-fn start_publishing(settings: &Settings, secrets: Secrets) -> anyhow::Result<Option<Publishing>> {
-    let Some(b) = &settings.broker else {
+fn start_publishing(
+    settings: &Settings,
+    broker: Option<Broker>,
+) -> anyhow::Result<Option<Publishing>> {
+    let (Some(b), Some(broker)) = (&settings.broker, broker) else {
         return Ok(None);
     };
-    let broker = vitrine_publish::BrokerConfig {
-        host: b.host.clone(),
-        port: b.port,
-        site: b.site.clone(),
-        rig: b.rig.clone(),
-        boot: vitrine_privacy::random_id(),
-        username: b.username.clone(),
-        password: secrets.password,
-        tls: b.tls.then(|| vitrine_publish::TlsPem {
-            ca: secrets.ca.unwrap_or_default(),
-            client: secrets.client,
-        }),
-    };
+    let broker =
+        vitrine_publish::BrokerConfig::new(broker, &b.site, &b.rig, &vitrine_privacy::random_id())
+            .map_err(anyhow::Error::msg)?;
     let policy = vitrine_publish::SpoolPolicy {
         retention_s: settings.spool.retention_days * 86_400,
         // At most 1 TiB, by its rule.

@@ -106,6 +106,6 @@ impl Publishing {
 
 /// A broker configuration for this run, with a fresh boot id.
 pub fn new_broker(url: &str, site: &str, rig: &str) -> anyhow::Result<BrokerConfig> {
-    BrokerConfig::from_url(url, site, rig, &vitrine_privacy::random_id())
-        .map_err(anyhow::Error::msg)
+    let broker = vitrine_publish::Broker::from_url(url)?;
+    BrokerConfig::new(broker, site, rig, &vitrine_privacy::random_id()).map_err(anyhow::Error::msg)
 }

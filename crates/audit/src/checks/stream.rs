@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use time::OffsetDateTime;
+use vitrine_publish::Broker;
 use vitrine_publish::consume::{
     self, ConsumeError, DecodeError, Dictionaries, Incoming, READ_LIMIT, read_bounded,
 };
@@ -239,12 +240,21 @@ impl FromIterator<Message> for Recording {
     }
 }
 
-/// Subscribes to `topics` on `host:port` for `duration` and records every
+/// The broker the self-audit watches: the one the rig's configuration
+/// publishes to (`broker.url`, with its CA, client certificate and
+/// credentials, files read), or `mqtt://localhost` when it names none.
+pub fn rig_broker(rig: &vitrine_config::Settings) -> Result<Broker, vitrine_config::ConfigError> {
+    match &rig.broker {
+        Some(b) => Broker::load(&b.client),
+        None => Broker::from_url("mqtt://localhost:1883"),
+    }
+}
+
+/// Subscribes to `topics` on `broker` for `duration` and records every
 /// message into `into`, in order of arrival. `on_message` sees each as it
 /// comes.
 pub fn collect(
-    host: &str,
-    port: u16,
+    broker: &Broker,
     topics: &[String],
     duration: Duration,
     mut into: Recording,
@@ -252,7 +262,7 @@ pub fn collect(
 ) -> Result<Recording, ConsumeError> {
     let until = Instant::now() + duration;
     let client_id = format!("vitrine-audit-{}", std::process::id());
-    consume::subscribe_raw(host, port, &client_id, topics, false, |m| {
+    consume::subscribe_raw(broker, &client_id, topics, false, |m| {
         match m {
             Incoming::Message { topic, payload } => {
                 let msg = Message {
