@@ -335,3 +335,33 @@ impl Broker {
         Broker::spawn(dir, "mosquitto-auth.conf", &settings, port)
     }
 }
+
+impl Broker {
+    /// A broker that only speaks TLS (a certificate from
+    /// [`make_certificates`]) and refuses anonymous clients: one user, made
+    /// with `mosquitto_passwd`. Returns the CA that verifies it.
+    pub fn start_tls_with_user(dir: &Path, user: &str, password: &str) -> (Broker, PathBuf) {
+        let (ca, cert, key) = make_certificates(dir, "pki");
+        let passwords = dir.join("passwords");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-c", "-b"])
+            .arg(&passwords)
+            .args([user, password])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let port = free_port();
+        let settings = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nuser root\n\
+             cafile {}\ncertfile {}\nkeyfile {}\n",
+            passwords.display(),
+            ca.display(),
+            cert.display(),
+            key.display(),
+        );
+        (
+            Broker::spawn(dir, "mosquitto-tls-auth.conf", &settings, port),
+            ca,
+        )
+    }
+}
