@@ -189,7 +189,17 @@ fn every_subcommand_survives_hostile_values_of_every_option() {
     ));
     let mut waits = matrix(
         &["tail", "--broker", "mqtt://127.0.0.1:1", "--count", "1"],
-        &["--broker", "--topic", "--format", "--count"],
+        &[
+            "--broker",
+            "--tls-ca",
+            "--tls-cert",
+            "--tls-key",
+            "--username",
+            "--password-file",
+            "--topic",
+            "--format",
+            "--count",
+        ],
     );
     for c in searches.iter_mut().chain(waits.iter_mut()) {
         c.stop_after = Some(Duration::from_secs(2));
