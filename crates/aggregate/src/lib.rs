@@ -1,20 +1,23 @@
-//! Aggregation of pseudonymized observations into per-window summaries.
+//! The Wi-Fi sensor's aggregation: pseudonymized observations into the
+//! `wifi` section of each window's summary.
 //!
 //! Input is an [`Observation`] per packet, made by the capture stage: it
 //! holds no raw identifier, only a [`Pseudonym`] and a [`Fingerprint`] that
-//! are meaningful within one key epoch. Output is a [`vitrine_schema::Summary`]
-//! per window, with k-anonymity applied to every histogram bin and breakdown.
+//! are meaningful within one key epoch. [`WifiSensor`] is Wi-Fi's
+//! [`vitrine_window::Sensor`]: the window clock, key epochs and k-anonymity
+//! are the sensor-neutral core's, and [`Aggregator`] is that core with the
+//! Wi-Fi sensor in it. Every histogram bin and breakdown of the section
+//! goes through the core's k-anonymity.
 //!
 //! Memory is bounded: per-device state (per window and per epoch) is capped
 //! at [`Config::max_devices`]; past the cap, distinct counts come from a
 //! HyperLogLog sketch and the summary says so.
 
-pub mod clock;
 mod linker;
 mod window;
 
 pub use linker::{AddressTrack, EvidenceBook, LinkEvidence, LinkerParams, estimate_devices};
-pub use window::{Aggregator, Config, DWELL_EDGES, RSSI_EDGES};
+pub use window::{Aggregator, Config, DWELL_EDGES, RSSI_EDGES, WifiSensor};
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

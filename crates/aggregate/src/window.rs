@@ -1,4 +1,6 @@
-//! Windows, per-epoch device state and the summary with k-anonymity.
+//! The Wi-Fi sensor: per-window frame and device counts, per-epoch device
+//! state, and its section of the summary with k-anonymity. The window clock
+//! is the core's ([`vitrine_window::Windows`]).
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasherDefault;
@@ -6,9 +8,8 @@ use std::hash::BuildHasherDefault;
 use hyperloglogplus::{HyperLogLog, HyperLogLogPF};
 use vitrine_dot11::{Band, Channel, FrameKind, Malformed};
 use vitrine_privacy::Pseudonym;
-use vitrine_schema::{
-    ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary,
-};
+use vitrine_schema::{ChannelCount, DeviceCounts, FrameCounts, Section, Summary, WifiSummary};
+use vitrine_window::{Observe, Sensor, SensorId, Suppressor, Window, Windows};
 
 use crate::linker::{AddressTrack, EvidenceBook, LinkerParams, estimate_devices};
 use crate::{KeyedMap, Observation, Observed, ProbeObservation};
@@ -94,9 +95,9 @@ struct DeviceTally {
 /// Frames per channel, indexed by band and channel number.
 const CHANNEL_SLOTS: usize = Band::ALL.len() * 256;
 
+/// What the Wi-Fi sensor counted in the open window.
 #[derive(Debug)]
-struct Window {
-    start_s: i64,
+struct WifiWindow {
     frames: FrameCounts,
     malformed: [u64; Malformed::ALL.len()],
     channels: Box<[u64; CHANNEL_SLOTS]>,
@@ -106,100 +107,105 @@ struct Window {
     overflow: Option<Hll>,
 }
 
-/// Turns observations into one summary per window.
+/// The Wi-Fi sensor: observations of the capture stage in, the `wifi`
+/// section of each window out.
 #[derive(Debug)]
-pub struct Aggregator {
+pub struct WifiSensor {
     cfg: Config,
-    window: Option<Window>,
-    epoch: u64,
+    window: WifiWindow,
     epoch_devices: KeyedMap<Pseudonym, EpochDevice>,
     /// Sequence-number evidence per fingerprint, for this epoch.
     evidence: EvidenceBook,
 }
 
-/// Longest run of empty windows emitted for a gap in the capture; longer
-/// gaps are skipped.
-const MAX_EMPTY_WINDOWS: i64 = 1440;
+/// The Wi-Fi pipeline's windows: the core's window clock with the Wi-Fi
+/// sensor in it (and any other sensor added beside it).
+#[derive(Debug)]
+pub struct Aggregator {
+    cfg: Config,
+    windows: Windows,
+    wifi: SensorId<WifiSensor>,
+}
 
 impl Aggregator {
     pub fn new(cfg: Config) -> Self {
-        assert!(cfg.window_s > 0, "window length must be positive");
-        Aggregator {
-            cfg,
-            window: None,
-            epoch: 0,
-            epoch_devices: KeyedMap::default(),
-            evidence: EvidenceBook::default(),
-        }
+        let mut windows = Windows::new(cfg.window_s, cfg.k);
+        let wifi = windows.add(WifiSensor::new(cfg));
+        Aggregator { cfg, windows, wifi }
     }
 
     pub fn config(&self) -> &Config {
         &self.cfg
     }
 
-    /// Adds one observation; calls `emit` for every window that closes.
-    pub fn push(&mut self, obs: Observation, emit: &mut impl FnMut(Summary)) {
-        self.advance_to(obs.ts_us, emit);
-        self.observe(obs);
+    /// The window clock, to add another sensor beside Wi-Fi and hand it
+    /// its observations.
+    pub fn windows_mut(&mut self) -> &mut Windows {
+        &mut self.windows
     }
 
-    /// Closes every window that ends at or before `ts_us` (emitting empty
-    /// windows for gaps) and opens the one that holds it. Call it before a
-    /// key rotation at `ts_us`, so that closed windows carry their epoch.
+    /// Adds one observation; calls `emit` for every window that closes.
+    pub fn push(&mut self, obs: Observation, emit: &mut impl FnMut(Summary)) {
+        self.windows.push(self.wifi, obs.ts_us, obs, emit);
+    }
+
+    /// Closes every window that ends at or before `ts_us` and opens the one
+    /// that holds it ([`Windows::advance_to`]).
     pub fn advance_to(&mut self, ts_us: i64, emit: &mut impl FnMut(Summary)) {
-        let ts_s = ts_us.div_euclid(1_000_000);
-        let w = i64::from(self.cfg.window_s);
-        let start = ts_s - ts_s.rem_euclid(w);
-        match &self.window {
-            None => self.window = Some(Window::new(start)),
-            Some(current) if start >= current.start_s + w => {
-                let mut next = current.start_s + w;
-                self.close(emit);
-                if (start - next) / w > MAX_EMPTY_WINDOWS {
-                    next = start;
-                }
-                while next < start {
-                    self.window = Some(Window::new(next));
-                    self.close(emit);
-                    next += w;
-                }
-                self.window = Some(Window::new(start));
-            }
-            // Late packets (clock steps backwards) count in the current window.
-            Some(_) => {}
-        }
+        self.windows.advance_to(ts_us, emit);
     }
 
     /// Forgets every pseudonym and fingerprint: called when the key rotates.
     /// Counts of the current window so far are kept as numbers.
     pub fn rotate_epoch(&mut self) {
-        if let Some(mut win) = self.window.take() {
-            self.tally_devices(&mut win);
-            self.window = Some(win);
-        }
-        self.epoch_devices = KeyedMap::default();
-        self.evidence = EvidenceBook::default();
-        self.epoch += 1;
+        self.windows.rotate_epoch();
     }
 
     /// Closes the last window.
-    pub fn finish(mut self, emit: &mut impl FnMut(Summary)) {
-        if self.window.is_some() {
-            self.close(emit);
+    pub fn finish(self, emit: &mut impl FnMut(Summary)) {
+        self.windows.finish(emit);
+    }
+}
+
+impl WifiSensor {
+    pub fn new(cfg: Config) -> Self {
+        WifiSensor {
+            cfg,
+            window: WifiWindow::new(),
+            epoch_devices: KeyedMap::default(),
+            evidence: EvidenceBook::default(),
         }
     }
+}
 
-    fn close(&mut self, emit: &mut impl FnMut(Summary)) {
-        let Some(mut win) = self.window.take() else {
-            return;
-        };
-        self.tally_devices(&mut win);
-        emit(self.summary(&win));
+impl Sensor for WifiSensor {
+    fn rotate_epoch(&mut self, current: Option<&Window>) {
+        if let Some(w) = current {
+            let mut win = std::mem::replace(&mut self.window, WifiWindow::new());
+            self.tally_devices(&mut win, w.start_s);
+            self.window = win;
+        }
+        self.epoch_devices = KeyedMap::default();
+        self.evidence = EvidenceBook::default();
     }
 
-    fn observe(&mut self, obs: Observation) {
+    fn close(&mut self, window: &Window, k: &mut Suppressor) -> Section {
+        let mut win = std::mem::replace(&mut self.window, WifiWindow::new());
+        self.tally_devices(&mut win, window.start_s);
+        Section::Wifi(Box::new(self.section(&win, k)))
+    }
+}
+
+impl Observe<Observation> for WifiSensor {
+    fn observe(&mut self, _: &Window, obs: Observation) {
+        self.count(obs);
+    }
+}
+
+impl WifiSensor {
+    fn count(&mut self, obs: Observation) {
         let cfg = self.cfg;
-        let win = self.window.as_mut().expect("advance_to opened a window");
+        let win = &mut self.window;
         let frames = &mut win.frames;
         frames.total += 1;
         let channel = match obs.what {
@@ -237,7 +243,7 @@ impl Aggregator {
     }
 
     /// Moves the per-device state of the window into plain counts.
-    fn tally_devices(&mut self, win: &mut Window) {
+    fn tally_devices(&mut self, win: &mut WifiWindow, start_s: i64) {
         let mut tracks: Vec<AddressTrack> = win.devices.values().filter_map(|d| d.track).collect();
         let t = &mut win.tally;
         t.estimated += estimate_devices(
@@ -262,7 +268,7 @@ impl Aggregator {
                 Some(e) => {
                     let dwell_s = (e.last_us - e.first_us) / 1_000_000;
                     t.dwell[bin(&DWELL_EDGES, dwell_s)] += 1;
-                    if e.first_us >= win.start_s * 1_000_000 {
+                    if e.first_us >= start_s * 1_000_000 {
                         t.new += 1;
                     } else {
                         t.returning += 1;
@@ -281,8 +287,7 @@ impl Aggregator {
         }
     }
 
-    fn summary(&self, win: &Window) -> Summary {
-        let mut k = Suppressor::new(self.cfg.k);
+    fn section(&self, win: &WifiWindow, k: &mut Suppressor) -> WifiSummary {
         let t = &win.tally;
         let channels = Band::ALL
             .iter()
@@ -325,21 +330,13 @@ impl Aggregator {
             .filter(|&&m| win.malformed[m as usize] > 0)
             .map(|&m| (m.reason().to_owned(), win.malformed[m as usize]))
             .collect();
-        Summary {
-            schema_version: SCHEMA_VERSION,
-            window_start: rfc3339(win.start_s),
-            window_s: self.cfg.window_s,
-            epoch: self.epoch,
-            k: self.cfg.k,
-            wifi: WifiSummary {
-                frames: win.frames.clone(),
-                malformed,
-                channels,
-                devices,
-                rssi_dbm,
-                dwell_s,
-            },
-            suppressed: k.suppressed,
+        WifiSummary {
+            frames: win.frames.clone(),
+            malformed,
+            channels,
+            devices,
+            rssi_dbm,
+            dwell_s,
         }
     }
 }
@@ -350,7 +347,7 @@ fn slot(c: Channel) -> usize {
 
 fn observe_probe(
     cfg: &Config,
-    win: &mut Window,
+    win: &mut WifiWindow,
     epoch_devices: &mut KeyedMap<Pseudonym, EpochDevice>,
     ts_us: i64,
     p: ProbeObservation,
@@ -399,10 +396,9 @@ fn observe_probe(
     }
 }
 
-impl Window {
-    fn new(start_s: i64) -> Self {
-        Window {
-            start_s,
+impl WifiWindow {
+    fn new() -> Self {
+        WifiWindow {
             frames: FrameCounts::default(),
             malformed: [0; Malformed::ALL.len()],
             channels: Box::new([0; CHANNEL_SLOTS]),
@@ -419,83 +415,6 @@ fn bin(edges: &[i64], v: i64) -> usize {
         .windows(2)
         .position(|e| v >= e[0] && v < e[1])
         .unwrap_or(if v < edges[0] { 0 } else { last })
-}
-
-/// Applies k-anonymity and records what it withheld.
-struct Suppressor {
-    k: u64,
-    suppressed: Vec<String>,
-}
-
-impl Suppressor {
-    fn new(k: u32) -> Self {
-        Suppressor {
-            k: u64::from(k),
-            suppressed: Vec::new(),
-        }
-    }
-
-    fn small(&self, n: u64) -> bool {
-        n > 0 && n < self.k
-    }
-
-    /// A single figure: withheld when it has 1..k-1 members. Zero is published.
-    fn gate(&mut self, path: String, n: u64) -> Option<u64> {
-        if self.small(n) {
-            self.suppressed.push(path);
-            None
-        } else {
-            Some(n)
-        }
-    }
-
-    /// Two parts of a published total: withheld together, since either
-    /// part gives the other away.
-    fn pair(&mut self, a: (&str, u64), b: (&str, u64)) -> (Option<u64>, Option<u64>) {
-        if self.small(a.1) || self.small(b.1) {
-            self.suppressed.push(a.0.to_string());
-            self.suppressed.push(b.0.to_string());
-            (None, None)
-        } else {
-            (Some(a.1), Some(b.1))
-        }
-    }
-
-    /// A histogram with small bins withheld. When that withholds a single
-    /// bin, a second one goes too (the smallest other non-empty bin, else a
-    /// neighbour): otherwise the total minus the published bins would
-    /// reveal it.
-    fn histogram(&mut self, name: &str, edges: &[i64], counts: &[u64]) -> Histogram {
-        let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
-        let mut out: Vec<Option<u64>> = counts
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| self.gate(label(i), n))
-            .collect();
-        let withheld: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
-        if let [only] = withheld[..] {
-            let second = (0..counts.len())
-                .filter(|&i| i != only && counts[i] > 0)
-                .min_by_key(|&i| counts[i])
-                .unwrap_or(if only == 0 { 1 } else { only - 1 });
-            out[second] = None;
-            self.suppressed.push(label(second));
-        }
-        Histogram {
-            edges: edges.to_vec(),
-            counts: out,
-        }
-    }
-}
-
-fn rfc3339(unix_s: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix_s)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix_s.to_string())
 }
 
 #[cfg(test)]

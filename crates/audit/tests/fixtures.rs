@@ -932,9 +932,9 @@ fn a_compliant_vitrine_rig_passes_with_no_finding() {
     assert!(summaries.len() >= 5);
     let canary_window = summaries
         .iter()
-        .find(|s| s.wifi.devices.distinct_macs > 4)
+        .find(|s| s.wifi.as_ref().unwrap().devices.distinct_macs > 4)
         .expect("canaries are counted");
-    assert!(canary_window.wifi.frames.probe_req > 0);
+    assert!(canary_window.wifi.as_ref().unwrap().frames.probe_req > 0);
 
     let child = watch(
         dir.path(),

@@ -39,7 +39,7 @@ impl FrameSource for Paced<'_> {
             // A leap in the capture's time (a gap, or a wrong timestamp) is
             // not waited out: the pace starts again from this packet.
             let leaped = self.last_us.is_some_and(|last| {
-                p.ts_us.abs_diff(last) > vitrine_aggregate::clock::MAX_LEAP_US as u64
+                p.ts_us.abs_diff(last) > vitrine_window::clock::MAX_LEAP_US as u64
             });
             if leaped || self.start.is_none() {
                 self.start = Some((p.ts_us, now));

@@ -222,7 +222,7 @@ pub fn decode(dicts: &mut Dictionaries, payload: &[u8]) -> Result<Decoded, Decod
     let bytes = dicts.decompress(payload, DECODED_LIMIT)?;
     let json: Value = serde_json::from_slice(&bytes).map_err(DecodeError::Json)?;
     let envelope: Envelope = serde_json::from_value(json.clone()).map_err(DecodeError::Json)?;
-    let typed = serde_json::to_value(&envelope).map_err(DecodeError::Json)?;
+    let typed = serde_json::to_value(envelope.described()).map_err(DecodeError::Json)?;
     let mut unknown = Vec::new();
     unknown_fields(&json, &typed, "", &mut unknown);
     Ok(Decoded {

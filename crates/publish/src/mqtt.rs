@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rumqttc::{Client, ConnectionError, Event, LastWill, Outgoing, Packet, QoS};
+use vitrine_schema::{RigState, SpoolCounts, Status};
 
 use crate::broker::Broker;
 use crate::spool::Spool;
@@ -109,7 +110,7 @@ impl Publisher {
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(1 << 20, 1 << 20);
         // The last will's counters are those at start: the broker sends it as given.
-        let will = status(cfg, "offline", &spool.lock().expect("spool lock"));
+        let will = status(cfg, RigState::Offline, &spool.lock().expect("spool lock"));
         opts.set_last_will(LastWill::new(&status_topic, will, QoS::AtLeastOnce, true));
         let (client, mut connection) = Client::new(opts, 64);
         let shared = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
@@ -140,7 +141,8 @@ impl Publisher {
                             }
                             f.connected = true;
                             // Retained status (with the spool's counters) and dictionary.
-                            let online = status(&cfg, "online", &spool.lock().expect("spool lock"));
+                            let online =
+                                status(&cfg, RigState::Online, &spool.lock().expect("spool lock"));
                             for (topic, body) in
                                 [(&status_topic, &online), (&dict_topic, &dictionary)]
                             {
@@ -309,7 +311,7 @@ impl Publisher {
         self.shared.1.notify_all();
         let offline = status(
             &self.cfg,
-            "offline",
+            RigState::Offline,
             &self.spool.lock().expect("spool lock"),
         );
         let _ = self
@@ -332,17 +334,19 @@ impl Drop for Publisher {
 
 /// The retained status: state, version, boot id, and what the spool holds
 /// and has dropped (so that a lost summary is never silent).
-fn status(cfg: &BrokerConfig, state: &str, spool: &Spool) -> Vec<u8> {
+fn status(cfg: &BrokerConfig, state: RigState, spool: &Spool) -> Vec<u8> {
     let s = spool.stats();
-    format!(
-        "{{\"state\":\"{state}\",\"version\":\"{}\",\"boot\":\"{}\",\"spool\":{{\"held\":{},\"acknowledged\":{},\"expired\":{},\"dropped_full\":{},\"quarantined\":{}}}}}",
-        env!("CARGO_PKG_VERSION"),
-        cfg.boot,
-        spool.len(),
-        s.acknowledged,
-        s.expired,
-        s.dropped_full,
-        s.quarantined
-    )
-    .into_bytes()
+    Status {
+        state,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        boot: cfg.boot.clone(),
+        spool: SpoolCounts {
+            held: spool.len() as u64,
+            acknowledged: s.acknowledged,
+            expired: s.expired,
+            dropped_full: s.dropped_full,
+            quarantined: s.quarantined,
+        },
+    }
+    .to_json()
 }

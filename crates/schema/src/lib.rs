@@ -3,9 +3,13 @@
 //! **Architecture invariant:** these are the only types in the workspace that
 //! derive `Serialize` for data leaving the process. None of them can hold a
 //! MAC address, an SSID or a pseudonym: only counts, histogram bins and the
-//! window's time. The JSON Schema is `docs/schema/summary-v1.schema.json`;
-//! changing a field's meaning bumps [`SCHEMA_VERSION`]. [`table`] shows
-//! summaries as rows of text, for the daemon and the verifier.
+//! window's time. A summary is a common part (the window, the key epoch, k,
+//! what was withheld) and one optional section per sensor (`wifi`); the
+//! JSON Schema is `docs/schema/summary-v2.schema.json` (version 1, where
+//! `wifi` was required, still decodes). Changing a field's meaning bumps
+//! [`SCHEMA_VERSION`]. [`Status`] is the rig's retained status message
+//! (`docs/schema/status-v1.schema.json`). [`table`] shows summaries as rows
+//! of text, for the daemon and the verifier.
 
 pub mod table;
 
@@ -14,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change of the summary's shape or meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One window's aggregate summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +34,15 @@ pub struct Summary {
     pub epoch: u64,
     /// Minimum number of members a published bin must have (k-anonymity).
     pub k: u32,
-    pub wifi: WifiSummary,
+    /// The Wi-Fi sensor's section; absent on a rig without Wi-Fi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<WifiSummary>,
+    /// Sections of sensors this version of the schema does not describe
+    /// (a sensor being developed), by name. The JSON Schema refuses them and
+    /// consumers and the verifier report them as unknown fields: they are
+    /// never published by a released rig.
+    #[serde(flatten)]
+    pub undescribed: BTreeMap<String, serde_json::Value>,
     /// Bins withheld because they had fewer than `k` members, by path,
     /// e.g. `wifi.rssi_dbm[-90,-80)`.
     pub suppressed: Vec<String>,
@@ -118,7 +130,51 @@ pub struct Histogram {
     pub counts: Vec<Option<u64>>,
 }
 
+/// One sensor's part of a window's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Section {
+    // Boxed: the sections differ much in size.
+    Wifi(Box<WifiSummary>),
+    /// A sensor this version of the schema does not describe, by name.
+    Undescribed(String, serde_json::Value),
+}
+
 impl Summary {
+    /// A summary of the window starting at `window_start` (Unix seconds)
+    /// with no section yet.
+    pub fn new(window_start: i64, window_s: u32, epoch: u64, k: u32) -> Self {
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            window_start: rfc3339(window_start),
+            window_s,
+            epoch,
+            k,
+            wifi: None,
+            undescribed: BTreeMap::new(),
+            suppressed: Vec::new(),
+        }
+    }
+
+    /// Adds (or replaces) a sensor's section.
+    pub fn insert(&mut self, section: Section) {
+        match section {
+            Section::Wifi(w) => self.wifi = Some(*w),
+            Section::Undescribed(name, v) => {
+                self.undescribed.insert(name, v);
+            }
+        }
+    }
+
+    /// The summary as the schema describes it: sections it does not
+    /// describe left out (what a consumer compares a payload with to name
+    /// its unknown fields).
+    pub fn described(&self) -> Summary {
+        Summary {
+            undescribed: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
+
     /// Serializes the summary as one line of JSON (no trailing newline), as
     /// written by the `jsonl` output format.
     pub fn to_json_line(&self) -> String {
@@ -127,7 +183,8 @@ impl Summary {
 }
 
 /// What is published on `vitrine/<site>/<rig>/wifi`: a summary stamped so
-/// that consumers can drop the duplicates QoS 1 allows, by `(rig, boot, seq)`.
+/// that consumers can drop the duplicates QoS 1 allows, per stream, by
+/// `(topic, site, rig, boot, seq)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub site: String,
@@ -137,4 +194,72 @@ pub struct Envelope {
     /// Sequence number within the boot, from 0.
     pub seq: u64,
     pub summary: Summary,
+}
+
+/// `unix_s` as RFC 3339 in UTC (`2024-01-06T15:52:00Z`), or the number when
+/// it is out of the calendar's range.
+pub fn rfc3339(unix_s: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_s)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_s.to_string())
+}
+
+/// The rig's retained status, on `vitrine/<site>/<rig>/status`: its own
+/// state and its spool's counters, so that a lost summary is never silent.
+/// Nothing in it is about a shopper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub state: RigState,
+    /// The daemon's version (`0.1.0`).
+    pub version: String,
+    /// Random id of the daemon's run, as in the envelopes.
+    pub boot: String,
+    pub spool: SpoolCounts,
+}
+
+/// Online while connected; `offline` is also the broker's last will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RigState {
+    Online,
+    Offline,
+}
+
+/// What the spool holds and what it has let go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolCounts {
+    /// Summaries waiting for the broker.
+    pub held: u64,
+    /// Summaries the broker acknowledged since the daemon started.
+    pub acknowledged: u64,
+    /// Summaries deleted unsent because they passed the retention period.
+    pub expired: u64,
+    /// Summaries deleted unsent because the spool was full.
+    pub dropped_full: u64,
+    /// Torn or corrupt spool files moved to `quarantine/`.
+    pub quarantined: u64,
+}
+
+impl Status {
+    /// As published: one JSON object.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a status always serializes")
+    }
+}
+
+impl Envelope {
+    /// The envelope with its summary as the schema describes it
+    /// ([`Summary::described`]).
+    pub fn described(&self) -> Envelope {
+        Envelope {
+            summary: self.summary.described(),
+            ..self.clone()
+        }
+    }
 }

@@ -21,9 +21,19 @@ pub fn header() -> String {
 }
 
 /// One window as a table row. Suppressed figures (fewer than k devices)
-/// show as `<k`.
+/// show as `<k`; a window without a Wi-Fi section shows dashes.
 pub fn row(s: &Summary) -> String {
-    let w = &s.wifi;
+    let start = s
+        .window_start
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_string();
+    let Some(w) = &s.wifi else {
+        return format!(
+            "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}",
+            start, "-", "-", "-", "-", "-", "-", "-"
+        );
+    };
     let d = &w.devices;
     let hidden = format!("<{}", s.k);
     let opt = |v: Option<u64>| v.map_or(hidden.clone(), |v| v.to_string());
@@ -38,11 +48,6 @@ pub fn row(s: &Summary) -> String {
             Some(n) => format!("{:>3} ", n),
         })
         .collect();
-    let start = s
-        .window_start
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .to_string();
     format!(
         "{:<20} {:>8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>7}  {}",
         start,

@@ -6,16 +6,34 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use vitrine_schema::{
-    ChannelCount, DeviceCounts, FrameCounts, Histogram, SCHEMA_VERSION, Summary, WifiSummary,
+    ChannelCount, DeviceCounts, FrameCounts, Histogram, RigState, SCHEMA_VERSION, Section,
+    SpoolCounts, Status, Summary, WifiSummary,
 };
 
 const SCHEMA_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../docs/schema/summary-v1.schema.json"
+    "/../../docs/schema/summary-v2.schema.json"
 );
 const EXAMPLE_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/summary-v2.example.json"
+);
+/// Version 1: what rigs published before sensors had sections of their own.
+const V1_SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/summary-v1.schema.json"
+);
+const V1_EXAMPLE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
     "/../../docs/schema/summary-v1.example.json"
+);
+const STATUS_SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/status-v1.schema.json"
+);
+const STATUS_EXAMPLE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/status-v1.example.json"
 );
 
 fn read_json(path: &str) -> Value {
@@ -32,7 +50,11 @@ fn example() -> Value {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema = schema();
+    validator_of(&schema())
+}
+
+fn validator_of(schema: &Value) -> jsonschema::Validator {
+    let schema = schema.clone();
     jsonschema::draft202012::meta::validate(&schema)
         .expect("the schema is a valid draft 2020-12 schema");
     jsonschema::draft202012::new(&schema).expect("the schema compiles")
@@ -81,7 +103,8 @@ fn example_round_trips_through_the_rust_types() {
 fn example_is_consistent() {
     let s: Summary = serde_json::from_value(example()).unwrap();
     assert_eq!(s.schema_version, SCHEMA_VERSION);
-    let d = &s.wifi.devices;
+    let wifi = s.wifi.as_ref().expect("the example has a Wi-Fi section");
+    let d = &wifi.devices;
     let k = u64::from(s.k);
     // Pairs are withheld together; published, they add up.
     match (d.global_macs, d.randomized_macs) {
@@ -107,7 +130,7 @@ fn example_is_consistent() {
     // The example publishes the global/randomized split.
     assert_eq!((d.global_macs, d.randomized_macs), (Some(9), Some(48)));
     assert!(d.estimated <= d.distinct_macs);
-    let f = &s.wifi.frames;
+    let f = &wifi.frames;
     assert_eq!(
         f.total,
         f.probe_req
@@ -120,8 +143,8 @@ fn example_is_consistent() {
             + f.malformed
     );
     assert!(f.ignored <= f.probe_req);
-    assert_eq!(f.malformed, s.wifi.malformed.values().sum::<u64>());
-    for (h, every_device) in [(&s.wifi.rssi_dbm, false), (&s.wifi.dwell_s, d.exact)] {
+    assert_eq!(f.malformed, wifi.malformed.values().sum::<u64>());
+    for (h, every_device) in [(&wifi.rssi_dbm, false), (&wifi.dwell_s, d.exact)] {
         assert_eq!(h.counts.len() + 1, h.edges.len());
         assert!(h.edges.windows(2).all(|e| e[0] < e[1]));
         // Secondary suppression: a histogram never has exactly one null.
@@ -142,33 +165,32 @@ fn example_is_consistent() {
     // In the example, dwell has one primary bin (1..k-1 devices) and its
     // secondary (the smallest other non-empty bin, 7 devices).
     assert_eq!(
-        s.wifi.dwell_s.counts,
+        wifi.dwell_s.counts,
         [Some(12), Some(9), Some(14), Some(12), None, Some(0), None]
     );
-    let rest = d.distinct_macs - s.wifi.dwell_s.counts.iter().flatten().sum::<u64>();
+    let rest = d.distinct_macs - wifi.dwell_s.counts.iter().flatten().sum::<u64>();
     let secondary = 7;
     assert!((1..k).contains(&(rest - secondary)));
     assert!(
-        s.wifi
-            .dwell_s
+        wifi.dwell_s
             .counts
             .iter()
             .flatten()
             .all(|&c| c == 0 || c >= secondary)
     );
     assert_eq!(
-        s.wifi.rssi_dbm.edges,
+        wifi.rssi_dbm.edges,
         [-128, -90, -80, -70, -60, -50, -40, -30, 0]
     );
     assert_eq!(
-        s.wifi.dwell_s.edges,
+        wifi.dwell_s.edges,
         [0, 60, 300, 900, 1800, 3600, 7200, 86400]
     );
     // Each null is listed in `suppressed` under the path the aggregator uses.
     let mut nulls = Vec::new();
     for (name, h) in [
-        ("wifi.rssi_dbm", &s.wifi.rssi_dbm),
-        ("wifi.dwell_s", &s.wifi.dwell_s),
+        ("wifi.rssi_dbm", &wifi.rssi_dbm),
+        ("wifi.dwell_s", &wifi.dwell_s),
     ] {
         for (i, c) in h.counts.iter().enumerate() {
             if c.is_none() {
@@ -202,7 +224,7 @@ fn example_is_consistent() {
             .position(|b| *b == band)
             .unwrap_or_else(|| panic!("unknown band {band}"))
     };
-    for ch in &s.wifi.channels {
+    for ch in &wifi.channels {
         assert!(
             ch.frames >= k,
             "channel {}/{} is published below k",
@@ -212,8 +234,7 @@ fn example_is_consistent() {
         assert!((1..=233).contains(&ch.channel), "channel {}", ch.channel);
     }
     assert!(
-        s.wifi
-            .channels
+        wifi.channels
             .windows(2)
             .all(|w| (band_rank(&w[0].band), w[0].channel) < (band_rank(&w[1].band), w[1].channel)),
         "channels out of order"
@@ -233,7 +254,7 @@ fn example_is_consistent() {
         let number: u8 = number.parse().expect("a channel number");
         assert!((1..=233).contains(&number), "{path}");
         assert!(
-            !s.wifi
+            !wifi
                 .channels
                 .iter()
                 .any(|c| c.band == band && c.channel == number),
@@ -244,12 +265,11 @@ fn example_is_consistent() {
         s.suppressed.contains(&"wifi.channels[5GHz/44]".to_owned()),
         "the example shows a withheld channel"
     );
-    for c in s
-        .wifi
+    for c in wifi
         .rssi_dbm
         .counts
         .iter()
-        .chain(&s.wifi.dwell_s.counts)
+        .chain(&wifi.dwell_s.counts)
         .flatten()
     {
         assert!(*c == 0 || *c >= k, "bin {c} published below k");
@@ -325,7 +345,7 @@ fn schema_rejects_what_the_rust_types_cannot_produce() {
         (
             "another schema version",
             "/schema_version",
-            mutated(|s| s["schema_version"] = json!(2)),
+            mutated(|s| s["schema_version"] = json!(1)),
         ),
         (
             "a window_start not in UTC",
@@ -394,7 +414,7 @@ fn summary(opt: Option<u64>) -> Summary {
         window_s: 60,
         epoch: 3,
         k: 5,
-        wifi: WifiSummary {
+        wifi: Some(WifiSummary {
             frames: FrameCounts {
                 total: 100,
                 probe_req: 40,
@@ -449,7 +469,8 @@ fn summary(opt: Option<u64>) -> Summary {
                 edges: vec![0, 60, 300],
                 counts: vec![opt, opt],
             },
-        },
+        }),
+        undescribed: BTreeMap::new(),
         suppressed: if opt.is_none() {
             vec![
                 "wifi.channels[6GHz/1]".into(),
@@ -480,9 +501,10 @@ fn rust_summaries_validate_with_options_none_and_some() {
     }
     // Empty collections are valid too.
     let mut s = summary(None);
-    s.wifi.malformed.clear();
-    s.wifi.channels.clear();
-    s.wifi.rssi_dbm = Histogram::default();
+    let wifi = s.wifi.as_mut().unwrap();
+    wifi.malformed.clear();
+    wifi.channels.clear();
+    wifi.rssi_dbm = Histogram::default();
     s.suppressed.clear();
     assert_valid(&v, &serde_json::to_value(&s).unwrap());
 }
@@ -505,6 +527,10 @@ fn every_property_is_required_and_described() {
                 .iter()
                 .map(|r| r.as_str().unwrap())
                 .collect();
+            // Sensor sections are optional: a rig has the sensors it has.
+            if path == "#" {
+                required.push("wifi");
+            }
             required.sort_unstable();
             let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
             names.sort_unstable();
@@ -529,4 +555,87 @@ fn every_property_is_required_and_described() {
     walk("#", &schema(), &mut seen);
     // 7 top-level + 6 wifi + 10 frames + 3 channel + 10 devices + 2 histogram.
     assert_eq!(seen, 38);
+}
+
+/// Version 1 payloads (published before sensors had sections of their own)
+/// still decode, into a summary with its `wifi` section, and they read the
+/// same as the version 2 example apart from the version number.
+#[test]
+fn a_version_1_summary_still_decodes() {
+    let v1 = read_json(V1_EXAMPLE_PATH);
+    assert_valid(&validator_of(&read_json(V1_SCHEMA_PATH)), &v1);
+    let s: Summary = serde_json::from_value(v1).expect("a v1 summary decodes");
+    assert_eq!(s.schema_version, 1);
+    assert!(s.wifi.is_some() && s.undescribed.is_empty());
+    let v2: Summary = serde_json::from_value(example()).unwrap();
+    assert_eq!(
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            ..s
+        },
+        v2
+    );
+}
+
+/// A rig without Wi-Fi publishes no `wifi` section, and the schema takes
+/// it; a section the schema does not describe is refused by the schema and
+/// read back as undescribed, never as part of a known section.
+#[test]
+fn sections_are_optional_and_undescribed_ones_are_refused() {
+    let v = validator();
+    let mut bare = Summary::new(1_704_556_320, 60, 0, 5);
+    let value = serde_json::to_value(&bare).unwrap();
+    assert!(value.get("wifi").is_none(), "{value}");
+    assert_valid(&v, &value);
+    assert_eq!(bare.window_start, "2024-01-06T15:52:00Z");
+
+    bare.insert(Section::Undescribed(
+        "thermal".into(),
+        json!({ "people": null }),
+    ));
+    let value = serde_json::to_value(&bare).unwrap();
+    assert_eq!(value["thermal"], json!({ "people": null }));
+    assert_invalid(&v, &value, "an undescribed section", "");
+    let back: Summary = serde_json::from_value(value).unwrap();
+    assert_eq!(back.undescribed["thermal"], json!({ "people": null }));
+    assert_eq!(back, bare);
+    assert!(back.described().undescribed.is_empty());
+
+    bare.insert(Section::Wifi(Box::new(summary(None).wifi.unwrap())));
+    assert!(bare.wifi.is_some());
+}
+
+/// The retained status: the example matches the Rust type exactly, the
+/// type's output validates, and the schema refuses what the type cannot
+/// produce.
+#[test]
+fn the_status_message_matches_its_schema() {
+    let schema = read_json(STATUS_SCHEMA_PATH);
+    let v = validator_of(&schema);
+    let example = read_json(STATUS_EXAMPLE_PATH);
+    assert_valid(&v, &example);
+    let status: Status = serde_json::from_value(example.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&status).unwrap(), example);
+    for state in [RigState::Online, RigState::Offline] {
+        let s = Status {
+            state,
+            version: "0.1.0".into(),
+            boot: "b".into(),
+            spool: SpoolCounts {
+                held: u64::MAX,
+                ..SpoolCounts::default()
+            },
+        };
+        let value: Value = serde_json::from_slice(&s.to_json()).unwrap();
+        assert_valid(&v, &value);
+        assert_eq!(serde_json::from_value::<Status>(value).unwrap(), s);
+    }
+    let mut extra = example.clone();
+    extra["spool"]["mac"] = json!("02:00:5e:10:00:01");
+    assert_invalid(&v, &extra, "an unknown spool field", "/spool");
+    assert!(serde_json::from_value::<Status>(extra).is_err());
+    let mut state = example.clone();
+    state["state"] = json!("degraded");
+    assert_invalid(&v, &state, "an unknown state", "/state");
+    assert!(serde_json::from_value::<Status>(state).is_err());
 }

@@ -98,10 +98,10 @@ pub fn estimate_error(summaries: &[Summary], truth: &GroundTruth, window_s: u32)
         let Some(&(_, v)) = visitors.iter().find(|(t, _)| Some(*t) == start) else {
             continue;
         };
-        if v > 0 {
+        if let (true, Some(wifi)) = (v > 0, &s.wifi) {
             let v = v as f64;
-            est_err.push((s.wifi.devices.estimated as f64 - v).abs() / v);
-            naive_err.push((s.wifi.devices.distinct_macs as f64 - v).abs() / v);
+            est_err.push((wifi.devices.estimated as f64 - v).abs() / v);
+            naive_err.push((wifi.devices.distinct_macs as f64 - v).abs() / v);
         }
     }
     (median(&mut est_err), median(&mut naive_err))
@@ -109,7 +109,11 @@ pub fn estimate_error(summaries: &[Summary], truth: &GroundTruth, window_s: u32)
 
 /// The closing explanation: what was published against what was true.
 pub fn report(summaries: &[Summary], truth: &GroundTruth, window_s: u32) -> String {
-    let probes: u64 = summaries.iter().map(|s| s.wifi.frames.probe_req).sum();
+    let probes: u64 = summaries
+        .iter()
+        .filter_map(|s| s.wifi.as_ref())
+        .map(|w| w.frames.probe_req)
+        .sum();
     let (est, naive) = estimate_error(summaries, truth, window_s);
     let suppressed: usize = summaries.iter().map(|s| s.suppressed.len()).sum();
     format!(

@@ -80,8 +80,9 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
             if o <= 0.0 {
                 continue;
             }
-            est_err.push((s.wifi.devices.estimated as f64 - o).abs() / o);
-            naive_err.push((s.wifi.devices.distinct_macs as f64 - o).abs() / o);
+            let Some(wifi) = &s.wifi else { continue };
+            est_err.push((wifi.devices.estimated as f64 - o).abs() / o);
+            naive_err.push((wifi.devices.distinct_macs as f64 - o).abs() / o);
         }
     }
     let n = est_err.len();

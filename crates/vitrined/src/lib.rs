@@ -9,10 +9,10 @@ pub mod live;
 pub mod publishing;
 pub mod table;
 
-use vitrine_aggregate::clock::{ClockGuard, Timed};
 use vitrine_aggregate::{Aggregator, Config, Observation};
 use vitrine_capture::{CaptureStage, FrameSource, Packet, SourceError, SourceNotes};
 use vitrine_schema::Summary;
+use vitrine_window::clock::{ClockGuard, Timed};
 
 /// What a run went through, for the closing log line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -24,7 +24,7 @@ pub struct RunStats {
     /// requests were counted with the elements that were complete.
     pub cut: u64,
     /// Packets whose timestamp leaped far from the capture's course, counted
-    /// at the time of the packets around them (see `vitrine_aggregate::clock`).
+    /// at the time of the packets around them (see `vitrine_window::clock`).
     pub time_outliers: u64,
     /// What the source passed over or assumed.
     pub source: SourceNotes,

@@ -42,7 +42,7 @@ fn one_iphone_behind_11176_random_macs_is_estimated_as_at_most_3_devices() {
         IgnoreList::default(),
     );
     assert_eq!(s.len(), 1);
-    let w = &s[0].wifi;
+    let w = s[0].wifi.as_ref().unwrap();
     assert_eq!(w.frames.probe_req, 20_456);
     assert_eq!(w.frames.malformed, 0);
     assert_eq!(w.devices.distinct_macs, 11_176);
@@ -60,13 +60,20 @@ fn one_iphone_behind_11176_random_macs_is_estimated_as_at_most_3_devices() {
 fn the_per_minute_estimate_of_the_single_iphone_stays_at_one() {
     let pcap = captures().join("probe-generator/out_file.pcap");
     let s = replay(&pcap, Config::default(), IgnoreList::default());
-    let busy: Vec<_> = s.iter().filter(|s| s.wifi.frames.probe_req > 0).collect();
+    let busy: Vec<_> = s
+        .iter()
+        .filter(|s| s.wifi.as_ref().unwrap().frames.probe_req > 0)
+        .collect();
     assert!(busy.len() > 100);
     assert!(
-        busy.iter().all(|s| s.wifi.devices.estimated == 1),
+        busy.iter()
+            .all(|s| s.wifi.as_ref().unwrap().devices.estimated == 1),
         "a window estimated more than one device"
     );
-    let total: u64 = s.iter().map(|s| s.wifi.frames.probe_req).sum();
+    let total: u64 = s
+        .iter()
+        .map(|s| s.wifi.as_ref().unwrap().frames.probe_req)
+        .sum();
     assert_eq!(total, 20_456);
 }
 
@@ -110,8 +117,14 @@ fn the_ignore_list_drops_exactly_the_listed_machines() {
             },
             ignore.clone(),
         );
-        let ignored: u64 = s.iter().map(|s| s.wifi.frames.ignored).sum();
-        let probes: u64 = s.iter().map(|s| s.wifi.frames.probe_req).sum();
+        let ignored: u64 = s
+            .iter()
+            .map(|s| s.wifi.as_ref().unwrap().frames.ignored)
+            .sum();
+        let probes: u64 = s
+            .iter()
+            .map(|s| s.wifi.as_ref().unwrap().frames.probe_req)
+            .sum();
         assert_eq!(probes, csv.lines().count() as u64 - 1, "{day}");
         assert!(listed > 0);
         assert_eq!(ignored, listed, "{day}");
@@ -121,7 +134,7 @@ fn the_ignore_list_drops_exactly_the_listed_machines() {
 #[test]
 fn every_summary_of_a_real_capture_matches_the_published_json_schema() {
     let schema_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/summary-v1.schema.json");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/summary-v2.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::draft202012::new(&schema).unwrap();

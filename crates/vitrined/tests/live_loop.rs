@@ -148,7 +148,10 @@ fn windows_close_on_time_while_the_adapter_is_away_and_capture_resumes() {
         &mut |s| out.push(s),
     );
 
-    let frames: Vec<u64> = out.iter().map(|s| s.wifi.frames.probe_req).collect();
+    let frames: Vec<u64> = out
+        .iter()
+        .map(|s| s.wifi.as_ref().unwrap().frames.probe_req)
+        .collect();
     // Windows 0, 60, 120 and 180 closed by the clock (60 and 120 while the
     // adapter was away, with nothing in them), 240 closed at the stop.
     assert_eq!(
@@ -157,8 +160,8 @@ fn windows_close_on_time_while_the_adapter_is_away_and_capture_resumes() {
         "{:?}",
         out.iter().map(|s| &s.window_start).collect::<Vec<_>>()
     );
-    assert_eq!(out[0].wifi.devices.distinct_macs, 2);
-    assert_eq!(out[3].wifi.devices.distinct_macs, 1);
+    assert_eq!(out[0].wifi.as_ref().unwrap().devices.distinct_macs, 2);
+    assert_eq!(out[3].wifi.as_ref().unwrap().devices.distinct_macs, 1);
     assert_eq!(stats.packets, 4);
     assert_eq!(sup.ready.len(), 3, "{:?}", sup.ready); // at start, then each capture start
     assert_eq!(sup.statuses, ["adapter lost; waiting for it to return"]);

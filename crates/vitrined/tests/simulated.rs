@@ -34,19 +34,27 @@ fn frame_and_address_counts_match_the_ground_truth_exactly() {
             Some(t.start_unix_s)
         );
         assert_eq!(
-            s.wifi.frames.probe_req, t.probe_requests,
+            s.wifi.as_ref().unwrap().frames.probe_req,
+            t.probe_requests,
             "{}",
             s.window_start
         );
         assert_eq!(
-            s.wifi.devices.distinct_macs, t.distinct_macs,
+            s.wifi.as_ref().unwrap().devices.distinct_macs,
+            t.distinct_macs,
             "{}",
             s.window_start
         );
-        assert_eq!(s.wifi.frames.malformed, 0);
+        assert_eq!(s.wifi.as_ref().unwrap().frames.malformed, 0);
     }
-    let beacons: u64 = summaries.iter().map(|s| s.wifi.frames.beacon).sum();
-    let data: u64 = summaries.iter().map(|s| s.wifi.frames.data).sum();
+    let beacons: u64 = summaries
+        .iter()
+        .map(|s| s.wifi.as_ref().unwrap().frames.beacon)
+        .sum();
+    let data: u64 = summaries
+        .iter()
+        .map(|s| s.wifi.as_ref().unwrap().frames.data)
+        .sum();
     assert_eq!((beacons, data), (truth.beacons, truth.data_frames));
 }
 
@@ -74,7 +82,10 @@ fn device_estimate_tracks_the_visitors_in_the_shop() {
         for (s, (_, v)) in summaries.iter().zip(&visitors) {
             eprintln!(
                 "{name} {} estimated {} visitors {} macs {}",
-                s.window_start, s.wifi.devices.estimated, v, s.wifi.devices.distinct_macs
+                s.window_start,
+                s.wifi.as_ref().unwrap().devices.estimated,
+                v,
+                s.wifi.as_ref().unwrap().devices.distinct_macs
             );
         }
         let (est, naive) = estimate_error(&summaries, &truth, 300);
@@ -120,7 +131,7 @@ fn in_a_short_window_the_estimate_is_between_half_and_all_of_the_devices() {
         });
         result.unwrap();
         assert_eq!(summaries.len(), 1);
-        let est = summaries[0].wifi.devices.estimated;
+        let est = summaries[0].wifi.as_ref().unwrap().devices.estimated;
         ratios.push(est as f64 / truth.devices as f64);
         eprintln!("seed {seed}: estimated {est} of {} devices", truth.devices);
         assert!(

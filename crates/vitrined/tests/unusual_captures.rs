@@ -31,7 +31,10 @@ fn replay(path: &Path, cfg: Config) -> (Vec<Summary>, RunStats) {
 }
 
 fn probe_reqs(summaries: &[Summary]) -> u64 {
-    summaries.iter().map(|s| s.wifi.frames.probe_req).sum()
+    summaries
+        .iter()
+        .map(|s| s.wifi.as_ref().unwrap().frames.probe_req)
+        .sum()
 }
 
 fn tool(name: &str, args: &[&str]) -> String {
@@ -110,11 +113,16 @@ fn probes_cut_by_a_small_snaplen_count_as_tshark_counts_them() {
             cut_packets += stats.cut;
             assert_eq!(probe_reqs(&summaries), tshark_n, "{name}");
             assert_eq!(probe_reqs(&summaries), probe_reqs(&whole), "{name}");
-            let w = &summaries[0].wifi;
-            assert_eq!(w.frames.malformed, whole[0].wifi.frames.malformed, "{name}");
+            let w = summaries[0].wifi.as_ref().unwrap();
+            assert_eq!(
+                w.frames.malformed,
+                whole[0].wifi.as_ref().unwrap().frames.malformed,
+                "{name}"
+            );
             assert_eq!(w.devices.distinct_macs as usize, tshark_macs, "{name}");
             assert_eq!(
-                w.devices.distinct_macs, whole[0].wifi.devices.distinct_macs,
+                w.devices.distinct_macs,
+                whole[0].wifi.as_ref().unwrap().devices.distinct_macs,
                 "{name}"
             );
             assert!(w.devices.estimated >= 1, "{name}: no device counted");
@@ -233,7 +241,10 @@ fn ethernet_interfaces_in_a_pcapng_are_skipped_and_counted_as_tshark_reads_it() 
         assert_eq!(probe_reqs(&summaries), expected, "late: {late}");
         assert_eq!(tshark_probes(&path).0, expected, "late: {late}");
         assert_eq!(stats.source.other_link, ethernet_packets, "late: {late}");
-        assert_eq!(summaries[0].wifi.frames.total, frames.len() as u64);
+        assert_eq!(
+            summaries[0].wifi.as_ref().unwrap().frames.total,
+            frames.len() as u64
+        );
     }
 }
 
@@ -293,7 +304,7 @@ fn simple_packet_blocks_are_cut_at_the_interface_snaplen() {
     let long = frames[1..].iter().filter(|f| f.bytes.len() > 100).count() as u64;
     assert!(long > 0);
     assert_eq!(stats.cut, long);
-    assert_eq!(summaries[0].wifi.frames.malformed, 0);
+    assert_eq!(summaries[0].wifi.as_ref().unwrap().frames.malformed, 0);
     assert_eq!(tshark_probes(&path).0, probe_reqs(&summaries));
 }
 
@@ -334,7 +345,10 @@ fn one_packet_dated_2106_does_not_move_the_window_clock() {
 
     let (summaries, stats) = replay(&path, Config::default());
     assert_eq!(stats.time_outliers, 1);
-    let total: u64 = summaries.iter().map(|s| s.wifi.frames.total).sum();
+    let total: u64 = summaries
+        .iter()
+        .map(|s| s.wifi.as_ref().unwrap().frames.total)
+        .sum();
     assert_eq!(total, frames.len() as u64, "every packet is counted once");
     // Ten minutes of capture: ten or eleven one-minute windows, all of them
     // within the capture's span.

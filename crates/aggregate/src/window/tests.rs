@@ -76,9 +76,12 @@ fn one_phone_rotating_its_mac_every_burst_is_one_device() {
     });
     let s = run(cfg(300), obs);
     assert_eq!(s.len(), 1);
-    assert_eq!(s[0].wifi.devices.distinct_macs, 15);
-    assert_eq!(s[0].wifi.devices.randomized_macs, Some(15));
-    assert_eq!(s[0].wifi.devices.estimated, 1);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.distinct_macs, 15);
+    assert_eq!(
+        s[0].wifi.as_ref().unwrap().devices.randomized_macs,
+        Some(15)
+    );
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.estimated, 1);
 }
 
 #[test]
@@ -101,8 +104,8 @@ fn phones_of_the_same_model_keeping_their_counters_are_not_merged() {
     }
     obs.sort_by_key(|o| o.ts_us);
     let s = run(cfg(300), obs);
-    assert_eq!(s[0].wifi.devices.distinct_macs, 180);
-    assert_eq!(s[0].wifi.devices.estimated, 20);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.distinct_macs, 180);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.estimated, 20);
 }
 
 #[test]
@@ -119,8 +122,8 @@ fn two_fixed_macs_of_one_model_heard_alternately_are_two_devices() {
         )
     });
     let s = run(cfg(300), obs);
-    assert_eq!(s[0].wifi.devices.distinct_macs, 2);
-    assert_eq!(s[0].wifi.devices.estimated, 2);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.distinct_macs, 2);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.estimated, 2);
 }
 
 #[test]
@@ -131,8 +134,8 @@ fn weak_devices_are_addresses_but_not_present_devices() {
         probe(&ids, T0 + 1_000_000, 2, 2, 0, -92),
     ];
     let s = run(cfg(60), obs);
-    assert_eq!(s[0].wifi.devices.distinct_macs, 2);
-    assert_eq!(s[0].wifi.devices.estimated, 1);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.distinct_macs, 2);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.estimated, 1);
 }
 
 #[test]
@@ -146,7 +149,7 @@ fn bins_below_k_are_suppressed_and_named() {
     };
     let obs = (0..15u32).map(|i| probe(&ids, T0 + i64::from(i) * 1000, i, i as u8, 0, rssi(i)));
     let s = &run(cfg(60), obs)[0];
-    let counts = &s.wifi.rssi_dbm.counts;
+    let counts = &s.wifi.as_ref().unwrap().rssi_dbm.counts;
     let at = |edge: i64| counts[RSSI_EDGES.iter().position(|&e| e == edge).unwrap()];
     assert_eq!(at(-60), Some(7));
     assert_eq!(at(-70), None, "2 devices < k");
@@ -159,8 +162,8 @@ fn bins_below_k_are_suppressed_and_named() {
         ["wifi.rssi_dbm[-70,-60)", "wifi.rssi_dbm[-50,-40)"]
     );
     // Totals are published as they are.
-    assert_eq!(s.wifi.devices.distinct_macs, 15);
-    assert_eq!(s.wifi.devices.new, Some(15));
+    assert_eq!(s.wifi.as_ref().unwrap().devices.distinct_macs, 15);
+    assert_eq!(s.wifi.as_ref().unwrap().devices.new, Some(15));
 }
 
 #[test]
@@ -183,13 +186,13 @@ fn windows_close_on_time_and_gaps_give_empty_windows() {
     );
     assert_eq!(
         s.iter()
-            .map(|s| s.wifi.frames.probe_req)
+            .map(|s| s.wifi.as_ref().unwrap().frames.probe_req)
             .collect::<Vec<_>>(),
         [1, 0, 0, 1]
     );
     // The device came back within the epoch.
     assert_eq!(
-        s[3].wifi.devices.returning,
+        s[3].wifi.as_ref().unwrap().devices.returning,
         Some(1).filter(|_| false).or(None)
     );
     assert!(
@@ -207,7 +210,7 @@ fn per_device_state_is_capped_and_counts_degrade_to_a_sketch() {
     };
     let obs = (0..20_000u32).map(|i| probe(&ids, T0 + i64::from(i), i, 1, 0, -50));
     let s = &run(cfg, obs)[0];
-    let d = &s.wifi.devices;
+    let d = &s.wifi.as_ref().unwrap().devices;
     assert!(!d.exact);
     assert!(d.distinct_error > 0.0 && d.distinct_error < 0.02);
     let err = (d.distinct_macs as f64 - 20_000.0).abs() / 20_000.0;
@@ -228,8 +231,8 @@ fn a_key_rotation_keeps_counts_but_not_links() {
     });
     agg.finish(&mut |s| out.push(s));
     assert_eq!(out[0].epoch, 1);
-    assert_eq!(out[0].wifi.devices.distinct_macs, 2);
-    assert_eq!(out[0].wifi.devices.estimated, 2);
+    assert_eq!(out[0].wifi.as_ref().unwrap().devices.distinct_macs, 2);
+    assert_eq!(out[0].wifi.as_ref().unwrap().devices.estimated, 2);
 }
 
 #[test]
@@ -255,12 +258,15 @@ fn malformed_packets_are_counted_by_reason() {
         },
     ];
     let s = &run(cfg(60), obs)[0];
-    assert_eq!(s.wifi.frames.total, 3);
-    assert_eq!(s.wifi.frames.malformed, 2);
-    assert_eq!(s.wifi.frames.beacon, 1);
-    assert_eq!(s.wifi.malformed.get("element_overrun"), Some(&2));
+    assert_eq!(s.wifi.as_ref().unwrap().frames.total, 3);
+    assert_eq!(s.wifi.as_ref().unwrap().frames.malformed, 2);
+    assert_eq!(s.wifi.as_ref().unwrap().frames.beacon, 1);
+    assert_eq!(
+        s.wifi.as_ref().unwrap().malformed.get("element_overrun"),
+        Some(&2)
+    );
     assert!(
-        s.wifi.channels.is_empty(),
+        s.wifi.as_ref().unwrap().channels.is_empty(),
         "one frame on channel 1 is below k"
     );
 }
@@ -273,6 +279,8 @@ fn a_lone_small_bin_takes_a_neighbour_with_it() {
     let s = &run(cfg(60), obs)[0];
     let hidden: Vec<_> = s
         .wifi
+        .as_ref()
+        .unwrap()
         .rssi_dbm
         .counts
         .iter()
@@ -280,9 +288,14 @@ fn a_lone_small_bin_takes_a_neighbour_with_it() {
         .filter(|(_, c)| c.is_none())
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(hidden.len(), 2, "{:?}", s.wifi.rssi_dbm.counts);
+    assert_eq!(
+        hidden.len(),
+        2,
+        "{:?}",
+        s.wifi.as_ref().unwrap().rssi_dbm.counts
+    );
     // The total (3) no longer says which of the two bins holds the devices.
-    assert_eq!(s.wifi.devices.distinct_macs, 3);
+    assert_eq!(s.wifi.as_ref().unwrap().devices.distinct_macs, 3);
 }
 
 #[test]
@@ -298,13 +311,17 @@ fn the_global_randomized_split_is_withheld_as_a_pair() {
         }
     }
     let s = &run(cfg(60), obs)[0];
-    assert_eq!(s.wifi.devices.global_macs, None);
-    assert_eq!(s.wifi.devices.randomized_macs, None);
+    assert_eq!(s.wifi.as_ref().unwrap().devices.global_macs, None);
+    assert_eq!(s.wifi.as_ref().unwrap().devices.randomized_macs, None);
     assert!(
         s.suppressed
             .contains(&"wifi.devices.randomized_macs".to_string())
     );
-    assert_eq!(s.wifi.devices.distinct_macs, 6, "the total is published");
+    assert_eq!(
+        s.wifi.as_ref().unwrap().devices.distinct_macs,
+        6,
+        "the total is published"
+    );
 }
 
 #[test]
@@ -324,7 +341,7 @@ fn the_overflow_sketch_is_counted_once_across_a_rotation() {
     }
     agg.rotate_epoch();
     agg.finish(&mut |s| out.push(s));
-    let d = &out[0].wifi.devices;
+    let d = &out[0].wifi.as_ref().unwrap().devices;
     assert!(!d.exact);
     assert!(
         (950..=1050).contains(&d.distinct_macs),

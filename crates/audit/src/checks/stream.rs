@@ -443,13 +443,16 @@ impl Analysis<'_> {
             }
             Decoded::Summary(envelope, json, text, unknown) => {
                 let s = &envelope.summary;
-                self.windows.push(WindowPoint {
-                    start: s.window_start.clone(),
-                    topic: msg.topic.clone(),
-                    probe_requests: s.wifi.frames.probe_req,
-                    distinct_macs: s.wifi.devices.distinct_macs,
-                    devices_estimate: s.wifi.devices.estimated as f64,
-                });
+                // Charted per window: the Wi-Fi figures, when the rig has Wi-Fi.
+                if let Some(wifi) = &s.wifi {
+                    self.windows.push(WindowPoint {
+                        start: s.window_start.clone(),
+                        topic: msg.topic.clone(),
+                        probe_requests: wifi.frames.probe_req,
+                        distinct_macs: wifi.devices.distinct_macs,
+                        devices_estimate: wifi.devices.estimated as f64,
+                    });
+                }
                 if self.epochs.last().is_none_or(|e| e.1 != s.epoch) {
                     self.epochs.push((msg.received, s.epoch));
                 }
@@ -859,7 +862,7 @@ fn decode(msg: &Message, dicts: &mut Dictionaries) -> Decoded {
             if let Ok(envelope) = serde_json::from_value::<vitrine_publish::Envelope>(json.clone())
             {
                 let mut unknown = Vec::new();
-                if let Ok(typed) = serde_json::to_value(&envelope) {
+                if let Ok(typed) = serde_json::to_value(envelope.described()) {
                     consume::unknown_fields(&json, &typed, "", &mut unknown);
                 }
                 return Decoded::Summary(Box::new(envelope), json, plain, unknown);
@@ -891,26 +894,12 @@ fn prefix(p: &[u8], dicts: &mut Dictionaries) -> Vec<u8> {
 }
 
 /// `{"state":"online"|"offline","version":..,"boot":..,"spool":{..}}`
+/// A rig's retained status as the schema describes it
+/// (`docs/schema/status-v1.schema.json`): every field known, none missing.
 fn is_vitrine_status(v: &Value) -> bool {
-    let Value::Object(map) = v else { return false };
-    matches!(
-        map.get("state").and_then(Value::as_str),
-        Some("online" | "offline")
-    ) && map
-        .keys()
-        .all(|k| matches!(k.as_str(), "state" | "version" | "boot" | "spool"))
-        && map.get("spool").is_none_or(|s| {
-            s.as_object().is_some_and(|s| {
-                s.iter().all(|(k, v)| {
-                    v.is_u64()
-                        && matches!(
-                            k.as_str(),
-                            "held" | "acknowledged" | "expired" | "dropped_full" | "quarantined"
-                        )
-                })
-            })
-        })
+    serde_json::from_value::<vitrine_schema::Status>(v.clone()).is_ok()
 }
+
 /// Keys whose numbers count people or devices (in a vendor's JSON as in
 /// Vitrine's summary).
 fn counts_people(path: &str) -> bool {
