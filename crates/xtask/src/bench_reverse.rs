@@ -28,7 +28,10 @@ struct Rate {
     threads: u64,
 }
 
-pub fn run(root: &Path) -> anyhow::Result<()> {
+pub fn run(root: &Path, hcmask_ouis: usize) -> anyhow::Result<()> {
+    if !(1..=COMPARED_OUIS).contains(&hcmask_ouis) {
+        bail!("--hcmask-ouis {hcmask_ouis}: must be from 1 to {COMPARED_OUIS}");
+    }
     if Command::new("openssl").arg("version").output().is_err() {
         bail!("openssl is needed for the comparison: apt-get install openssl");
     }
@@ -185,7 +188,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         md,
         "\nLoad average (1 min) before: {load_before}, after: {load_mid}."
     )?;
-    md.push_str(&against_hashcat(&bench, &dir, threads)?);
+    md.push_str(&against_hashcat(&bench, &dir, threads, hcmask_ouis)?);
     writeln!(md, "\nLoad average (1 min) at the end: {}.", load_average())?;
     let path = dir.join("reverse.md");
     std::fs::write(&path, &md)?;
@@ -196,10 +199,11 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 
 /// OUIs both tools exhaust: the most common of the registry.
 const COMPARED_OUIS: usize = 100;
-/// OUIs of hashcat's run with one mask per OUI: at about 5 M/s it would
-/// take 6 minutes per digest and input for all 100, so it runs on the first
-/// ones and its time is scaled to 100.
-const HCMASK_OUIS: usize = 10;
+/// OUIs of hashcat's run with one mask per OUI, by default: at about 5 M/s
+/// it takes 4 to 8 minutes per digest and input for all 100, so it runs on
+/// the first ones and its time is scaled to 100 (`--hcmask-ouis 100` runs
+/// them all).
+pub const HCMASK_OUIS: usize = 10;
 /// hashcat's mask for its steady rate on a large keyspace, run for
 /// `LARGE_MASK_SECONDS`.
 const LARGE_MASK: &str = "?b?b?b?b?b?b?b";
@@ -321,7 +325,12 @@ struct Exhaustion {
 }
 
 /// The hashcat comparison, as Markdown.
-fn against_hashcat(bench: &Path, dir: &Path, threads: u64) -> anyhow::Result<String> {
+fn against_hashcat(
+    bench: &Path,
+    dir: &Path,
+    threads: u64,
+    hcmask_ouis: usize,
+) -> anyhow::Result<String> {
     let hc_dir = dir.join("hashcat");
     let _ = std::fs::remove_dir_all(&hc_dir);
     std::fs::create_dir_all(hc_dir.join("cache"))?;
@@ -335,7 +344,7 @@ fn against_hashcat(bench: &Path, dir: &Path, threads: u64) -> anyhow::Result<Str
         .lines()
         .map(str::to_string)
         .collect();
-    write_attack_files(&hc_dir, &ouis)?;
+    write_attack_files(&hc_dir, &ouis, hcmask_ouis)?;
 
     // Set-up, first with empty kernel caches (hashcat's and pocl's), then
     // warm: a mask of one candidate, which cracks the planted digest.
@@ -407,12 +416,12 @@ fn against_hashcat(bench: &Path, dir: &Path, threads: u64) -> anyhow::Result<Str
             args.push("colon-lower.hcmask");
         }
         let hcmask = hashcat(&hc_dir, &args)?;
-        if hcmask.status != 5 || hcmask.masks != (HCMASK_OUIS as u64, HCMASK_OUIS as u64) {
+        if hcmask.status != 5 || hcmask.masks != (hcmask_ouis as u64, hcmask_ouis as u64) {
             bail!("hashcat's .hcmask run on {algorithm}({input}) did not exhaust it: {hcmask:?}");
         }
         eprintln!(
             "xtask: 100 OUIs, {algorithm}({input}): reverse {:.1} s ({:.1} M/s), hashcat hybrid \
-             {:.1} s ({:.1} M/s), hashcat .hcmask {:.1} s for {HCMASK_OUIS} ({:.1} M/s)",
+             {:.1} s ({:.1} M/s), hashcat .hcmask {:.1} s for {hcmask_ouis} ({:.1} M/s)",
             reverse.wall,
             reverse.rate / 1e6,
             hybrid.wall,
@@ -458,16 +467,16 @@ fn against_hashcat(bench: &Path, dir: &Path, threads: u64) -> anyhow::Result<Str
         );
         bench_rates.push((algorithm, large.rate(), b));
     }
-    report(&ouis, threads, &setup, &rows, &bench_rates)
+    report(&ouis, threads, hcmask_ouis, &setup, &rows, &bench_rates)
 }
 
 /// The hashcat attack files for `ouis`: one mask per OUI (text, and raw
 /// bytes with `--hex-charset`), and for the hybrid attack every OUI with
 /// every top device byte as a word, the two other bytes from a mask.
-fn write_attack_files(dir: &Path, ouis: &[String]) -> anyhow::Result<()> {
+fn write_attack_files(dir: &Path, ouis: &[String], hcmask_ouis: usize) -> anyhow::Result<()> {
     let mut text_masks = String::new();
     let mut raw_masks = String::new();
-    for oui in &ouis[..HCMASK_OUIS] {
+    for oui in &ouis[..hcmask_ouis] {
         writeln!(text_masks, "{oui}:?h?h:?h?h:?h?h")?;
         writeln!(raw_masks, "{},?1?2?3?b?b?b", oui.replace(':', ","))?;
     }
@@ -558,6 +567,7 @@ fn parse_benchmark(stdout: &str) -> Option<f64> {
 fn report(
     ouis: &[String],
     threads: u64,
+    hcmask_ouis: usize,
     setup: &[(&str, f64, f64)],
     rows: &[Exhaustion],
     bench_rates: &[(&str, f64, f64)],
@@ -589,8 +599,13 @@ fn report(
          (`?b?b`): hashcat at its best on this space.\n\
          - hashcat `.hcmask`: `-a 3` with one mask per OUI (`60:8b:0e:?h?h:?h?h:?h?h`; raw \
          bytes `60,8b,0e,?1?2?3?b?b?b` with `--hex-charset`), the attack as one \
-         would first write it; run on the first {HCMASK_OUIS} OUIs and its time scaled to {COMPARED_OUIS}.\n\
+         would first write it; {}.\n\
          - hashcat options: `{}`.\n",
+        if hcmask_ouis == COMPARED_OUIS {
+            format!("run on all {COMPARED_OUIS} OUIs")
+        } else {
+            format!("run on the first {hcmask_ouis} OUIs and its time scaled to {COMPARED_OUIS}")
+        },
         HASHCAT.join(" ")
     )?;
     writeln!(
@@ -610,7 +625,7 @@ fn report(
             .iter()
             .find(|(a, _, _)| *a == r.algorithm)
             .map_or((0.0, 0.0), |(_, l, b)| (*l, *b));
-        let hcmask_time = r.hcmask.wall * COMPARED_OUIS as f64 / HCMASK_OUIS as f64;
+        let hcmask_time = r.hcmask.wall * COMPARED_OUIS as f64 / hcmask_ouis as f64;
         let best = r.hybrid.rate().max(r.hcmask.rate()).max(large);
         let ratio = r.reverse_rate / best;
         faster &= r.reverse_wall < r.hybrid.wall.min(hcmask_time);

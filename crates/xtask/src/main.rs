@@ -116,7 +116,13 @@ enum Cmd {
     /// Hash reversal: candidates/s per core of vitrine-reverse next to
     /// `openssl speed`, and the time to exhaust the most common OUIs; writes
     /// target/bench/reverse.md.
-    BenchReverse,
+    BenchReverse {
+        /// OUIs of hashcat's one-mask-per-OUI run (1 to 100); its time is
+        /// scaled to 100. At 4 to 8 minutes per digest for all 100, the
+        /// default runs the first 10.
+        #[arg(long, default_value_t = bench_reverse::HCMASK_OUIS)]
+        hcmask_ouis: usize,
+    },
     /// Canary scan: GB/s of `vitrine-audit scan` (100 canaries, every
     /// encoding) next to `rg -F` with their clear and hex forms, over a
     /// mixed tree; writes target/bench/scan.md.
@@ -245,9 +251,9 @@ fn main() -> anyhow::Result<()> {
             deps::ensure(&[deps::Routine::Build, deps::Routine::Bench])?;
             bench::run(&root, frames, distinct_macs, tshark)
         }
-        Cmd::BenchReverse => {
+        Cmd::BenchReverse { hcmask_ouis } => {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchReverse])?;
-            bench_reverse::run(&root)
+            bench_reverse::run(&root, hcmask_ouis)
         }
         Cmd::BenchScan { gb } => {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchScan])?;
