@@ -324,7 +324,8 @@ fn md5_rounds<const L: usize>(blocks: &[[u8; 64]; L], first_word_only: bool) -> 
     [a, b, c, d]
 }
 
-#[cfg(test)]
+/// The whole MD5 state after the block: the digest's words, little-endian.
+#[cfg(any(test, target_arch = "x86_64"))]
 fn md5_state(block: &[u8; 64]) -> [u32; 4] {
     let r = md5_rounds(std::array::from_ref(block), false);
     std::array::from_fn(|k| MD5_IV[k].wrapping_add(r[k][0]))
@@ -420,6 +421,9 @@ pub(crate) fn template<K: Kernel>(oui: [u8; 3], input: Input) -> K::Block {
 pub(crate) struct KeyFilter {
     bits: Box<[u64; 1024]>,
     keys: Vec<u32>,
+    /// The targets' whole digests when every target gives all of its
+    /// digest, else empty: a kernel may then compare more than the key.
+    whole: Vec<Vec<u8>>,
 }
 
 impl KeyFilter {
@@ -432,7 +436,23 @@ impl KeyFilter {
             let i = (k >> 16) as usize;
             bits[i >> 6] |= 1 << (i & 63);
         }
-        KeyFilter { bits, keys }
+        KeyFilter {
+            bits,
+            keys,
+            whole: Vec::new(),
+        }
+    }
+
+    /// Adds the targets' whole digests, those whose keys the filter holds.
+    pub fn with_whole(mut self, digests: impl IntoIterator<Item = Vec<u8>>) -> KeyFilter {
+        self.whole = digests.into_iter().collect();
+        self.whole.sort_unstable();
+        self.whole.dedup();
+        debug_assert!(self.whole.iter().all(|d| {
+            self.keys
+                .contains(&u32::from_be_bytes(d[..4].try_into().unwrap()))
+        }));
+        self
     }
 
     #[inline(always)]

@@ -209,7 +209,12 @@ pub fn search(
         let mine: Vec<usize> = (0..targets.len())
             .filter(|&t| targets[t].algorithms.contains(&algorithm))
             .collect();
-        let filter = KeyFilter::new(mine.iter().map(|&t| targets[t].key()));
+        let mut filter = KeyFilter::new(mine.iter().map(|&t| targets[t].key()));
+        // Whole digests let a kernel reject on all of their bits (MD5 runs
+        // its last steps backwards from them).
+        if mine.iter().all(|&t| !targets[t].truncated_for(algorithm)) {
+            filter = filter.with_whole(mine.iter().map(|&t| targets[t].bytes.clone()));
+        }
         for &input in &options.inputs {
             jobs.push(Job {
                 input,

@@ -12,7 +12,11 @@
 //! compiler drops the vector work of every constant term.
 //!
 //! Only the first digest word is computed (the key the search filters on);
-//! the other words' last rounds and final additions are left out.
+//! the other words' last rounds and final additions are left out. MD5
+//! against a few whole digests stops earlier still: the digests are run
+//! backwards through the last steps, whose message words are the same in
+//! every lane, and each candidate is compared where the two meet
+//! ([`md5_back`]); those that pass are checked whole.
 //!
 //! The only module of the crate with `unsafe`: calls to functions compiled
 //! for AVX-512, made after the processor was seen to have it, and unaligned
@@ -23,7 +27,7 @@
 use std::arch::x86_64::{
     __m512i, _mm512_add_epi32, _mm512_cmpeq_epi32_mask, _mm512_loadu_si512, _mm512_or_si512,
     _mm512_rol_epi32, _mm512_ror_epi32, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_srli_epi32,
-    _mm512_storeu_si512, _mm512_ternarylogic_epi32, _mm512_xor_si512,
+    _mm512_storeu_si512, _mm512_sub_epi32, _mm512_ternarylogic_epi32, _mm512_xor_si512,
 };
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -191,6 +195,9 @@ fn run<const A: u8, const V: u32>(
     filter: &KeyFilter,
     hits: &mut Vec<u32>,
 ) {
+    if A == MD5 && !filter.whole.is_empty() && filter.whole.len() <= FEW_KEYS {
+        return md5_run_back::<V>(span, layout, devices, filter, hits);
+    }
     let mut mid = None;
     let mut pre = Pre {
         state: [0; 8],
@@ -252,6 +259,18 @@ fn prepare<const A: u8, const V: u32>(m: &[u32; 16]) -> Pre {
 /// state word (not yet byte-swapped for MD5).
 #[target_feature(enable = "avx512f")]
 fn group<const A: u8, const V: u32>(span: &Span, pre: &Pre, g: usize) -> __m512i {
+    let vars = vars::<V>(span, pre, g);
+    match A {
+        MD5 => md5_16::<V, false>(pre, &vars),
+        SHA1 => sha1_16::<V>(pre, &vars),
+        _ => sha256_16::<V>(pre, &vars),
+    }
+}
+
+/// The varying message words of candidates `16 g ..` under `pre`'s middle
+/// byte, one candidate per lane (the others are left zero).
+#[target_feature(enable = "avx512f")]
+fn vars<const V: u32>(span: &Span, pre: &Pre, g: usize) -> [__m512i; 16] {
     let mut vars = [_mm512_setzero_si512(); 16];
     for (w, var) in vars.iter_mut().enumerate() {
         if V >> w & 1 == 1 {
@@ -261,11 +280,7 @@ fn group<const A: u8, const V: u32>(span: &Span, pre: &Pre, g: usize) -> __m512i
             *var = _mm512_or_si512(_mm512_set1_epi32(pre.m[w] as i32), low);
         }
     }
-    match A {
-        MD5 => md5_16::<V>(pre, &vars),
-        SHA1 => sha1_16::<V>(pre, &vars),
-        _ => sha256_16::<V>(pre, &vars),
-    }
+    vars
 }
 
 /// The keys of sixteen device parts starting at a multiple of 16, through
@@ -775,9 +790,102 @@ fn md5_pre<const V: u32>(m: &[u32; 16]) -> Pre {
     }
 }
 
+/// The last step whose message word varies between lanes (0 to 63).
+const fn md5_last_varying(v: u32) -> usize {
+    let mut i = 63;
+    while v >> MD5_STEPS[i].0 & 1 == 0 {
+        i -= 1;
+    }
+    i
+}
+
+/// The step whose new word candidates are compared at against whole
+/// digests: L - 6, L the last step whose word varies (see [`md5_back`]).
+const fn md5_meet_step(v: u32) -> usize {
+    md5_last_varying(v) - 6
+}
+
+/// A whole digest run backwards to where the lanes take over: with L the
+/// last step whose word varies, `[t, u1, u2, v[L - 3], v[L - 2]]`, `v[i]`
+/// being step i's new word. The steps after L take words that are the same
+/// in every lane (`m`'s), so they are undone here, once per middle byte.
+/// Steps L, L - 1 and L - 2 are undone but for their terms that depend on
+/// the lanes' words (see [`md5_meet`]): `t = v[L - 4] + m[L]`, and `u1`,
+/// `u2` are `v[L - 5]`, `v[L - 6]` plus their steps' `I` term (and word,
+/// where it varies).
+fn md5_back<const V: u32>(m: &[u32; 16], digest: &[u32; 4]) -> [u32; 5] {
+    let last = md5_last_varying(V);
+    let iv = super::MD5_IV;
+    let mut v = [0u32; 64];
+    // The state after step 63 is (a, b, c, d) = (v60, v63, v62, v61).
+    v[60] = digest[0].wrapping_sub(iv[0]);
+    v[63] = digest[1].wrapping_sub(iv[1]);
+    v[62] = digest[2].wrapping_sub(iv[2]);
+    v[61] = digest[3].wrapping_sub(iv[3]);
+    // Step i: v[i] = v[i-1] + rol(v[i-4] + I(v[i-1], v[i-2], v[i-3]) +
+    // m + k, s); the part of v[i-4] known from v[i-1] and v[i].
+    let part = |v: &[u32; 64], i: usize| {
+        let (w, s, k) = MD5_STEPS[i];
+        let m = if V >> w & 1 == 1 { 0 } else { m[w] };
+        v[i].wrapping_sub(v[i - 1])
+            .rotate_right(s)
+            .wrapping_sub(k)
+            .wrapping_sub(m)
+    };
+    for i in (last + 1..64).rev() {
+        v[i - 4] = part(&v, i).wrapping_sub(md5_f(i, v[i - 1], v[i - 2], v[i - 3]));
+    }
+    let t = part(&v, last).wrapping_sub(md5_f(last, v[last - 1], v[last - 2], v[last - 3]));
+    [
+        t,
+        part(&v, last - 1),
+        part(&v, last - 2),
+        v[last - 3],
+        v[last - 2],
+    ]
+}
+
+/// The function of MD5 step `$i` on vectors.
+macro_rules! md5_f {
+    ($i:expr, $b:expr, $c:expr, $d:expr) => {
+        match $i / 16 {
+            0 => _mm512_ternarylogic_epi32::<0xca>($b, $c, $d),
+            1 => _mm512_ternarylogic_epi32::<0xe4>($b, $c, $d),
+            2 => _mm512_ternarylogic_epi32::<0x96>($b, $c, $d),
+            _ => _mm512_ternarylogic_epi32::<0x39>($b, $c, $d),
+        }
+    };
+}
+
+/// Per lane, the new word step L - 6 must have for the lane's candidate to
+/// have the digest `back` comes from ([`md5_back`], splat): steps L, L - 1
+/// and L - 2 undone with the lane's words. Two steps fewer than running
+/// them forward: their rotations apply to words the digest fixes.
 #[target_feature(enable = "avx512f")]
-fn md5_16<const V: u32>(pre: &Pre, vars: &[__m512i; 16]) -> __m512i {
+fn md5_meet<const V: u32>(back: &[__m512i; 5], vars: &[__m512i; 16]) -> __m512i {
+    let last = const { md5_last_varying(V) };
+    let varies = |i: usize| V >> MD5_STEPS[i].0 & 1 == 1;
+    let word = |i: usize| vars[MD5_STEPS[i].0];
+    let [t, u1, u2, v3, v2] = *back;
+    let x4 = _mm512_sub_epi32(t, word(last));
+    let mut x5 = _mm512_sub_epi32(u1, md5_f!(last - 1, v2, v3, x4));
+    if varies(last - 1) {
+        x5 = _mm512_sub_epi32(x5, word(last - 1));
+    }
+    let mut x6 = _mm512_sub_epi32(u2, md5_f!(last - 2, v3, x4, x5));
+    if varies(last - 2) {
+        x6 = _mm512_sub_epi32(x6, word(last - 2));
+    }
+    x6
+}
+
+/// Sixteen candidates' first state word after step 60 (the key, less the
+/// initial value) when `BACK` is false; when true, the new word of step
+/// [`md5_meet_step`], to be compared with [`md5_meet`]'s.
+#[target_feature(enable = "avx512f")]
+fn md5_16<const V: u32, const BACK: bool>(pre: &Pre, vars: &[__m512i; 16]) -> __m512i {
     let r0 = const { V.trailing_zeros() as usize };
+    let stop = const { if BACK { md5_meet_step(V) } else { MD5_LAST } };
     let varies = |w: usize| V >> w & 1 == 1;
     let s = &pre.state;
     let (x, b, c, d) = (splat!(s[0]), splat!(s[1]), splat!(s[2]), splat!(s[3]));
@@ -793,7 +901,7 @@ fn md5_16<const V: u32>(pre: &Pre, vars: &[__m512i; 16]) -> __m512i {
     unroll!(I in [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29
                   30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56
                   57 58 59 60] {
-        if I > r0 {
+        if I > r0 && I <= stop {
             const WORD: usize = MD5_STEPS[I].0;
             const S: i32 = MD5_STEPS[I].1 as i32;
             let km = if varies(WORD) {
@@ -801,20 +909,80 @@ fn md5_16<const V: u32>(pre: &Pre, vars: &[__m512i; 16]) -> __m512i {
             } else {
                 splat!(pre.c[I])
             };
-            let f = match I / 16 {
-                0 => _mm512_ternarylogic_epi32::<0xca>(b, c, d),
-                1 => _mm512_ternarylogic_epi32::<0xe4>(b, c, d),
-                2 => _mm512_ternarylogic_epi32::<0x96>(b, c, d),
-                _ => _mm512_ternarylogic_epi32::<0x39>(b, c, d),
-            };
+            let f = md5_f!(I, b, c, d);
             let x = add!(a, f, km);
             (a, b, c, d) = (d, _mm512_add_epi32(b, _mm512_rol_epi32::<S>(x)), b, c);
         }
     });
     let _ = (a, c, d);
     const { assert!(MD5_LAST == 60) };
-    // After step 60 the new word is in `b`.
-    _mm512_add_epi32(b, splat!(super::MD5_IV[0]))
+    // After step `stop` its new word is in `b`.
+    if BACK {
+        b
+    } else {
+        _mm512_add_epi32(b, splat!(super::MD5_IV[0]))
+    }
+}
+
+/// [`run`] for MD5 against at most [`FEW_KEYS`] whole digests: candidates
+/// stop at step [`md5_meet_step`] and are compared with the digests run
+/// backwards to there ([`md5_back`], [`md5_meet`]); the few that pass are
+/// checked whole by the portable kernel, so every hit is a match.
+#[target_feature(enable = "avx512f")]
+fn md5_run_back<const V: u32>(
+    span: &Span,
+    layout: &Layout,
+    devices: Range<u32>,
+    filter: &KeyFilter,
+    hits: &mut Vec<u32>,
+) {
+    let digests: Vec<[u32; 4]> = filter
+        .whole
+        .iter()
+        .map(|d| {
+            std::array::from_fn(|k| {
+                u32::from_le_bytes(d[4 * k..4 * k + 4].try_into().expect("16 bytes"))
+            })
+        })
+        .collect();
+    assert!(!digests.is_empty() && digests.len() <= FEW_KEYS);
+    let mut backs = [[_mm512_setzero_si512(); 5]; FEW_KEYS];
+    let backs = &mut backs[..digests.len()];
+    let mut mid = None;
+    let mut pre = Pre {
+        state: [0; 8],
+        c: [0; 80],
+        m: [0; 16],
+    };
+    let mut block = span.base;
+    for d in devices.step_by(WIDTH as usize) {
+        let m = (d >> 8) as u8;
+        if mid != Some(m) {
+            mid = Some(m);
+            let words = span.words(MD5, layout, m);
+            pre = md5_pre::<V>(&words);
+            for (back, digest) in backs.iter_mut().zip(&digests) {
+                *back = md5_back::<V>(&words, digest).map(|x| splat!(x));
+            }
+            layout.put(&mut block, 1, m);
+        }
+        let vars = vars::<V>(span, &pre, ((d >> 4) & 15) as usize);
+        let y = md5_16::<V, true>(&pre, &vars);
+        let mut lanes = 0u16;
+        for back in backs.iter() {
+            lanes |= _mm512_cmpeq_epi32_mask(y, md5_meet::<V>(back, &vars));
+        }
+        while lanes != 0 {
+            let device = d + lanes.trailing_zeros();
+            lanes &= lanes - 1;
+            #[cfg(test)]
+            tests::EARLY_PASSES.with(|n| n.set(n.get() + 1));
+            layout.put(&mut block, 2, device as u8);
+            if digests.contains(&super::md5_state(&block)) {
+                hits.push(device);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -825,6 +993,12 @@ mod tests {
 
     /// Every template [`scan`] was called on.
     pub(super) static SCANNED: std::sync::Mutex<Vec<[u8; 64]>> = std::sync::Mutex::new(Vec::new());
+
+    thread_local! {
+        /// Candidates of this thread's scans that passed MD5's early
+        /// comparison, before their whole digest was checked.
+        pub(super) static EARLY_PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     const ALGOS: [(Algo, Algorithm); 3] = [
         (Algo::Md5, Algorithm::Md5),
@@ -1003,5 +1177,225 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn md5_of(input: Input, mac: &[u8; 6]) -> Vec<u8> {
+        let mut message = Vec::new();
+        input.write(mac, &mut message);
+        Algorithm::Md5.digest(&message)
+    }
+
+    fn mac_of(oui: [u8; 3], device: u32) -> [u8; 6] {
+        let d = device.to_be_bytes();
+        [oui[0], oui[1], oui[2], d[1], d[2], d[3]]
+    }
+
+    /// A filter that gives the MD5 kernel whole digests to run backwards.
+    fn whole(digests: &[Vec<u8>]) -> KeyFilter {
+        let keys = digests
+            .iter()
+            .map(|d| u32::from_be_bytes(d[..4].try_into().unwrap()));
+        KeyFilter::new(keys).with_whole(digests.iter().cloned())
+    }
+
+    /// The varying words of the kernel `scan` picks for `template`.
+    fn kernel_vary(template: &[u8; 64], layout: &Layout) -> u32 {
+        match Span::new(MD5, template, layout, 0).vary {
+            v @ (0b10 | 0b100 | 0b1000 | 0b11000) => v,
+            _ => 0xffff,
+        }
+    }
+
+    /// Runs `scan` on MD5, and counts the candidates that passed the early
+    /// comparison.
+    fn scan_md5(
+        template: &[u8; 64],
+        layout: &Layout,
+        devices: Range<u32>,
+        filter: &KeyFilter,
+    ) -> (Vec<u32>, usize) {
+        let before = EARLY_PASSES.with(|n| n.get());
+        let mut hits = Vec::new();
+        scan(Algo::Md5, template, layout, devices, filter, &mut hits);
+        (hits, EARLY_PASSES.with(|n| n.get()) - before)
+    }
+
+    #[test]
+    fn md5_run_backwards_finds_digests_planted_in_any_lane_of_any_call() {
+        if !available() {
+            return;
+        }
+        let oui = [0x60, 0x8b, 0x0e];
+        // Three middle bytes, 48 calls.
+        let devices = 0x2a_1200..0x2a_1500;
+        // The first candidate of the range (lane 0), a middle lane, the
+        // last lane of a call, lanes of the next middle byte, and the last
+        // candidate of the range (lane 15).
+        let planted = [
+            0x2a_1200, 0x2a_1207, 0x2a_121f, 0x2a_1300, 0x2a_13a5, 0x2a_14ff,
+        ];
+        for input in inputs() {
+            let layout = Layout::of(input);
+            let t = block(&Template::new(Algorithm::Md5, oui, input));
+            let digests: Vec<Vec<u8>> = planted
+                .iter()
+                .map(|&d| md5_of(input, &mac_of(oui, d)))
+                .collect();
+            // All at once.
+            let (hits, early) = scan_md5(&t, &layout, devices.clone(), &whole(&digests));
+            assert_eq!(hits, planted, "{input}");
+            assert_eq!(early, planted.len(), "{input}");
+            // One at a time.
+            for (&d, digest) in planted.iter().zip(&digests) {
+                let (hits, _) = scan_md5(
+                    &t,
+                    &layout,
+                    devices.clone(),
+                    &whole(std::slice::from_ref(digest)),
+                );
+                assert_eq!(hits, [d], "{input} {d:#x}");
+            }
+        }
+        // Raw bytes and colon-lower text take the layout-specific kernels.
+        let colon = Input::Text {
+            spelling: Spelling::Colon,
+            case: Case::Lower,
+        };
+        for (input, v) in [(Input::Raw, 0b10), (colon, 0b11000)] {
+            let t = block(&Template::new(Algorithm::Md5, oui, input));
+            assert_eq!(kernel_vary(&t, &Layout::of(input)), v, "{input}");
+        }
+    }
+
+    #[test]
+    fn md5_run_backwards_rejects_a_digest_that_differs_in_one_word() {
+        if !available() {
+            return;
+        }
+        let oui = [0x3c, 0x22, 0xfb];
+        let device = 0x5a_3339;
+        let devices = 0x5a_3300..0x5a_3400;
+        for input in inputs() {
+            let layout = Layout::of(input);
+            let t = block(&Template::new(Algorithm::Md5, oui, input));
+            let digest = md5_of(input, &mac_of(oui, device));
+            for word in 0..4 {
+                let mut near = digest.clone();
+                near[4 * word + 2] ^= 0x10;
+                let (hits, early) = scan_md5(
+                    &t,
+                    &layout,
+                    devices.clone(),
+                    &whole(std::slice::from_ref(&near)),
+                );
+                assert_eq!((hits, early), (vec![], 0), "{input}, word {word}");
+                if word > 0 {
+                    // The key alone lets it through: only the words
+                    // compared backwards tell it apart.
+                    let key = u32::from_be_bytes(near[..4].try_into().unwrap());
+                    let mut hits = Vec::new();
+                    scan(
+                        Algo::Md5,
+                        &t,
+                        &layout,
+                        devices.clone(),
+                        &KeyFilter::new([key]),
+                        &mut hits,
+                    );
+                    assert_eq!(hits, [device], "{input}, word {word}");
+                }
+            }
+        }
+    }
+
+    /// The new word of every MD5 step of `block`, forwards.
+    fn md5_steps(m: &[u32; 16]) -> [u32; 64] {
+        let iv = crate::kernel::MD5_IV;
+        let mut v = [0u32; 64];
+        let at = |v: &[u32; 64], i: usize, back: usize| match i.checked_sub(back) {
+            Some(j) => v[j],
+            // Before step 0: a, d, c, b = IV 0, 3, 2, 1.
+            None => iv[[0, 3, 2, 1][4 - (back - i)]],
+        };
+        for (i, &(w, s, k)) in MD5_STEPS.iter().enumerate() {
+            let (a, b, c, d) = (at(&v, i, 4), at(&v, i, 1), at(&v, i, 2), at(&v, i, 3));
+            let x = a
+                .wrapping_add(md5_f(i, b, c, d))
+                .wrapping_add(m[w])
+                .wrapping_add(k);
+            v[i] = b.wrapping_add(x.rotate_left(s));
+        }
+        v
+    }
+
+    #[test]
+    fn md5_run_backwards_checks_whole_what_passes_the_early_comparison() {
+        if !available() {
+            return;
+        }
+        let oui = [0x02, 0x7a, 0x11];
+        let device = 0x01_42c7;
+        let devices = 0x01_4200..0x01_4300;
+        for input in inputs() {
+            let layout = Layout::of(input);
+            let t = block(&Template::new(Algorithm::Md5, oui, input));
+            let meet = md5_meet_step(kernel_vary(&t, &layout));
+            let mut b = t;
+            layout.put_device(&mut b, device);
+            let m = words(MD5, &b);
+            let mut v = md5_steps(&m);
+            let iv = crate::kernel::MD5_IV;
+            let digest = |v: &[u32; 64]| {
+                [v[60], v[63], v[62], v[61]]
+                    .iter()
+                    .zip(iv)
+                    .map(|(x, i)| x.wrapping_add(i))
+                    .collect::<Vec<u32>>()
+            };
+            assert_eq!(digest(&v), crate::kernel::md5_state(&b), "{input}");
+            // The state after the compared step with one of its other words
+            // changed, run forwards: the digest it gives runs backwards to
+            // the same compared word, and differs.
+            v[meet - 1] ^= 1 << 13;
+            for i in meet + 1..64 {
+                let (w, s, k) = MD5_STEPS[i];
+                let x = v[i - 4]
+                    .wrapping_add(md5_f(i, v[i - 1], v[i - 2], v[i - 3]))
+                    .wrapping_add(m[w])
+                    .wrapping_add(k);
+                v[i] = v[i - 1].wrapping_add(x.rotate_left(s));
+            }
+            let fake: Vec<u8> = digest(&v).iter().flat_map(|w| w.to_le_bytes()).collect();
+            let real = md5_of(input, &mac_of(oui, device));
+            assert_ne!(fake, real);
+            let (hits, early) = scan_md5(
+                &t,
+                &layout,
+                devices.clone(),
+                &whole(std::slice::from_ref(&fake)),
+            );
+            assert_eq!(
+                early, 1,
+                "{input}: the forged digest passes the early comparison"
+            );
+            assert!(hits.is_empty(), "{input}: {hits:x?}");
+            // With the real digest too (the same backward value, so the
+            // lane passes once), only the real one is reported.
+            let (hits, early) = scan_md5(&t, &layout, devices.clone(), &whole(&[fake, real]));
+            assert_eq!((hits, early), (vec![device], 1), "{input}");
+        }
+    }
+
+    #[test]
+    fn md5_steps_after_the_last_varying_word_use_constant_words() {
+        // Raw bytes vary word 1 (last taken by step 55), bare text word 2
+        // (step 62), dot text word 3 (step 53), colon and dash text words
+        // 3 and 4 (step 60).
+        let layouts = [0b10, 0b100, 0b1000, 0b11000, 0xffff];
+        assert_eq!(layouts.map(md5_last_varying), [55, 62, 53, 60, 63]);
+        assert_eq!(layouts.map(md5_meet_step), [49, 56, 47, 54, 57]);
+        // Round 4 takes words 7 i mod 16: 8, 15, 6, 13, 4, 11, 2, 9 last.
+        let tail: Vec<usize> = MD5_STEPS[56..].iter().map(|s| s.0).collect();
+        assert_eq!(tail, [8, 15, 6, 13, 4, 11, 2, 9]);
     }
 }
