@@ -19,7 +19,7 @@ pub fn over_the_air(
     monitor: &str,
     channel: u8,
     rounds: u32,
-) -> anyhow::Result<u64> {
+) -> Result<u64, vitrine_radio::RadioError> {
     let mut injector = vitrine_radio::Injector::open(interface, monitor, channel)?;
     let frames = frames(registry, channel, rounds);
     let at = OffsetDateTime::now_utc();

@@ -4,6 +4,8 @@
 //! journal, in the daemon's memory and in what it publishes, in clear and in
 //! every common hashed form. See docs/audit.md.
 
+mod reverse_cli;
+
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -52,7 +54,7 @@ enum Command {
     Mqtt(MqttArgs),
     /// Recover MAC addresses from digests found on a device, by trying the
     /// allocated address space OUI by OUI. Hashing a MAC is not anonymization.
-    Reverse(vitrine_reverse::cli::ReverseArgs),
+    Reverse(reverse_cli::ReverseArgs),
     /// Make a canary registry: MAC addresses under real vendors' OUIs, drawn
     /// as often as each vendor is common, with random device parts, and SSIDs
     /// that read like ordinary network names, all from a seed kept only in
@@ -443,7 +445,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 "--threads {}: at most 1024 (0 uses every core)",
                 args.threads
             );
-            let all = vitrine_reverse::cli::run(args)?;
+            let all = reverse_cli::run(args)?;
             Ok(if all {
                 ExitCode::SUCCESS
             } else {

@@ -8,9 +8,9 @@
 //! - [`oui`]: the IEEE registry, most common vendors first.
 //! - [`target`]: digests found on a device, whole or truncated.
 //! - [`search`]: the exhaustive search, on every core.
-//! - [`cli`]: `vitrine-audit reverse`.
+//!
+//! The command line, `vitrine-audit reverse`, lives in the verifier's binary.
 
-pub mod cli;
 mod kernel;
 pub mod oui;
 pub mod search;

@@ -13,6 +13,7 @@ mod fuzz;
 mod package;
 mod payloads;
 mod render;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,6 +77,11 @@ enum Cmd {
         #[arg(long)]
         no_board: bool,
     },
+    /// The architecture invariants (docs/dependencies.md): no serde before
+    /// the summary, no anyhow, clap or printing in libraries, the verifier
+    /// apart from the daemon, every crate in the code map, unsafe only where
+    /// listed. Fails naming each broken one.
+    Tidy,
     /// Debian packages (vitrined, vitrine-audit) into target/debian/.
     Package {
         #[arg(long, default_value = "arm64", value_parser = ["arm64", "amd64"])]
@@ -203,6 +209,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Deps { .. } | Cmd::Doctor { .. } => unreachable!("handled above"),
         Cmd::FreshMachine { routines, all } => fresh::run(&root, &chosen(&routines, all)),
         Cmd::Test { no_board } => test(&root, !no_board),
+        Cmd::Tidy => tidy::run(&root),
         Cmd::Package { arch } => {
             for deb in package::packages(&root, &arch)? {
                 println!("{}", deb.display());
@@ -292,6 +299,8 @@ fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
     )?;
     eprintln!("xtask: advisories (Cargo.lock against crates/xtask/src/advisories.rs)");
     advisories::check(root)?;
+    eprintln!("xtask: tidy (architecture invariants, crates/xtask/src/tidy.rs)");
+    tidy::run(root)?;
     step("tests", cargo(&["test", "--workspace"]))?;
     unit_security(root)?;
     if with_board {

@@ -1,4 +1,5 @@
-//! `vitrine-audit reverse`: the arguments and the report.
+//! `vitrine-audit reverse`: the arguments and the report, over the search of
+//! `vitrine_reverse`.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -9,9 +10,9 @@ use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use serde_json::json;
 use vitrine_canary::Input;
 
-use crate::oui::{DEFAULT_PATH, OuiTable};
-use crate::search::{Options, Progress, Report, search};
-use crate::target::{Target, read_targets};
+use vitrine_reverse::oui::{DEFAULT_PATH, OuiTable};
+use vitrine_reverse::search::{Options, Progress, Report, search};
+use vitrine_reverse::target::{Target, read_targets};
 
 /// OUIs searched when `--top` is not given.
 pub const DEFAULT_TOP: usize = 100;
