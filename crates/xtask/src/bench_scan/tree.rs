@@ -1,33 +1,24 @@
-//! The canary-scan benchmark: `vitrine-audit scan` searching a mixed tree of
-//! at least 2 GB for 100 canaries in every encoding, next to `rg -F` over the
-//! same tree with the canaries' clear-text and hex forms only.
-//!
-//! The tree (text logs, JSON lines, binary blobs, SQLite databases, gzip and
-//! zstd files) is written once under `target/bench/scan-tree/` and reused.
-//! A few canaries are planted in known files and forms, so that each run
-//! checks that both tools found what they should: the clear and hex forms
-//! (both tools), and the binary, base64, truncated and compressed ones
-//! (`vitrine-audit` only).
+//! The tree the benchmark searches: text logs, JSON lines, binary blobs,
+//! SQLite databases, gzip and zstd files, written once from a fixed seed and
+//! reused while its recipe holds, with the benchmark's canaries planted in
+//! known files and forms.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use vitrine_canary::encoding::{DigestForm, Form, Truncation};
-use vitrine_canary::{Encoding, Registry, Scanner};
+use vitrine_canary::encoding::Form;
+use vitrine_canary::{Encoding, Registry};
 
 /// Bumped whenever the tree's recipe changes, so a cached tree is rebuilt.
 const RECIPE: u32 = 2;
 const SEED: u64 = 0x5ca9_2026;
-const RUNS: u32 = 3;
 /// Vendors' OUIs for the canaries, and for half of the unrelated MACs in
 /// the logs (a store's logs are full of the same few phone makers).
 const OUIS: [[u8; 3]; 6] = [
@@ -38,16 +29,16 @@ const OUIS: [[u8; 3]; 6] = [
     [0xa4, 0x83, 0xe7],
     [0xdc, 0xa6, 0x32],
 ];
-const MAC_CANARIES: usize = 95;
-const SSID_CANARIES: usize = 5;
+pub(super) const MAC_CANARIES: usize = 95;
+pub(super) const SSID_CANARIES: usize = 5;
 
 /// Where a canary is planted, in which form.
 #[derive(Debug, Clone, Copy)]
-struct Plant {
+pub(super) struct Plant {
     /// File under the tree.
-    file: &'static str,
+    pub(super) file: &'static str,
     /// Canary id in the registry.
-    canary: &'static str,
+    pub(super) canary: &'static str,
     /// Encoding name, as reports write it.
     encoding: &'static str,
     /// Hex digits kept of a truncated digest.
@@ -55,7 +46,7 @@ struct Plant {
 }
 
 impl Plant {
-    fn container(&self) -> Option<&'static str> {
+    pub(super) fn container(&self) -> Option<&'static str> {
         if self.file.ends_with(".gz") {
             Some("gzip")
         } else if self.file.ends_with(".zst") {
@@ -67,12 +58,12 @@ impl Plant {
 
     /// Whether `rg -F -f PATTERNS` (clear and whole hex forms, no
     /// decompression) can see it.
-    fn visible_to_rg(&self) -> bool {
+    pub(super) fn visible_to_rg(&self) -> bool {
         self.container().is_none() && self.truncate.is_none() && rg_form(self.encoding)
     }
 
     /// The encoding name the report gives the find.
-    fn reported(&self) -> String {
+    pub(super) fn reported(&self) -> String {
         match self.truncate {
             Some(n) => {
                 // As `vitrine-audit` counts a truncation: in hex digits,
@@ -99,7 +90,7 @@ fn rg_form(encoding: &str) -> bool {
         || (encoding.contains(")/hex-") && !encoding.starts_with("oui+"))
 }
 
-const PLANTS: &[Plant] = &[
+pub(super) const PLANTS: &[Plant] = &[
     // Seen by both tools.
     plant("text/app-0007.log", "mac-01", "clear(colon-lower)"),
     plant("text/app-0012.log", "mac-02", "clear(dash-upper)"),
@@ -156,261 +147,20 @@ const fn plant(file: &'static str, canary: &'static str, encoding: &'static str)
 
 /// What the cached tree holds.
 #[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
+pub(super) struct Manifest {
     recipe: u32,
-    bytes: u64,
-    files: u64,
+    pub(super) bytes: u64,
+    pub(super) files: u64,
     /// Kind to (files, bytes on disk).
-    kinds: BTreeMap<String, (u64, u64)>,
+    pub(super) kinds: BTreeMap<String, (u64, u64)>,
     /// Bytes inside the compressed files once decompressed.
-    decompressed: u64,
-}
-
-pub fn run(root: &Path, gb: f64) -> anyhow::Result<()> {
-    ensure!(gb > 0.0, "--gb must be positive");
-    let dir = root.join("target/bench");
-    let cache = dir.join("scan-tree");
-    std::fs::create_dir_all(&cache)?;
-    let mb = (gb * 1000.0).round().max(1.0) as u64;
-    let tree = cache.join(format!("{mb}mb"));
-    let registry_path = cache.join(format!("{mb}mb-canaries.json"));
-
-    let registry = canaries();
-    let manifest = ensure_tree(&tree, mb * 1_000_000, &registry)?;
-    registry.save(&registry_path)?;
-    let patterns_path = cache.join(format!("{mb}mb-patterns.txt"));
-    let patterns = rg_patterns(&registry);
-    std::fs::write(&patterns_path, patterns.join("\n") + "\n")?;
-    let ours = Scanner::new(&registry).pattern_count();
-    eprintln!(
-        "xtask: {} ({} files, {:.2} GB); {} canaries: {ours} forms for vitrine-audit, {} clear and hex patterns for rg",
-        tree.display(),
-        manifest.files,
-        manifest.bytes as f64 / 1e9,
-        registry.canaries.len(),
-        patterns.len()
-    );
-
-    super::step(
-        "build",
-        super::cargo(&["build", "--release", "-p", "vitrine-audit"]),
-    )?;
-    let audit = root.join("target/release/vitrine-audit");
-    let key = dir.join("scan-report-key");
-    let audit_cmd = |one_core: bool| {
-        let mut c = if one_core {
-            crate::bench::pinned(&audit)
-        } else {
-            Command::new(&audit)
-        };
-        c.arg("scan")
-            .arg(&tree)
-            .arg("--registry")
-            .arg(&registry_path)
-            .arg("--key")
-            .arg(&key);
-        c
-    };
-    let rg_cmd = |one_core: bool| {
-        let mut c = if one_core {
-            let mut c = crate::bench::pinned(Path::new("rg"));
-            c.arg("-j1");
-            c
-        } else {
-            Command::new("rg")
-        };
-        // The tree holds no hidden files, and a path given to rg is searched
-        // whatever the repository's ignore files say.
-        c.args(["-F", "-a", "-c", "-f"])
-            .arg(&patterns_path)
-            .arg(&tree);
-        c
-    };
-
-    // Warm the page cache, and check the finds. This run's report is kept,
-    // verified and rendered as a person would look at it.
-    let report_dir = dir.join("scan-report");
-    let _ = std::fs::remove_dir_all(&report_dir);
-    let started = Instant::now();
-    let out = audit_cmd(false)
-        .arg("--json")
-        .arg("--out")
-        .arg(&report_dir)
-        .stderr(Stdio::null())
-        .output()
-        .context("running vitrine-audit")?;
-    eprintln!(
-        "xtask: vitrine-audit, first run: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    check_audit_finds(&tree, &out.stdout, out.status.code())?;
-    let started = Instant::now();
-    let out = rg_cmd(false).output().context("running rg")?;
-    eprintln!(
-        "xtask: rg, first run: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    check_rg_finds(&tree, &out.stdout, out.status.code())?;
-
-    let mut rows = Vec::new();
-    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (one_core, cores) in [(false, all), (true, 1)] {
-        let t = best_of(|| audit_cmd(one_core), 1)?;
-        eprintln!("xtask: vitrine-audit, {cores} core(s): {:.2} s", t.secs);
-        rows.push(Row {
-            tool: "`vitrine-audit scan TREE --registry R --key K`",
-            cores,
-            patterns: ours,
-            encodings: "all: clear, raw, base64, hex (truncated too), binary and base64 digests, OUI-keeping; inside gzip and zstd",
-            timing: t,
-        });
-        let t = best_of(|| rg_cmd(one_core), 0)?;
-        eprintln!("xtask: rg, {cores} core(s): {:.2} s", t.secs);
-        rows.push(Row {
-            tool: if one_core {
-                "`rg -j1 -F -a -c -f PATTERNS TREE`"
-            } else {
-                "`rg -F -a -c -f PATTERNS TREE`"
-            },
-            cores,
-            patterns: patterns.len(),
-            encodings: "clear spellings and whole hex digests, as stored",
-            timing: t,
-        });
-    }
-
-    let (json, html) = newest_report(&report_dir)?;
-    let verified = Command::new(&audit)
-        .arg("verify-report")
-        .arg(&json)
-        .output()?;
-    ensure!(
-        verified.status.success(),
-        "the scan's report does not verify: {}",
-        String::from_utf8_lossy(&verified.stdout)
-    );
-    let png = dir.join("scan-report.png");
-    crate::render::render_png(&html, &png)?;
-    eprintln!(
-        "xtask: {}xtask: the report's page, rendered: {}",
-        String::from_utf8_lossy(&verified.stdout),
-        png.display()
-    );
-
-    let report = render(&tree, &manifest, &registry, &rows)?;
-    let path = dir.join("scan.md");
-    std::fs::write(&path, &report)?;
-    println!("{report}");
-    eprintln!("xtask: written to {}", path.display());
-    Ok(())
-}
-
-/// The JSON and HTML files of the one report in `dir`.
-fn newest_report(dir: &Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
-    let json = std::fs::read_dir(dir)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .with_context(|| format!("no report in {}", dir.display()))?;
-    let html = json.with_extension("html");
-    Ok((json, html))
-}
-
-struct Row {
-    tool: &'static str,
-    cores: usize,
-    patterns: usize,
-    encodings: &'static str,
-    timing: Timing,
-}
-
-fn render(
-    tree: &Path,
-    manifest: &Manifest,
-    registry: &Registry,
-    rows: &[Row],
-) -> anyhow::Result<String> {
-    let cpu = crate::bench::cpu_model();
-    let gb = manifest.bytes as f64 / 1e9;
-    let mut md = String::new();
-    writeln!(
-        md,
-        "Machine: {cpu}, {} cores; files in the page cache (each tool ran once \
-         before timing); best of {RUNS} runs; one core = `taskset -c 0`.\n",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    )?;
-    let kinds: Vec<String> = manifest
-        .kinds
-        .iter()
-        .map(|(k, (files, bytes))| format!("{k} {:.0} MB in {files} files", *bytes as f64 / 1e6))
-        .collect();
-    writeln!(
-        md,
-        "Tree `{}`: {:.2} GB in {} files: {}; {:.0} MB once decompressed. {} canaries \
-         ({MAC_CANARIES} MACs, {SSID_CANARIES} SSIDs); {} planted in known files and forms, \
-         found where planted by each tool that searches that form.\n",
-        tree.file_name().unwrap_or_default().to_string_lossy(),
-        gb,
-        manifest.files,
-        kinds.join(", "),
-        manifest.decompressed as f64 / 1e6,
-        registry.canaries.len(),
-        PLANTS.len(),
-    )?;
-    writeln!(
-        md,
-        "| tool | cores | patterns searched | encodings | seconds | GB/s | peak RSS |"
-    )?;
-    writeln!(md, "|---|---|---|---|---|---|---|")?;
-    for r in rows {
-        let rss = r
-            .timing
-            .rss_kib
-            .map_or(String::new(), |k| format!("{:.1} MB", k as f64 / 1024.0));
-        writeln!(
-            md,
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {rss} |",
-            r.tool,
-            r.cores,
-            crate::bench::thousands(r.patterns as u64),
-            r.encodings,
-            r.timing.secs,
-            gb / r.timing.secs
-        )?;
-    }
-    Ok(md)
+    pub(super) decompressed: u64,
 }
 
 /// The benchmark's canaries: always the same.
-fn canaries() -> Registry {
+pub(super) fn canaries() -> Registry {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     Registry::generate(MAC_CANARIES, SSID_CANARIES, &OUIS, &mut rng)
-}
-
-/// What rg is given: every clear spelling and every whole hex form, each
-/// once.
-fn rg_patterns(registry: &Registry) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for c in &registry.canaries {
-        for f in c.forms() {
-            let wanted = match f.encoding {
-                Encoding::Clear { .. } | Encoding::SsidClear | Encoding::SsidHex(_) => true,
-                Encoding::Digest { form, .. } | Encoding::SsidDigest { form, .. } => {
-                    matches!(form, DigestForm::Hex(_))
-                }
-                _ => false,
-            };
-            // An unpadded MAC counts only where no hex digit continues its
-            // one-digit octet; `rg -F` cannot say so and would report it
-            // inside other MACs of the tree.
-            let apart = matches!(f.truncatable, Truncation::Apart { .. });
-            if wanted && !apart && seen.insert(f.bytes.clone()) {
-                out.push(String::from_utf8(f.bytes).expect("clear and hex forms are text"));
-            }
-        }
-    }
-    out
 }
 
 fn form(registry: &Registry, plant: &Plant) -> anyhow::Result<Vec<u8>> {
@@ -428,134 +178,8 @@ fn form(registry: &Registry, plant: &Plant) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn check_audit_finds(tree: &Path, stdout: &[u8], code: Option<i32>) -> anyhow::Result<()> {
-    ensure!(
-        code == Some(1),
-        "vitrine-audit exited with {code:?}, expected 1 (canaries found)"
-    );
-    let v: serde_json::Value =
-        serde_json::from_slice(stdout).context("vitrine-audit --json output")?;
-    let checks = v["report"]["checks"]
-        .as_array()
-        .context("no checks in the report")?;
-    let mut got = BTreeSet::new();
-    for check in checks {
-        for f in check["findings"].as_array().into_iter().flatten() {
-            let e = &f["evidence"];
-            let path = e["path"].as_str().unwrap_or("");
-            let rel = Path::new(path)
-                .strip_prefix(tree)
-                .map_or(path.to_string(), |p| p.display().to_string());
-            got.insert((
-                check["id"].as_str().unwrap_or("").to_string(),
-                rel,
-                e["canary"].as_str().unwrap_or("").to_string(),
-                e["encoding"].as_str().unwrap_or("").to_string(),
-                e["container"].as_str().map(str::to_string),
-            ));
-        }
-    }
-    let expected: BTreeSet<_> = PLANTS
-        .iter()
-        .map(|p| {
-            (
-                "storage.canary".to_string(),
-                p.file.to_string(),
-                p.canary.to_string(),
-                p.reported(),
-                p.container().map(str::to_string),
-            )
-        })
-        .collect();
-    if got != expected {
-        bail!(
-            "vitrine-audit's finds differ from what was planted:\n  missed: {:?}\n  unexpected: {:?}",
-            expected.difference(&got).collect::<Vec<_>>(),
-            got.difference(&expected).collect::<Vec<_>>()
-        );
-    }
-    eprintln!(
-        "xtask: vitrine-audit found the {} planted canaries where they were planted",
-        PLANTS.len()
-    );
-    Ok(())
-}
-
-fn check_rg_finds(tree: &Path, stdout: &[u8], code: Option<i32>) -> anyhow::Result<()> {
-    ensure!(
-        code == Some(0),
-        "rg exited with {code:?}, expected 0 (matches)"
-    );
-    let mut got = BTreeMap::new();
-    for line in String::from_utf8_lossy(stdout).lines() {
-        let (path, count) = line.rsplit_once(':').context("rg -c line")?;
-        let rel = Path::new(path)
-            .strip_prefix(tree)
-            .map_or(path.to_string(), |p| p.display().to_string());
-        got.insert(rel, count.parse::<u64>().context("rg -c count")?);
-    }
-    let mut expected = BTreeMap::new();
-    for p in PLANTS.iter().filter(|p| p.visible_to_rg()) {
-        *expected.entry(p.file.to_string()).or_insert(0u64) += 1;
-    }
-    ensure!(
-        got == expected,
-        "rg's matching lines per file differ from what was planted: got {got:?}, expected {expected:?}"
-    );
-    eprintln!(
-        "xtask: rg found the {} planted clear and hex canaries",
-        expected.values().sum::<u64>()
-    );
-    Ok(())
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    secs: f64,
-    rss_kib: Option<u64>,
-}
-
-/// Best wall time of `RUNS` runs of `make()`, which must exit with
-/// `expected`; output is discarded. Peak RSS from `/usr/bin/time`.
-fn best_of(make: impl Fn() -> Command, expected: i32) -> anyhow::Result<Timing> {
-    let mut best = Timing {
-        secs: f64::INFINITY,
-        rss_kib: None,
-    };
-    let rss_file = std::env::temp_dir().join(format!("vitrine-bench-rss-{}", std::process::id()));
-    for _ in 0..RUNS {
-        let inner = make();
-        let mut cmd = Command::new("/usr/bin/time");
-        cmd.args(["-f", "%M", "-o"])
-            .arg(&rss_file)
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        let started = Instant::now();
-        let status = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .with_context(|| format!("{cmd:?}"))?;
-        let secs = started.elapsed().as_secs_f64();
-        if status.code() != Some(expected) {
-            bail!("{cmd:?} exited with {status}, expected {expected}");
-        }
-        let rss = std::fs::read_to_string(&rss_file)
-            .ok()
-            .and_then(|s| s.lines().last()?.trim().parse().ok());
-        if secs < best.secs {
-            best = Timing { secs, rss_kib: rss };
-        }
-    }
-    let _ = std::fs::remove_file(&rss_file);
-    Ok(best)
-}
-
-// ---------------------------------------------------------------------------
-// The tree.
-
 /// The tree at `dir`, written unless a complete one of this recipe is there.
-fn ensure_tree(dir: &Path, bytes: u64, registry: &Registry) -> anyhow::Result<Manifest> {
+pub(super) fn ensure_tree(dir: &Path, bytes: u64, registry: &Registry) -> anyhow::Result<Manifest> {
     let manifest_path = dir.with_extension("json");
     if dir.is_dir()
         && let Ok(text) = std::fs::read_to_string(&manifest_path)
