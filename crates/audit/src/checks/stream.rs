@@ -1124,7 +1124,7 @@ mod analyze_tests {
     }
 
     const STATUS: &[u8] =
-        br#"{"state":"online","version":"0.1.0","boot":"6f1c2a9e4b7d4e21","spool":{"held":0}}"#;
+        br#"{"state":"online","version":"0.1.0","boot":"6f1c2a9e4b7d4e21","spool":{"held":0,"acknowledged":3,"expired":0,"dropped_full":0,"quarantined":0}}"#;
 
     #[test]
     fn messages_that_are_not_summaries_fail_the_schema_check() {
@@ -1153,6 +1153,19 @@ mod analyze_tests {
         // The same JSON is fine from a vendor's stream, the garbage is not.
         let (results, _) = run(&reg, bad[1..].to_vec(), Expect::Json);
         assert_eq!(results["stream.schema"].findings.len(), 1);
+
+        // A status that is not the schema's (a counter missing) is no
+        // Vitrine status.
+        let partial = br#"{"state":"online","version":"0.1.0","boot":"b","spool":{"held":0}}"#;
+        let (results, _) = run(
+            &reg,
+            vec![
+                msg("vitrine/s/r/wifi", &good),
+                msg("vitrine/s/r/status", partial),
+            ],
+            Expect::Vitrine,
+        );
+        assert_eq!(results["stream.schema"].findings.len(), 1, "{results:?}");
     }
 
     use vitrine_publish::Codec;
