@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, FrameSource, Packet, PcapFile, SourceError, SourceNotes};
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, FrameSource, Packet, PcapFile, SourceError, SourceNotes};
 
 /// Counts what the reader hands out, checking each packet on the way.
 struct Checked {

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vitrine_aggregate::Observed;
-use vitrine_capture::{CaptureStage, LinkType};
+use vitrine_wifi_aggregate::Observed;
+use vitrine_wifi_capture::{CaptureStage, LinkType};
 use vitrine_dot11::{FrameKind, Malformed, parse, parse_captured};
 
 thread_local! {

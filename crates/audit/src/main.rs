@@ -848,12 +848,12 @@ fn inject(
     pcap: &std::path::Path,
     speed: f64,
 ) -> anyhow::Result<()> {
-    use vitrine_capture::{FrameSource, LinkType, PcapFile};
+    use vitrine_wifi_capture::{FrameSource, LinkType, PcapFile};
     let mut file = PcapFile::open(pcap)?;
     let mut injector = vitrine_radio::Injector::open(interface, monitor, channel)?;
     let mut paced;
     let source: &mut dyn FrameSource = if speed > 0.0 {
-        paced = vitrine_capture::Paced::new(&mut file, speed);
+        paced = vitrine_wifi_capture::Paced::new(&mut file, speed);
         &mut paced
     } else {
         &mut file

@@ -907,7 +907,7 @@ fn rig_summaries(reg: &Registry) -> Vec<vitrine_schema::Summary> {
         });
     }
     frames.sort_by_key(|f| f.ts_us);
-    let mut stage = vitrine_capture::CaptureStage::new(
+    let mut stage = vitrine_wifi_capture::CaptureStage::new(
         vitrine_privacy::RotationPolicy::default(),
         vitrine_privacy::IgnoreList::default(),
     );
@@ -915,7 +915,7 @@ fn rig_summaries(reg: &Registry) -> Vec<vitrine_schema::Summary> {
     let (_, result) = vitrined::run(
         &mut vitrined::demo::SimSource::new(frames),
         &mut stage,
-        vitrine_aggregate::Config::default(),
+        vitrine_wifi_aggregate::Config::default(),
         &mut |s| out.push(s),
     );
     result.unwrap();

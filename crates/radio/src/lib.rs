@@ -4,7 +4,7 @@
 //!
 //! Nothing here shells out: interfaces are created, brought up, tuned and
 //! removed over netlink ([`netlink`]). Frames leave this crate only as
-//! [`vitrine_capture::Packet`]s, straight into the capture stage.
+//! [`vitrine_wifi_capture::Packet`]s, straight into the capture stage.
 
 pub mod inject;
 pub mod live;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use vitrine_capture::{LinkType, Packet};
+use vitrine_wifi_capture::{LinkType, Packet};
 
 use crate::RadioError;
 use crate::netlink::{MonitorInterface, Netlink};

@@ -1,9 +1,9 @@
 //! The demo: simulated store traffic through the real pipeline.
 
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, FrameSource, LinkType, Packet, SourceError};
 use vitrine_schema::Summary;
 use vitrine_sim::{GroundTruth, SimConfig, SimFrame, Simulator};
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, FrameSource, LinkType, Packet, SourceError};
 
 /// Simulated frames as a frame source (the simulator writes radiotap).
 #[derive(Debug)]
@@ -359,7 +359,7 @@ pub fn simulate_live(
     std::thread::sleep(std::time::Duration::from_millis(300));
     let mut source = SimSource::new(frames);
     let mut paced =
-        vitrine_capture::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
+        vitrine_wifi_capture::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
     let mut summaries = Vec::new();
     let mut error = None;
     let (_, result) = crate::run(&mut paced, &mut stage, cfg, &mut |s| {

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, FrameSource, PcapFile};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_schema::Summary;
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, FrameSource, PcapFile};
 
 /// Replays a capture file into summaries.
 pub fn replay(pcap: &Path, cfg: Config, ignore: IgnoreList) -> anyhow::Result<Vec<Summary>> {

@@ -9,9 +9,9 @@ pub mod live;
 pub mod publishing;
 pub mod table;
 
-use vitrine_aggregate::{Aggregator, Config, Observation};
-use vitrine_capture::{CaptureStage, FrameSource, Packet, SourceError, SourceNotes};
 use vitrine_schema::Summary;
+use vitrine_wifi_aggregate::{Aggregator, Config, Observation};
+use vitrine_wifi_capture::{CaptureStage, FrameSource, Packet, SourceError, SourceNotes};
 use vitrine_window::clock::{ClockGuard, Timed};
 
 /// What a run went through, for the closing log line.

@@ -5,10 +5,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use vitrine_aggregate::Config;
-use vitrine_capture::CaptureStage;
 use vitrine_radio::{Event, EventSource};
 use vitrine_schema::Summary;
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::CaptureStage;
 
 use crate::{Pipeline, RunStats};
 

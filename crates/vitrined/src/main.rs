@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, FrameSource, Paced, PcapFile, SourceError};
 use vitrine_config::{ConfigError, Overrides, Settings};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_publish::Broker;
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, FrameSource, Paced, PcapFile, SourceError};
 use vitrined::publishing::Publishing;
 use vitrined::table::Format;
 

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, PcapFile};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_schema::Summary;
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, PcapFile};
 use vitrined::eval::{LAB_MACHINES, occupancy_mape};
 
 fn captures() -> PathBuf {

@@ -179,7 +179,7 @@ fn without_mosquitto_the_demo_embeds_a_broker() {
 
 #[test]
 fn one_set_of_defaults_the_configurations_are_the_aggregators() {
-    let aggregate = vitrine_aggregate::Config::default();
+    let aggregate = vitrine_wifi_aggregate::Config::default();
     let d = vitrine_config::Settings::load(None, &vitrine_config::Overrides::default()).unwrap();
     assert_eq!(aggregate.k, d.k);
     assert_eq!(aggregate.presence_rssi_dbm, d.presence_rssi_dbm);

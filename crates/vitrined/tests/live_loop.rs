@@ -6,11 +6,11 @@
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, LinkType, Packet};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_radio::{Event, EventSource, RadioError};
 use vitrine_schema::Summary;
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, LinkType, Packet};
 use vitrined::live::{Supervisor, run_live};
 
 enum Step {

@@ -9,12 +9,12 @@
 use std::time::Duration;
 
 use serde_json::json;
-use vitrine_aggregate::{Aggregator, Config};
-use vitrine_capture::{CaptureStage, FrameSource, PcapFile};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_publish::{Codec, SpoolPolicy};
 use vitrine_schema::{Section, Summary};
 use vitrine_testkit::{Broker, capture, distinct_payloads};
+use vitrine_wifi_aggregate::{Aggregator, Config};
+use vitrine_wifi_capture::{CaptureStage, FrameSource, PcapFile};
 use vitrine_window::{Observe, Sensor, Suppressor, Window};
 
 /// A made-up people counter (a camera, say): each observation is the number

@@ -1,9 +1,9 @@
 //! The pipeline against the store simulator's ground truth.
 
-use vitrine_aggregate::Config;
-use vitrine_capture::CaptureStage;
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_sim::{SimConfig, Simulator};
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::CaptureStage;
 use vitrined::demo::{SimSource, estimate_error, visitors_by_window};
 
 fn stage() -> CaptureStage {

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vitrine_aggregate::Config;
-use vitrine_capture::{CaptureStage, PcapFile};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_schema::Summary;
 use vitrine_sim::{SimConfig, SimFrame, Simulator};
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::{CaptureStage, PcapFile};
 use vitrined::RunStats;
 
 /// One window of a week: a whole capture in one summary.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use vitrine_capture::{FrameSource, PcapFile};
+use vitrine_wifi_capture::{FrameSource, PcapFile};
 
 /// Nightly, cargo-fuzz, a C++ compiler and editcap (for the whole-file
 /// seeds) come from the dependency step (`Routine::Fuzz`).

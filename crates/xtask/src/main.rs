@@ -403,7 +403,7 @@ fn occupancy(root: &Path) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|");
     for thr in [-128i8, -90, -85, -80, -75, -70] {
-        let cfg = vitrine_aggregate::Config {
+        let cfg = vitrine_wifi_aggregate::Config {
             window_s: 300,
             presence_rssi_dbm: thr,
             ..Default::default()

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use vitrine_aggregate::Config;
-use vitrine_capture::CaptureStage;
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_publish::{Codec, Envelope};
 use vitrine_sim::{SimConfig, Simulator};
+use vitrine_wifi_aggregate::Config;
+use vitrine_wifi_capture::CaptureStage;
 use vitrined::demo::SimSource;
 
 /// Envelopes of simulated summaries (60 s windows) as they would be published.

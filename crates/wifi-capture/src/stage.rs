@@ -1,8 +1,8 @@
 //! The capture stage: parse, ignore, pseudonymize. Raw identifiers end here.
 
-use vitrine_aggregate::{Observation, Observed, ProbeObservation};
 use vitrine_dot11::{Element, Frame, Radio, element_id};
 use vitrine_privacy::{Fingerprint, IgnoreList, Pseudonymizer, RotationPolicy};
+use vitrine_wifi_aggregate::{Observation, Observed, ProbeObservation};
 
 /// How the 802.11 frame is framed in the capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! The capture stage: what crosses it, and how pseudonyms behave over epochs.
 
-use vitrine_aggregate::{Observed, ProbeObservation};
-use vitrine_capture::{CaptureStage, LinkType};
 use vitrine_dot11::{Band, Channel, FrameKind, Malformed};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
+use vitrine_wifi_aggregate::{Observed, ProbeObservation};
+use vitrine_wifi_capture::{CaptureStage, LinkType};
 
 fn probe(sa: [u8; 6], ssid: &[u8]) -> Vec<u8> {
     let mut p = vec![

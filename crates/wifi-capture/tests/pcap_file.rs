@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use vitrine_capture::{FrameSource, LinkType, PcapFile, SourceError};
+use vitrine_wifi_capture::{FrameSource, LinkType, PcapFile, SourceError};
 
 fn pcap(link: u32, packets: &[(u32, u32, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
