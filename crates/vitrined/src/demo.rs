@@ -312,11 +312,33 @@ impl Drop for LocalBroker {
     }
 }
 
+/// Why the demo with a broker failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("publishing the demo's summaries to {url}")]
+    Publishing {
+        url: String,
+        #[source]
+        source: crate::publishing::PublishingError,
+    },
+    /// The summaries read back from the broker could not be written out.
+    #[error("showing the summaries read back from {url}")]
+    Show {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the demo with a broker ran: the summaries, the ground truth, and
+/// how many summaries and payload bytes were published.
+pub type LiveRun = (Vec<Summary>, GroundTruth, (u64, u64));
+
 /// The demo with a broker: simulated traffic at an accelerated clock (the
 /// whole simulation in `seconds`), published through the spool,
-/// read back from the broker and printed as it arrives. Returns the
-/// summaries, the ground truth, and how many summaries and payload bytes
-/// were published.
+/// read back from the broker and written to `out` as it arrives.
+// Each argument is a setting of the demo's command line.
+#[allow(clippy::too_many_arguments)]
 pub fn simulate_live(
     sim: SimConfig,
     cfg: Config,
@@ -325,26 +347,40 @@ pub fn simulate_live(
     spool: &std::path::Path,
     format: crate::table::Format,
     seconds: f64,
-) -> anyhow::Result<(Vec<Summary>, GroundTruth, (u64, u64))> {
-    use std::sync::Arc;
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<LiveRun, DemoError> {
     use std::sync::atomic::{AtomicU64, Ordering};
     use vitrine_publish::consume::{Received, subscribe};
 
+    let publishing_error = |source| DemoError::Publishing {
+        url: url.to_owned(),
+        source,
+    };
     let duration_s = f64::from(sim.duration_s);
     let (frames, truth) = Simulator::new(sim).run();
-    let broker = crate::publishing::new_broker(url, "demo-store", "rig-1")?;
-    let mut publishing = crate::publishing::Publishing::start(broker, spool, Default::default())?;
-    // Published so far, and how many the consumer has shown.
-    let expected = Arc::new(AtomicU64::new(u64::MAX));
-    let consumer = {
-        let expected = expected.clone();
-        let broker = publishing.broker().clone();
-        std::thread::spawn(move || {
+    let broker =
+        crate::publishing::new_broker(url, "demo-store", "rig-1").map_err(publishing_error)?;
+    let mut publishing = crate::publishing::Publishing::start(broker, spool, Default::default())
+        .map_err(publishing_error)?;
+    // How many summaries the viewer shows before it stops: known at the end.
+    let expected = AtomicU64::new(u64::MAX);
+    let broker = publishing.broker().clone();
+    std::thread::scope(|scope| {
+        // Scoped, so that the viewer writes to the caller's `out`.
+        let consumer = scope.spawn(|| {
             let mut shown = 0u64;
+            // The first write error; the viewer keeps reading to the end
+            // but writes no more.
+            let mut failed = None;
             let topic = broker.topic("wifi");
             let _ = subscribe(&broker.broker, "vitrine-demo-viewer", &topic, |r| {
                 if let Received::Summary { envelope, .. } = r {
-                    print!("{}", crate::table::render(&envelope.summary, shown, format));
+                    if failed.is_none() {
+                        let row = crate::table::render(&envelope.summary, shown, format);
+                        if let Err(e) = out.write_all(row.as_bytes()).and_then(|()| out.flush()) {
+                            failed = Some(e);
+                        }
+                    }
                     shown += 1;
                 }
                 if shown >= expected.load(Ordering::SeqCst) {
@@ -353,29 +389,43 @@ pub fn simulate_live(
                     std::ops::ControlFlow::Continue(())
                 }
             });
-        })
-    };
-    // Let the viewer subscribe before the first window closes.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let mut source = SimSource::new(frames);
-    let mut paced =
-        vitrine_wifi_capture::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
-    let mut summaries = Vec::new();
-    let mut error = None;
-    let (_, result) = crate::run(&mut paced, &mut stage, cfg, &mut |s| {
-        if let Err(e) = publishing.push(s.clone()) {
-            error.get_or_insert(e);
+            failed
+        });
+        // Let the viewer subscribe before the first window closes.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut source = SimSource::new(frames);
+        let mut paced =
+            vitrine_wifi_capture::Paced::new(&mut source, (duration_s / seconds.max(0.1)).max(1.0));
+        let mut summaries = Vec::new();
+        let mut error = None;
+        let (_, result) = crate::run(&mut paced, &mut stage, cfg, &mut |s| {
+            if let Err(e) = publishing.push(s.clone()) {
+                error.get_or_insert(e);
+            }
+            summaries.push(s);
+        });
+        result.expect("an in-memory source cannot fail");
+        let published = match error {
+            Some(e) => Err(publishing_error(e)),
+            None => {
+                let bytes = publishing.bytes;
+                publishing.finish(std::time::Duration::from_secs(10));
+                Ok(bytes)
+            }
+        };
+        // The viewer stops once it has shown every summary published (at
+        // its next idle moment after an error).
+        let count = summaries.len() as u64;
+        expected.store(if published.is_ok() { count } else { 0 }, Ordering::SeqCst);
+        // A viewer that panicked has shown what it could, as before.
+        let failed = consumer.join().unwrap_or_default();
+        let bytes = published?;
+        if let Some(source) = failed {
+            return Err(DemoError::Show {
+                url: url.to_owned(),
+                source,
+            });
         }
-        summaries.push(s);
-    });
-    result.expect("an in-memory source cannot fail");
-    if let Some(e) = error {
-        return Err(e);
-    }
-    let bytes = publishing.bytes;
-    publishing.finish(std::time::Duration::from_secs(10));
-    expected.store(summaries.len() as u64, Ordering::SeqCst);
-    let _ = consumer.join();
-    let count = summaries.len() as u64;
-    Ok((summaries, truth, (count, bytes)))
+        Ok((summaries, truth, (count, bytes)))
+    })
 }

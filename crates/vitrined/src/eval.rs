@@ -1,15 +1,39 @@
 //! Accuracy of the device estimate against labelled captures.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_schema::Summary;
 use vitrine_wifi_aggregate::Config;
-use vitrine_wifi_capture::{CaptureStage, FrameSource, PcapFile};
+use vitrine_wifi_capture::{CaptureStage, FrameSource, PcapFile, SourceError};
+
+/// Why the accuracy could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A capture could not be read (the error names the file).
+    #[error(transparent)]
+    Capture(#[from] SourceError),
+    #[error("reading {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: no column {column}", path.display())]
+    NoColumn { path: PathBuf, column: &'static str },
+    #[error("{}:{line}: column {column}: {value:?} is not a number", path.display())]
+    Number {
+        path: PathBuf,
+        line: usize,
+        column: &'static str,
+        value: String,
+    },
+    #[error("{}: a summary's window_start {value:?} is not an RFC 3339 time", pcap.display())]
+    WindowStart { pcap: PathBuf, value: String },
+}
 
 /// Replays a capture file into summaries.
-pub fn replay(pcap: &Path, cfg: Config, ignore: IgnoreList) -> anyhow::Result<Vec<Summary>> {
+pub fn replay(pcap: &Path, cfg: Config, ignore: IgnoreList) -> Result<Vec<Summary>, SourceError> {
     let mut stage = CaptureStage::new(RotationPolicy::default(), ignore);
     let mut source = PcapFile::open(pcap)?;
     let mut out = Vec::new();
@@ -26,7 +50,7 @@ pub const LAB_MACHINES: &str = "dc:fb:48:68:be:e4\ndc:fb:48:8c:71:fc\ndc:fb:48:2
 /// Median absolute percentage error of `devices.estimated` (and of the naive
 /// distinct-MAC count) against the lab's occupancy, over 5-minute windows
 /// with people present, the way `../shared/tools/occupancy_eval.py` defines it.
-pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usize)> {
+pub fn occupancy_mape(dir: &Path, cfg: Config) -> Result<(f64, f64, usize), EvalError> {
     let ignore = IgnoreList::parse(LAB_MACHINES).expect("the list is valid");
     let mut est_err = Vec::new();
     let mut naive_err = Vec::new();
@@ -37,8 +61,10 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
     ] {
         let pcap = dir.join(format!("{day}_anonymized.pcap"));
         let csv_path = dir.join(format!("{day}_ver-99.csv"));
-        let csv = std::fs::read_to_string(&csv_path)
-            .with_context(|| format!("reading {}", csv_path.display()))?;
+        let csv = std::fs::read_to_string(&csv_path).map_err(|source| EvalError::Read {
+            path: csv_path.clone(),
+            source,
+        })?;
         // Packet index -> capture time.
         let mut times = Vec::new();
         let mut src = PcapFile::open(&pcap)?;
@@ -47,26 +73,44 @@ pub fn occupancy_mape(dir: &Path, cfg: Config) -> anyhow::Result<(f64, f64, usiz
         }
         let mut lines = csv.lines();
         let header: Vec<_> = lines.next().unwrap_or_default().split(';').collect();
-        let col = |name: &str| {
+        let col = |column: &'static str| {
             header
                 .iter()
-                .position(|h| *h == name)
-                .with_context(|| format!("{}: no column {name}", csv_path.display()))
+                .position(|h| *h == column)
+                .map(|at| (column, at))
+                .ok_or_else(|| EvalError::NoColumn {
+                    path: csv_path.clone(),
+                    column,
+                })
         };
         let (src_col, idx_col, occ_col) = (col("src")?, col("idx")?, col("occupancy")?);
         let mut occ_at = Vec::new();
-        for line in lines {
-            let f: Vec<_> = line.split(';').collect();
-            if LAB_MACHINES.contains(f[src_col]) || f[occ_col].is_empty() {
+        // The header is line 1.
+        for (line, text) in (2..).zip(lines) {
+            let f: Vec<_> = text.split(';').collect();
+            // Fields past the end of a short line read as empty.
+            let field = |(_, at): (&str, usize)| f.get(at).copied().unwrap_or_default();
+            let number = |col: (&'static str, usize)| EvalError::Number {
+                path: csv_path.clone(),
+                line,
+                column: col.0,
+                value: field(col).to_owned(),
+            };
+            if LAB_MACHINES.contains(field(src_col)) || field(occ_col).is_empty() {
                 continue;
             }
-            let idx: usize = f[idx_col].parse()?;
+            let idx: usize = field(idx_col).parse().map_err(|_| number(idx_col))?;
             if let Some(&t) = times.get(idx) {
-                occ_at.push((t, f[occ_col].parse::<f64>()?));
+                let occupancy: f64 = field(occ_col).parse().map_err(|_| number(occ_col))?;
+                occ_at.push((t, occupancy));
             }
         }
         for s in replay(&pcap, cfg, ignore.clone())? {
-            let start = crate::demo::time_of(&s.window_start).context("window_start")? * 1_000_000;
+            let start =
+                crate::demo::time_of(&s.window_start).ok_or_else(|| EvalError::WindowStart {
+                    pcap: pcap.clone(),
+                    value: s.window_start.clone(),
+                })? * 1_000_000;
             let end = start + i64::from(s.window_s) * 1_000_000;
             let mut occ: Vec<f64> = occ_at
                 .iter()

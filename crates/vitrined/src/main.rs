@@ -13,7 +13,6 @@ use vitrine_publish::Broker;
 use vitrine_wifi_aggregate::Config;
 use vitrine_wifi_capture::{CaptureStage, FrameSource, Paced, PcapFile, SourceError};
 use vitrined::publishing::Publishing;
-use vitrined::table::Format;
 
 use vitrine_schema::Summary;
 
@@ -206,6 +205,24 @@ fn arrivals_per_hour(text: &str) -> Result<f64, String> {
 
 fn demo_seconds(text: &str) -> Result<f64, String> {
     vitrine_config::rules::finite_in(text, 0.1..=86_400.0)
+}
+
+/// How summaries are printed (`--format`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// One JSON summary per line (docs/schema.md).
+    Jsonl,
+    /// A readable table, its header repeated every 40 rows.
+    Table,
+}
+
+impl From<Format> for vitrined::table::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Jsonl => vitrined::table::Format::Jsonl,
+            Format::Table => vitrined::table::Format::Table,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -410,7 +427,7 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             );
             out.finish().context("writing summaries")?;
             if let Some(e) = spool_error {
-                return Err(e.context("spooling a summary"));
+                return Err(e.into());
             }
             if let Some(p) = publisher {
                 p.finish(Duration::from_secs(publish.drain_timeout));
@@ -492,8 +509,9 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
                         opts.stage(&settings)?,
                         &b.url(),
                         &work.join("spool"),
-                        format,
+                        format.into(),
                         seconds,
+                        &mut std::io::stdout(),
                     )?;
                     (s, t, Some(p))
                 }
@@ -583,7 +601,8 @@ fn live(
             if let Some(p) = publisher.as_mut()
                 && let Err(e) = p.push(s)
             {
-                tracing::error!(error = %e, "could not spool a summary");
+                let e = anyhow::Error::from(e);
+                tracing::error!(error = %format_args!("{e:#}"), "could not spool a summary");
                 spool_error.get_or_insert(e);
             }
         },
@@ -611,7 +630,7 @@ fn live(
         "live capture stopped"
     );
     match spool_error {
-        Some(e) => Err(e.context("spooling a summary")),
+        Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
     }
 }
@@ -675,7 +694,7 @@ impl Output {
         // Stdout closed (e.g. piped into `head`) is not worth a panic.
         let _ = self
             .out
-            .write_all(vitrined::table::render(s, self.rows, self.format).as_bytes());
+            .write_all(vitrined::table::render(s, self.rows, self.format.into()).as_bytes());
         self.rows += 1;
     }
 

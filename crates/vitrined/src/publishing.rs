@@ -4,8 +4,39 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use vitrine_publish::{BrokerConfig, Codec, Envelope, Publisher, Spool, SpoolPolicy, SpoolStats};
+use vitrine_publish::{
+    BrokerConfig, Codec, Envelope, Publisher, Spool, SpoolError, SpoolPolicy, SpoolStats,
+};
 use vitrine_schema::Summary;
+
+/// Why summaries cannot be published or spooled.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishingError {
+    /// The broker URL is not one the daemon can connect to.
+    #[error("broker URL {url:?}")]
+    BrokerUrl {
+        url: String,
+        // Boxed: the error is large, and rare.
+        #[source]
+        source: Box<vitrine_config::ConfigError>,
+    },
+    /// The site or rig id cannot name topics.
+    #[error("broker {url}: {message}")]
+    Ids { url: String, message: String },
+    /// The spool folder cannot be opened or created.
+    #[error("opening the spool")]
+    OpenSpool(#[source] SpoolError),
+    /// The publisher refused the broker's settings.
+    #[error("publishing to {url}: {message}")]
+    Publisher { url: String, message: String },
+    /// A summary could not be written to the spool.
+    #[error("spooling a summary for {topic}")]
+    Push {
+        topic: String,
+        #[source]
+        source: SpoolError,
+    },
+}
 
 /// Summaries on their way to the broker.
 #[derive(Debug)]
@@ -27,8 +58,8 @@ impl Publishing {
         broker: BrokerConfig,
         spool_dir: &Path,
         policy: SpoolPolicy,
-    ) -> anyhow::Result<Self> {
-        let spool = Spool::open(spool_dir, policy)?;
+    ) -> Result<Self, PublishingError> {
+        let spool = Spool::open(spool_dir, policy).map_err(PublishingError::OpenSpool)?;
         let spooled = spool.len();
         if spooled > 0 {
             tracing::info!(
@@ -39,7 +70,10 @@ impl Publishing {
         let spool = Arc::new(Mutex::new(spool));
         let codec = Codec::shipped();
         let publisher = Publisher::start(&broker, spool.clone(), codec.dictionary().to_vec())
-            .map_err(anyhow::Error::msg)?;
+            .map_err(|message| PublishingError::Publisher {
+                url: broker.broker.url.clone(),
+                message,
+            })?;
         Ok(Publishing {
             broker,
             spool,
@@ -55,7 +89,7 @@ impl Publishing {
     }
 
     /// Spools a summary durably and wakes the publisher.
-    pub fn push(&mut self, summary: Summary) -> anyhow::Result<()> {
+    pub fn push(&mut self, summary: Summary) -> Result<(), PublishingError> {
         let envelope = Envelope {
             site: self.broker.site.clone(),
             rig: self.broker.rig.clone(),
@@ -69,9 +103,12 @@ impl Publishing {
         let now_s = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let topic = self.broker.topic("wifi");
         let mut spool = self.spool.lock().expect("spool lock");
-        spool.enforce_retention(now_s)?;
-        spool.push(now_s, &self.broker.topic("wifi"), &payload)?;
+        spool
+            .enforce_retention(now_s)
+            .and_then(|()| spool.push(now_s, &topic, &payload))
+            .map_err(|source| PublishingError::Push { topic, source })?;
         drop(spool);
         self.publisher.notify();
         Ok(())
@@ -105,7 +142,16 @@ impl Publishing {
 }
 
 /// A broker configuration for this run, with a fresh boot id.
-pub fn new_broker(url: &str, site: &str, rig: &str) -> anyhow::Result<BrokerConfig> {
-    let broker = vitrine_publish::Broker::from_url(url)?;
-    BrokerConfig::new(broker, site, rig, &vitrine_privacy::random_id()).map_err(anyhow::Error::msg)
+pub fn new_broker(url: &str, site: &str, rig: &str) -> Result<BrokerConfig, PublishingError> {
+    let broker =
+        vitrine_publish::Broker::from_url(url).map_err(|source| PublishingError::BrokerUrl {
+            url: url.to_owned(),
+            source: Box::new(source),
+        })?;
+    BrokerConfig::new(broker, site, rig, &vitrine_privacy::random_id()).map_err(|message| {
+        PublishingError::Ids {
+            url: url.to_owned(),
+            message,
+        }
+    })
 }

@@ -4,8 +4,8 @@
 use vitrine_schema::Summary;
 use vitrine_schema::table::{header, row};
 
-/// How summaries are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How summaries are printed (the binary's `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// One JSON summary per line (docs/schema.md).
     Jsonl,
