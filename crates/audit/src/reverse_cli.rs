@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
@@ -13,6 +14,8 @@ use vitrine_canary::Input;
 use vitrine_reverse::oui::{DEFAULT_PATH, OuiTable};
 use vitrine_reverse::search::{Options, Progress, Report, search};
 use vitrine_reverse::target::{Target, read_targets};
+
+use crate::inputs::{MAX_INPUT_BYTES, MAX_REGISTRY_BYTES, input_file};
 
 /// OUIs searched when `--top` is not given.
 pub const DEFAULT_TOP: usize = 100;
@@ -90,7 +93,26 @@ fn parse_input(text: &str) -> Result<Input, String> {
 
 /// Runs the search and prints its report on stdout; true when every digest
 /// was reversed.
-pub fn run(args: ReverseArgs) -> anyhow::Result<bool> {
+/// The subcommand: its input files checked for size, then [`run`]; exit
+/// status 0 when every digest was reversed, 1 when some were not.
+pub fn command(args: ReverseArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.file {
+        input_file(file, "digest file", MAX_INPUT_BYTES)?;
+    }
+    input_file(&args.oui_file, "OUI registry", MAX_REGISTRY_BYTES)?;
+    anyhow::ensure!(
+        args.threads <= 1024,
+        "--threads {}: at most 1024 (0 uses every core)",
+        args.threads
+    );
+    Ok(if run(args)? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run(args: ReverseArgs) -> anyhow::Result<bool> {
     let mut targets = Vec::new();
     for d in &args.digests {
         targets.push(Target::parse(d)?);

@@ -1,0 +1,359 @@
+//! The command line: the subcommands, their options and the parsers that
+//! check each value (by the rules of the rig's configuration where the value
+//! is one of its keys).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vitrine_publish::Broker;
+
+use crate::reverse_cli;
+
+/// Prove on a sensing device that raw identifiers are not kept or published.
+///
+/// Exit status of the audits (self, scan, mqtt): 0 when every check passed,
+/// 1 when anything was found, 3 when nothing was found but some checks could
+/// not run; 2 for usage errors.
+#[derive(Debug, Parser)]
+#[command(name = "vitrine-audit", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The rig audits itself (run by vitrine-audit.timer): fresh canaries go
+    /// out over the air from a second adapter, the stream is watched, then
+    /// storage, the journal, the daemon's memory and confinement, swap and
+    /// the stream are checked. The signed report goes to the state
+    /// directory (/var/lib/vitrine-audit/reports).
+    #[command(name = "self")]
+    SelfAudit(SelfArgs),
+    /// Search a vendor's file tree or mounted image for the canaries of a
+    /// registry (in every encoding, inside compressed files too), camera
+    /// images, data past retention and key material.
+    Scan(ScanArgs),
+    /// Watch a device's MQTT stream for the length of the audit: schema,
+    /// k-anonymity, canaries, per-device identifiers, linking across a key
+    /// rotation.
+    Mqtt(MqttArgs),
+    /// Recover MAC addresses from digests found on a device, by trying the
+    /// allocated address space OUI by OUI. Hashing a MAC is not anonymization.
+    Reverse(reverse_cli::ReverseArgs),
+    /// Make a canary registry: MAC addresses under real vendors' OUIs, drawn
+    /// as often as each vendor is common, with random device parts, and SSIDs
+    /// that read like ordinary network names, all from a seed kept only in
+    /// the registry, so that a device cannot filter them out. Keep the
+    /// registry off the device under audit.
+    Canaries {
+        /// MAC canaries (0 to 1000).
+        #[arg(long, default_value_t = 8, value_parser = count_in(0, 1000))]
+        macs: usize,
+        /// SSID canaries (0 to 1000).
+        #[arg(long, default_value_t = 2, value_parser = count_in(0, 1000))]
+        ssids: usize,
+        /// Draw OUIs from the blocks of this many vendors, those with the
+        /// most blocks in the registry, each vendor as often as it has
+        /// blocks (at least 1).
+        #[arg(long, default_value_t = 100, value_parser = count_in(1, u64::MAX))]
+        top: usize,
+        /// The IEEE OUI registry (Debian package ieee-data).
+        #[arg(long, value_name = "FILE", default_value = vitrine_reverse::oui::DEFAULT_PATH)]
+        oui_file: PathBuf,
+        /// Where to write the registry (JSON).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Send a registry's canaries over the air as probe requests, from a
+    /// second adapter, and note when in the registry.
+    Emit {
+        #[arg(long, value_name = "FILE")]
+        registry: PathBuf,
+        #[command(flatten)]
+        radio: RadioArgs,
+    },
+    /// Check a report's signature; with --public-key, also that it was signed
+    /// by that device. Prints the verdict and the signer's fingerprint.
+    VerifyReport {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The expected signer (base64 ed25519 public key).
+        #[arg(long, value_name = "BASE64")]
+        public_key: Option<String>,
+    },
+    /// Render a signed report (JSON) as its HTML page, after checking the
+    /// signature.
+    Report {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The HTML page to write.
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
+    },
+    /// Subscribe to a broker and print the summaries rigs publish, decoded
+    /// (zstd with the dictionary each payload names) and without the
+    /// duplicates MQTT QoS 1 allows.
+    Tail {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Topic filter.
+        #[arg(long, default_value = "vitrine/+/+/wifi", value_parser = topic_filter)]
+        topic: String,
+        /// `table` for people, `jsonl` for programs (one envelope per line).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Stop after this many summaries (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+    },
+    /// Transmit the 802.11 frames of a capture file over the air, from a
+    /// monitor interface created on a second adapter (never the rig's own),
+    /// paced by the capture's timestamps. For over-the-air tests and
+    /// canaries. Needs CAP_NET_ADMIN and CAP_NET_RAW. Prints one JSON line:
+    /// frames sent and skipped, and seconds taken.
+    Inject {
+        /// The injecting adapter's interface, e.g. wlan2.
+        #[arg(long, value_name = "IFACE", value_parser = interface_name)]
+        interface: String,
+        /// Name of the monitor interface to create (removed at the end).
+        #[arg(long, value_name = "IFACE", default_value = "vinj0", value_parser = interface_name)]
+        monitor: String,
+        /// Channel to transmit on.
+        #[arg(long, default_value_t = 6, value_parser = channel)]
+        channel: u8,
+        /// Frames to send: pcap or pcapng, radiotap or bare 802.11. Each
+        /// frame's own radiotap header (and FCS) is dropped.
+        #[arg(long, value_name = "FILE")]
+        pcap: std::path::PathBuf,
+        /// Pace: this many times the capture's own pace (0.001 to 1000000);
+        /// 0 sends as fast as the radio takes them.
+        #[arg(long, default_value_t = 1.0, value_parser = speed_factor)]
+        speed: f64,
+    },
+}
+
+/// The broker a consumer subscribes to, named with vitrined's options
+/// (docs/configuration.md, `[broker]`).
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// The broker, `mqtt://host[:port]` or `mqtts://host[:port]` (TLS, with
+    /// --tls-ca).
+    #[arg(long, value_name = "URL", value_parser = broker_url)]
+    pub broker: String,
+    /// The CA certificate (PEM) the broker's certificate is checked
+    /// against; needed for mqtts://.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate (PEM), for a broker that asks for one (with
+    /// --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM; readable by its owner only).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// User name for the broker.
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+    /// A file holding the password (its first line; readable by its owner
+    /// only). Never on the command line.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl BrokerArgs {
+    /// Checked by the rules of the configuration file's `[broker]`, and
+    /// its files read.
+    pub fn load(&self) -> anyhow::Result<Broker> {
+        let client = vitrine_config::BrokerClient::from_options(&vitrine_config::BrokerOptions {
+            url: self.broker.clone(),
+            ca_file: self.tls_ca.clone(),
+            cert_file: self.tls_cert.clone(),
+            key_file: self.tls_key.clone(),
+            username: self.username.clone(),
+            password_file: self.password_file.clone(),
+        })?;
+        Ok(Broker::load(&client)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RadioArgs {
+    /// The injecting adapter's interface (not the one the device captures on).
+    #[arg(long, value_name = "IFACE", value_parser = interface_name)]
+    pub interface: String,
+    /// Name of the monitor interface to create (removed at the end).
+    #[arg(long, value_name = "IFACE", default_value = "vcanary0", value_parser = interface_name)]
+    pub monitor: String,
+    /// Channel to transmit on: one the device listens on.
+    #[arg(long, default_value_t = 6, value_parser = channel)]
+    pub channel: u8,
+    /// Probe requests per canary (1 to 100).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+}
+
+/// Options every audit shares.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The policy to measure against (TOML, docs/configuration.md); the
+    /// honest defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Folder for the signed report (JSON) and its HTML page.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The report-signing key (32-byte seed, created on first use, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// The device audited, as the report should name it [default: host name].
+    #[arg(long, value_parser = non_empty)]
+    pub subject: Option<String>,
+    /// Also print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Trees to search (a vendor's root file system, a mounted image...).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The canaries emitted or planted (see `canaries` and `emit`).
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    /// Folders where the device keeps its data: files older than the
+    /// policy's retention there are findings.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Vec<PathBuf>,
+    /// A journal directory of the device (e.g. MOUNT/var/log/journal).
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// When scanning the running device: its tracking daemon's process
+    /// name; its memory and confinement, and the system's swap, are
+    /// checked too.
+    #[arg(long, value_name = "NAME", value_parser = non_empty)]
+    pub process: Option<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MqttArgs {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    /// Topic filters to watch (repeat for several).
+    #[arg(long, default_value = "#", value_parser = topic_filter)]
+    pub topic: Vec<String>,
+    /// The canaries emitted during the watch.
+    #[arg(long, value_name = "FILE")]
+    pub registry: PathBuf,
+    /// How long to watch, in seconds (1 to 604800, a week).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub duration: u64,
+    /// When the device claims its key or salt rotated (RFC 3339): values
+    /// seen before and after it are linkable.
+    #[arg(long, value_name = "TIME")]
+    pub rotation_at: Option<String>,
+    /// What the stream is: Vitrine summaries, or a vendor's JSON.
+    #[arg(long, value_enum, default_value_t = Expect::Json)]
+    pub expect: Expect,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SelfArgs {
+    /// The rig's configuration (broker, site, rig, spool).
+    #[arg(long, value_name = "FILE", default_value = "/etc/vitrine/vitrine.toml")]
+    pub config: PathBuf,
+    /// The second adapter canaries are sent from; without it canaries are
+    /// only searched for, not emitted.
+    #[arg(long, value_name = "IFACE", env = "VITRINE_AUDIT_INJECT", value_parser = interface_name)]
+    pub inject_interface: Option<String>,
+    /// Channel to send canaries on (one the rig listens on).
+    #[arg(long, default_value_t = 6, env = "VITRINE_AUDIT_CHANNEL", value_parser = channel)]
+    pub channel: u8,
+    /// Fresh MAC canaries per run, 1 to 64 (one SSID canary goes with them).
+    #[arg(long, default_value_t = 4, value_parser = count_in(1, 64))]
+    pub canaries: usize,
+    /// Seconds to watch the stream after emitting, 1 to 86400 [default: two
+    /// windows and a half].
+    #[arg(long, env = "VITRINE_AUDIT_WATCH", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub watch: Option<u64>,
+    /// Trees searched for canaries, images and keys.
+    #[arg(long, value_name = "DIR", default_values = ["/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/tmp", "/tmp", "/etc", "/home", "/root", "/srv", "/opt"])]
+    pub root: Vec<PathBuf>,
+    /// The daemon to check.
+    #[arg(long, default_value = "vitrined", value_parser = non_empty)]
+    pub process: String,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Expect {
+    Vitrine,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Jsonl,
+}
+
+/// A count between `min` and `max`.
+fn count_in(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..=max)
+}
+
+/// Interface names, by the rule of the rig's configuration file.
+fn interface_name(text: &str) -> Result<String, String> {
+    vitrine_config::rules::interface(text).map(|()| text.to_string())
+}
+
+/// A 2.4 or 5 GHz channel, by the rule of the rig's channel plans.
+fn channel(text: &str) -> Result<u8, String> {
+    let ch: u8 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a channel number"))?;
+    vitrine_config::rules::channel(&ch).map(|()| ch)
+}
+
+/// `inject --speed`: 0 (as fast as the radio goes), or a finite factor.
+fn speed_factor(text: &str) -> Result<f64, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(0.0);
+    }
+    vitrine_config::rules::finite_in(text, 0.001..=1_000_000.0)
+        .map_err(|e| format!("{e}, or 0 for as fast as possible"))
+}
+
+/// A broker URL, by the rule of the rig's configuration file.
+fn broker_url(text: &str) -> Result<String, String> {
+    vitrine_config::rules::broker_url(text).map(|()| text.to_string())
+}
+
+/// An MQTT topic filter: non-empty, `#` only last, wildcards whole levels.
+fn topic_filter(text: &str) -> Result<String, String> {
+    let levels: Vec<&str> = text.split('/').collect();
+    let ok = !text.is_empty()
+        && !text.contains('\0')
+        && levels.iter().enumerate().all(|(i, l)| {
+            (*l == "#" && i == levels.len() - 1) || *l == "+" || !l.contains(['#', '+'])
+        });
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err("must be an MQTT topic filter: levels split by /, + for one level, # last".into())
+    }
+}
+
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
