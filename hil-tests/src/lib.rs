@@ -181,14 +181,22 @@ impl Rig {
     }
 
     /// Replaces the daemon's configuration and restarts it; waits until its
-    /// capture runs.
-    pub fn configure(&self, toml: &str) {
-        let out = self.sh_with_input("cat > /etc/vitrine/vitrine.toml", toml.as_bytes());
+    /// capture runs. Returns the configuration as the daemon resolves it
+    /// (the same rules and defaults), checked before it is written: what the
+    /// scenarios expect (window length, spool folder, topics) is read there,
+    /// never assumed.
+    pub fn configure(&self, toml: &str) -> vitrine_config::Settings {
+        let path = Path::new(vitrine_config::defaults::CONFIG_FILE);
+        let settings = vitrine_config::ConfigFile::parse(path, toml.to_string())
+            .and_then(|file| vitrine_config::Settings::resolve(Some(&file), &Default::default()))
+            .unwrap_or_else(|e| panic!("the rig's configuration: {e}"));
+        let out = self.sh_with_input(&format!("cat > {}", path.display()), toml.as_bytes());
         assert!(out.status.success());
         self.run("systemctl restart vitrined");
         self.wait_for("capture to start", Duration::from_secs(60), || {
             self.status_text().starts_with("capturing on")
         });
+        settings
     }
 
     /// The daemon's systemd status line (`STATUS=`).
@@ -210,11 +218,12 @@ impl Rig {
     }
 
     /// A configuration for the rig's capture adapter, fixed on the rig's
-    /// channel, with `window_s` windows.
+    /// channel, with `window_s` windows; the rest (spool folder, epoch)
+    /// left to the defaults.
     pub fn config(&self, window_s: u32) -> String {
         format!(
             "site = \"hil\"\nrig = \"{}\"\n\n[broker]\nurl = \"mqtt://localhost:1883\"\n\n\
-             [windows]\nlength_s = {window_s}\nk = 2\n\n[spool]\ndir = \"/var/lib/vitrine/spool\"\n\n\
+             [windows]\nlength_s = {window_s}\nk = 2\n\n\
              [capture]\ninterface = \"{}\"\nchannels = \"{}\"\n",
             self.file.name, self.file.rig_interface, self.file.channel
         )
@@ -281,14 +290,24 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Subscribes to the rig's summaries. With `persistent`, the broker
+    /// Subscribes to the summaries of the rig configured with `settings`
+    /// (its site and rig ids name the topic). With `persistent`, the broker
     /// queues summaries for this client while the broker or the client is
     /// away (a fixed client id per scenario).
-    pub fn start(rig: &Rig, client_id: &str, persistent: bool) -> Self {
+    pub fn start(
+        rig: &Rig,
+        settings: &vitrine_config::Settings,
+        client_id: &str,
+        persistent: bool,
+    ) -> Self {
         let broker = rig.broker();
         let got = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let topic = format!("vitrine/hil/{}/wifi", rig.file.name);
+        let ids = settings
+            .broker
+            .as_ref()
+            .expect("the rig's configuration publishes");
+        let topic = format!("vitrine/{}/{}/wifi", ids.site, ids.rig);
         let (g, s, id) = (got.clone(), stop.clone(), client_id.to_string());
         let thread = std::thread::spawn(move || {
             let _ = vitrine_publish::consume::subscribe_session(

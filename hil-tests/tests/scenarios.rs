@@ -75,8 +75,8 @@ fn a_packages_install_and_the_daemon_runs_hardened_under_systemd() {
 #[ignore = "needs a rig: cargo xtask hil"]
 fn b_over_the_air_shoppers_are_counted_exactly() {
     let rig = rig();
-    let window_s = 120;
-    rig.configure(&rig.config(window_s));
+    let settings = rig.configure(&rig.config(120));
+    let window_s = settings.window_s;
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("shoppers.pcap");
     // 110 s of a shop with 240 arrivals an hour, at its own pace.
@@ -85,7 +85,7 @@ fn b_over_the_air_shoppers_are_counted_exactly() {
         truth.devices >= 10 && truth.probe_requests >= 100,
         "a meaningful crowd: {truth:?}"
     );
-    let collector = Collector::start(rig, "hil-over-the-air", false);
+    let collector = Collector::start(rig, &settings, "hil-over-the-air", false);
     // All of it inside one window: start 3 to 8 s into it.
     let window = align_to_window(window_s, 3.0, 8.0);
     let sent = rig.inject(&pcap, 1.0);
@@ -134,13 +134,13 @@ fn b_over_the_air_shoppers_are_counted_exactly() {
 #[ignore = "needs a rig: cargo xtask hil"]
 fn c_capture_resumes_after_the_adapter_is_removed_and_returns() {
     let rig = rig();
-    let window_s = 10;
-    rig.configure(&rig.config(window_s));
+    let settings = rig.configure(&rig.config(10));
+    let window_s = settings.window_s;
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("burst.pcap");
     let truth = shoppers(12, 5, 3600.0, &pcap);
     assert!(truth.frames > 0);
-    let collector = Collector::start(rig, "hil-unplug", false);
+    let collector = Collector::start(rig, &settings, "hil-unplug", false);
     let pid = rig.run("systemctl show -p MainPID --value vitrined");
 
     let heard = |got: &[vitrine_publish::Envelope], after: i64| {
@@ -192,11 +192,15 @@ fn c_capture_resumes_after_the_adapter_is_removed_and_returns() {
 #[ignore = "needs a rig: cargo xtask hil"]
 fn d_a_reboot_keeps_the_spool_and_loses_no_summary() {
     let rig = rig();
-    let window_s = 10;
-    rig.configure(&rig.config(window_s));
+    let settings = rig.configure(&rig.config(10));
+    // The spool's files, counted on the rig.
+    let spooled = format!(
+        "ls {} | grep -c '\\.vsp$' || true",
+        settings.spool.dir.display()
+    );
     // A persistent session: the broker queues what is published while this
     // client cannot reach it (the board reboots, broker included).
-    let collector = Collector::start(rig, "hil-reboot", true);
+    let collector = Collector::start(rig, &settings, "hil-reboot", true);
     let first = collector.wait_until("a first summary", Duration::from_secs(60), |g| {
         !g.is_empty()
     });
@@ -205,13 +209,7 @@ fn d_a_reboot_keeps_the_spool_and_loses_no_summary() {
     rig.wait_for(
         "summaries to wait in the spool",
         Duration::from_secs(90),
-        || {
-            rig.run("ls /var/lib/vitrine/spool | grep -c '\\.vsp$' || true")
-                .trim()
-                .parse::<u32>()
-                .unwrap_or(0)
-                >= 2
-        },
+        || rig.run(&spooled).trim().parse::<u32>().unwrap_or(0) >= 2,
     );
     rig.reboot(Duration::from_secs(600));
 
@@ -240,9 +238,7 @@ fn d_a_reboot_keeps_the_spool_and_loses_no_summary() {
         "every summary once, none lost"
     );
     rig.wait_for("the spool to empty", Duration::from_secs(60), || {
-        rig.run("ls /var/lib/vitrine/spool | grep -c '\\.vsp$' || true")
-            .trim()
-            == "0"
+        rig.run(&spooled).trim() == "0"
     });
 }
 
@@ -266,9 +262,12 @@ fn timer_driven_audit(rig: &vitrine_hil_tests::Rig) -> (String, serde_json::Valu
             .success()
     );
     assert!(
-        rig.sh_with_input("cat > /etc/vitrine/policy.toml", RIG_POLICY.as_bytes())
-            .status
-            .success()
+        rig.sh_with_input(
+            &format!("cat > {}", vitrine_config::defaults::POLICY_FILE),
+            RIG_POLICY.as_bytes()
+        )
+        .status
+        .success()
     );
     assert_eq!(
         rig.run("systemctl is-enabled vitrine-audit.timer").trim(),

@@ -183,15 +183,20 @@ pub struct RadioArgs {
     #[arg(long, value_name = "IFACE", value_parser = interface_name)]
     pub interface: String,
     /// Name of the monitor interface to create (removed at the end).
-    #[arg(long, value_name = "IFACE", default_value = "vcanary0", value_parser = interface_name)]
+    #[arg(long, value_name = "IFACE", default_value = CANARY_MONITOR, value_parser = interface_name)]
     pub monitor: String,
     /// Channel to transmit on: one the device listens on.
     #[arg(long, default_value_t = 6, value_parser = channel)]
     pub channel: u8,
     /// Probe requests per canary (1 to 100).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = CANARY_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
 }
+
+/// How canaries are sent, by `emit` unless told otherwise and always by
+/// `self`: from this monitor interface, each this many times.
+pub const CANARY_MONITOR: &str = "vcanary0";
+pub const CANARY_ROUNDS: u32 = 3;
 
 /// Options every audit shares.
 #[derive(Debug, Args)]
@@ -265,7 +270,7 @@ pub struct MqttArgs {
 #[derive(Debug, Args)]
 pub struct SelfArgs {
     /// The rig's configuration (broker, site, rig, spool).
-    #[arg(long, value_name = "FILE", default_value = "/etc/vitrine/vitrine.toml")]
+    #[arg(long, value_name = "FILE", default_value = vitrine_config::defaults::CONFIG_FILE)]
     pub config: PathBuf,
     /// The second adapter canaries are sent from; without it canaries are
     /// only searched for, not emitted.
@@ -326,7 +331,7 @@ fn speed_factor(text: &str) -> Result<f64, String> {
     if text.trim().parse::<f64>() == Ok(0.0) {
         return Ok(0.0);
     }
-    vitrine_config::rules::finite_in(text, 0.001..=1_000_000.0)
+    vitrine_config::rules::speed_factor(text)
         .map_err(|e| format!("{e}, or 0 for as fast as possible"))
 }
 

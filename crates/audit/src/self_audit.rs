@@ -13,7 +13,7 @@ use vitrine_audit::audit::{self, Plan, ProcessPlan, Watched};
 use vitrine_audit::checks::{hardening, journal, storage, stream};
 use vitrine_canary::Registry;
 
-use crate::cli::SelfArgs;
+use crate::cli::{CANARY_MONITOR, CANARY_ROUNDS, SelfArgs};
 use crate::inputs::load_policy;
 use crate::verdict::finish;
 
@@ -24,7 +24,7 @@ pub fn run(args: SelfArgs) -> anyhow::Result<ExitCode> {
     let rig =
         vitrine_config::Settings::load(Some(&args.config), &vitrine_config::Overrides::default())?;
     let policy_path = args.report.policy.clone().or_else(|| {
-        let p = PathBuf::from("/etc/vitrine/policy.toml");
+        let p = PathBuf::from(vitrine_config::defaults::POLICY_FILE);
         p.exists().then_some(p)
     });
     let (policy, policy_source) = load_policy(policy_path.as_deref())?;
@@ -57,8 +57,8 @@ pub fn run(args: SelfArgs) -> anyhow::Result<ExitCode> {
     for c in &mut fresh.canaries {
         c.id = format!("{}-{run_tag}", c.id);
     }
-    let window_s = u64::from(rig.window_s.unwrap_or(vitrine_config::defaults::WINDOW_S));
-    let watch = Duration::from_secs(args.watch.unwrap_or(window_s * 5 / 2));
+    // Two windows and a half of the rig's.
+    let watch = Duration::from_secs(args.watch.unwrap_or(u64::from(rig.window_s) * 5 / 2));
     let broker = stream::rig_broker(&rig)?;
     let site = rig.site.clone().unwrap_or_else(|| "+".into());
     let rig_name = rig.rig.clone().unwrap_or_else(|| "+".into());
@@ -72,8 +72,13 @@ pub fn run(args: SelfArgs) -> anyhow::Result<ExitCode> {
     std::thread::sleep(Duration::from_secs(2));
     let emitted = match &args.inject_interface {
         Some(iface) => {
-            let sent =
-                vitrine_audit::emit::over_the_air(&mut fresh, iface, "vcanary0", args.channel, 3)?;
+            let sent = vitrine_audit::emit::over_the_air(
+                &mut fresh,
+                iface,
+                CANARY_MONITOR,
+                args.channel,
+                CANARY_ROUNDS,
+            )?;
             tracing::info!(
                 sent,
                 interface = iface.as_str(),

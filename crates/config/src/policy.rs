@@ -23,7 +23,9 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::{ConfigError, Unlocated, bad};
+use crate::{ConfigError, Unlocated, bad, defaults, rules};
+
+const DAY_S: u64 = 86_400;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,13 +79,16 @@ pub struct Policy {
 }
 
 impl Default for Policy {
+    /// What a rig with the configuration's defaults keeps: per-device
+    /// state for one key epoch, summaries as long as its spool does.
     fn default() -> Self {
+        let epoch_s = defaults::EPOCH_HOURS * 3600;
         Policy {
             raw_frames_s: 0,
-            device_state_s: 86_400,
-            key_epoch_s: 86_400,
-            summaries_s: 7 * 86_400,
-            k: 5,
+            device_state_s: epoch_s,
+            key_epoch_s: epoch_s,
+            summaries_s: defaults::RETENTION_DAYS * DAY_S,
+            k: defaults::K,
             pseudonyms_leave_device: false,
             ssids_leave_device: false,
             images_persisted: false,
@@ -114,21 +119,24 @@ impl Policy {
                 "per-device state cannot outlive the key epoch it is keyed by",
             ));
         }
-        if let Some(v) = &f.anonymity.k
-            && *v.get_ref() < 2
-        {
-            return Err(bad("anonymity.k", v, "must be at least 2"));
+        // The rig's own rule for k.
+        if let Some(v) = &f.anonymity.k {
+            rules::k(v.get_ref()).map_err(|m| bad("anonymity.k", v, &m))?;
         }
+        let summaries_s = match &r.summaries_days {
+            None => d.summaries_s,
+            Some(v) => v
+                .get_ref()
+                .checked_mul(DAY_S)
+                .ok_or_else(|| bad("retention.summaries_days", v, "too many days to count"))?,
+        };
         let get =
             |v: &Option<Spanned<u64>>, default: u64| v.as_ref().map_or(default, |v| *v.get_ref());
         Ok(Policy {
             raw_frames_s: get(&r.raw_frames_s, d.raw_frames_s),
             device_state_s: get(&r.device_state_s, d.device_state_s),
             key_epoch_s: get(&r.key_epoch_s, d.key_epoch_s),
-            summaries_s: r
-                .summaries_days
-                .as_ref()
-                .map_or(d.summaries_s, |v| *v.get_ref() * 86_400),
+            summaries_s,
             k: f.anonymity.k.as_ref().map_or(d.k, |v| *v.get_ref()),
             pseudonyms_leave_device: f.anonymity.pseudonyms_leave_device.unwrap_or(false),
             ssids_leave_device: f.anonymity.ssids_leave_device.unwrap_or(false),
@@ -150,6 +158,16 @@ mod tests {
     }
 
     #[test]
+    fn the_honest_default_is_what_a_rig_with_the_default_configuration_keeps() {
+        let rig = crate::Settings::load(None, &crate::Overrides::default()).unwrap();
+        let p = Policy::default();
+        assert_eq!(p.k, rig.k);
+        assert_eq!(p.key_epoch_s, rig.epoch_hours * 3600);
+        assert_eq!(p.device_state_s, p.key_epoch_s);
+        assert_eq!(p.summaries_s, rig.spool.retention_days * 86_400);
+    }
+
+    #[test]
     fn a_vendor_claim_is_read() {
         let p = Policy::parse(
             "[retention]\nsummaries_days = 30\nkey_epoch_s = 3600\ndevice_state_s = 600\n\n[anonymity]\nk = 10\npseudonyms_leave_device = true\n",
@@ -166,6 +184,15 @@ mod tests {
     fn bad_policies_name_their_key() {
         let e = Policy::parse("[anonymity]\nk = 1\n").unwrap_err();
         assert_eq!(e.key, "anonymity.k");
+        // In the words of the rig's own key, windows.k.
+        assert_eq!(
+            e.message,
+            crate::rules::k(&1).unwrap_err(),
+            "one rule for k, in the policy and the configuration"
+        );
+        // A claim too long to count in seconds is refused, not wrapped.
+        let e = Policy::parse("[retention]\nsummaries_days = 18446744073709551615\n").unwrap_err();
+        assert_eq!(e.key, "retention.summaries_days");
         let e =
             Policy::parse("[retention]\ndevice_state_s = 7200\nkey_epoch_s = 3600\n").unwrap_err();
         assert_eq!(e.key, "retention.device_state_s");

@@ -184,6 +184,14 @@ pub fn filter(v: &str) -> Result<(), String> {
     within(&v.len(), 0..=4096, "must be at most 4096 characters")
 }
 
+/// A replay's or an injection's pace, `--speed` (`vitrined replay`,
+/// `vitrine-audit inject`): a factor of the capture's own pace, finite, and
+/// neither so slow that one second of capture would take weeks nor faster
+/// than the clock can tell apart.
+pub fn speed_factor(text: &str) -> Result<f64, String> {
+    finite_in(text, 0.001..=1_000_000.0)
+}
+
 /// A number from the command line that must be finite and within `range`
 /// (NaN, infinities and out-of-range values are refused, never clamped).
 pub fn finite_in(text: &str, range: RangeInclusive<f64>) -> Result<f64, String> {

@@ -15,7 +15,17 @@ use crate::{ConfigError, RigConfig, line_column};
 
 /// The defaults, one set for every binary.
 pub mod defaults {
+    /// The rig's configuration, where the packages install it, the
+    /// daemon's unit names it and `vitrine-audit self` reads it.
+    pub const CONFIG_FILE: &str = "/etc/vitrine/vitrine.toml";
+    /// The rig's own policy, which `vitrine-audit self` measures against
+    /// when it exists.
+    pub const POLICY_FILE: &str = "/etc/vitrine/policy.toml";
+    /// A rig's windows: replay, live, and what the self-audit watches.
     pub const WINDOW_S: u32 = 60;
+    /// The demo's windows when none is set: five minutes, long enough to
+    /// hear every device present.
+    pub const DEMO_WINDOW_S: u32 = 300;
     pub const K: u32 = 5;
     pub const PRESENCE_RSSI_DBM: i8 = -80;
     pub const EPOCH_HOURS: u64 = 24;
@@ -85,7 +95,13 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = read_text(path, "configuration")?;
+        ConfigFile::parse(path, read_text(path, "configuration")?)
+    }
+
+    /// The text of a configuration that is, or will be, at `path` (which
+    /// errors name): checked as [`ConfigFile::load`] checks a file, for
+    /// whoever writes a rig's configuration (the hil-tests).
+    pub fn parse(path: &Path, text: String) -> Result<Self, ConfigError> {
         let cfg = RigConfig::parse(&text).map_err(|e| e.locate(path, &text))?;
         Ok(ConfigFile {
             path: path.to_owned(),
@@ -138,9 +154,11 @@ pub struct Overrides {
 pub struct Settings {
     pub site: Option<String>,
     pub rig: Option<String>,
-    /// Unset: the command's own default ([`defaults::WINDOW_S`]; the demo
-    /// uses longer windows).
-    pub window_s: Option<u32>,
+    /// The option's, else the file's, else [`defaults::WINDOW_S`]; the demo
+    /// has its own default ([`Settings::demo_window_s`]).
+    pub window_s: u32,
+    /// Whether `window_s` was set (option or file) rather than defaulted.
+    window_set: bool,
     pub k: u32,
     pub presence_rssi_dbm: i8,
     pub epoch_hours: u64,
@@ -341,7 +359,8 @@ impl Settings {
         Ok(Settings {
             site: site.map(|s| s.value),
             rig: rig.map(|s| s.value),
-            window_s: window.map(|v| v.value),
+            window_s: window.as_ref().map_or(defaults::WINDOW_S, |v| v.value),
+            window_set: window.is_some(),
             k: k.map_or(defaults::K, |v| v.value),
             // In range by the rule.
             presence_rssi_dbm: rssi.map_or(defaults::PRESENCE_RSSI_DBM, |v| v.value as i8),
@@ -363,6 +382,15 @@ impl Settings {
                 filter: filter.map(|v| v.value),
             },
         })
+    }
+
+    /// The demo's window length: as set, else [`defaults::DEMO_WINDOW_S`].
+    pub fn demo_window_s(&self) -> u32 {
+        if self.window_set {
+            self.window_s
+        } else {
+            defaults::DEMO_WINDOW_S
+        }
     }
 }
 

@@ -262,7 +262,7 @@ fn options_override_the_file_which_overrides_the_defaults() {
         },
     )
     .unwrap();
-    assert_eq!((s.k, s.window_s, s.presence_rssi_dbm), (9, Some(300), -80));
+    assert_eq!((s.k, s.window_s, s.presence_rssi_dbm), (9, 300, -80));
     let b = s.broker.unwrap();
     assert_eq!((b.site.as_str(), b.rig.as_str()), ("store-7", "rig-01"));
     assert_eq!(
@@ -273,11 +273,47 @@ fn options_override_the_file_which_overrides_the_defaults() {
 
     let s = Settings::load(None, &Overrides::default()).unwrap();
     assert_eq!(s.k, defaults::K);
-    assert_eq!(s.window_s, None);
+    assert_eq!(s.window_s, defaults::WINDOW_S);
     assert_eq!(s.max_devices, defaults::MAX_DEVICES);
     assert_eq!(s.spool.dir, PathBuf::from(defaults::SPOOL_DIR));
     assert_eq!(s.capture.channels.to_string(), "1:250,6:250,11:250");
     assert!(s.broker.is_none());
+}
+
+#[test]
+fn the_window_is_resolved_once_and_the_demo_keeps_a_length_that_was_set() {
+    // Unset: a rig's windows everywhere but in the demo.
+    let unset = Settings::load(None, &Overrides::default()).unwrap();
+    assert_eq!(unset.window_s, defaults::WINDOW_S);
+    assert_eq!(unset.demo_window_s(), defaults::DEMO_WINDOW_S);
+    // Set in the file or by an option, every command uses it, even when it
+    // equals a default.
+    let two_minutes = GOOD.replace("length_s = 300", "length_s = 120");
+    let from_file = resolve(&two_minutes, &Overrides::default()).unwrap();
+    assert_eq!((from_file.window_s, from_file.demo_window_s()), (120, 120));
+    let option = Overrides {
+        window_s: Some(defaults::WINDOW_S),
+        ..Overrides::default()
+    };
+    let given = Settings::load(None, &option).unwrap();
+    assert_eq!(given.demo_window_s(), defaults::WINDOW_S);
+}
+
+#[test]
+fn a_configuration_about_to_be_written_is_checked_as_the_file_will_be() {
+    let path = Path::new("/etc/vitrine/vitrine.toml");
+    let file = ConfigFile::parse(path, GOOD.replace("k = 5", "k = 1")).unwrap_err();
+    assert_eq!(
+        file.to_string(),
+        "/etc/vitrine/vitrine.toml:10:5: windows.k: must be at least 2 (k = 1 publishes every \
+         bin, however small)"
+    );
+    let file = ConfigFile::parse(path, GOOD.to_string()).unwrap();
+    let s = Settings::resolve(Some(&file), &Overrides::default()).unwrap();
+    assert_eq!(
+        (s.window_s, s.spool.dir.as_path()),
+        (300, Path::new(defaults::SPOOL_DIR))
+    );
 }
 
 #[test]

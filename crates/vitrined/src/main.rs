@@ -192,10 +192,9 @@ struct PublishOpts {
     password_file: Option<PathBuf>,
 }
 
-/// `--speed`: finite, and neither so slow that one second of capture
-/// would take weeks nor faster than the clock can tell apart.
+/// `--speed`, by the rule `vitrine-audit inject` shares.
 fn speed_factor(text: &str) -> Result<f64, String> {
-    vitrine_config::rules::finite_in(text, 0.001..=1_000_000.0)
+    vitrine_config::rules::speed_factor(text)
 }
 
 /// `demo --arrivals-per-hour`: the simulated frames are held in memory.
@@ -254,11 +253,10 @@ impl PipelineOpts {
     }
 }
 
-/// The aggregator's configuration: the resolved settings, and the
-/// command's own window length when none was set.
-fn aggregate_config(settings: &Settings, default_window_s: u32) -> Config {
+/// The aggregator's configuration: the resolved settings.
+fn aggregate_config(settings: &Settings) -> Config {
     Config {
-        window_s: settings.window_s.unwrap_or(default_window_s),
+        window_s: settings.window_s,
         k: settings.k,
         presence_rssi_dbm: settings.presence_rssi_dbm,
         // At most 10 million, by its rule.
@@ -412,19 +410,15 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let mut out = Output::new(format);
             let mut spool_error = None;
-            let (stats, result) = vitrined::run(
-                source,
-                &mut stage,
-                aggregate_config(&settings, vitrine_config::defaults::WINDOW_S),
-                &mut |s| {
+            let (stats, result) =
+                vitrined::run(source, &mut stage, aggregate_config(&settings), &mut |s| {
                     out.write(&s);
                     if let Some(p) = publisher.as_mut()
                         && let Err(e) = p.push(s)
                     {
                         spool_error.get_or_insert(e);
                     }
-                },
-            );
+                });
             out.finish().context("writing summaries")?;
             if let Some(e) = spool_error {
                 return Err(e.into());
@@ -476,8 +470,10 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             format,
             opts,
         } => {
-            // Five-minute windows: long enough to hear every device present.
-            let cfg = aggregate_config(&settings, 300);
+            let cfg = Config {
+                window_s: settings.demo_window_s(),
+                ..aggregate_config(&settings)
+            };
             let sim = vitrined::demo::sim_config(minutes, seed, arrivals_per_hour);
             let work =
                 std::env::temp_dir().join(format!("vitrine-demo-{}", vitrine_privacy::random_id()));
@@ -590,7 +586,7 @@ fn live(
     let stats = vitrined::live::run_live(
         &mut capture,
         &mut stage,
-        aggregate_config(settings, vitrine_config::defaults::WINDOW_S),
+        aggregate_config(settings),
         &stop,
         &mut supervisor,
         &mut vitrined::live::now_us,
