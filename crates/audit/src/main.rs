@@ -26,17 +26,14 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Some(code) = vitrine_runtime::docs_requested(<Cli as clap::CommandFactory>::command) {
+        return code;
+    }
+    vitrine_runtime::init_logging("info", false);
     match dispatch(Cli::parse().command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("vitrine-audit: {e:#}");
+            vitrine_runtime::fatal(format_args!("vitrine-audit: {e:#}"));
             ExitCode::from(2)
         }
     }

@@ -344,6 +344,9 @@ fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = vitrine_runtime::docs_requested(<Cli as clap::CommandFactory>::command) {
+        return code;
+    }
     let cli = Cli::parse();
     // The demo talks to a person on the terminal: only warnings on stderr.
     let level = if matches!(cli.command, Command::Demo { .. }) {
@@ -351,12 +354,12 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    init_logging(cli.log_format, level);
+    vitrine_runtime::init_logging(level, matches!(cli.log_format, LogFormat::Json));
     // Everything configured is checked before anything is opened or created.
     let configured = match configure(&cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("vitrined: configuration error: {e}");
+            vitrine_runtime::fatal(format_args!("vitrined: configuration error: {e}"));
             return ExitCode::from(vitrine_config::EXIT_CONFIG);
         }
     };
@@ -366,22 +369,9 @@ fn main() -> ExitCode {
     match run(cli.command, configured) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("vitrined: error: {e:#}");
+            vitrine_runtime::fatal(format_args!("vitrined: error: {e:#}"));
             ExitCode::from(1)
         }
-    }
-}
-
-fn init_logging(format: LogFormat, level: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG").unwrap_or_else(|_| level.into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }
 
