@@ -353,6 +353,30 @@ pub const REQUIREMENTS: &[Requirement] = &[
         &[Cross],
         "assembles the .deb packages",
     ),
+    req(
+        Cmd("dpkg-shlibdeps"),
+        Deb("dpkg-dev"),
+        &[Cross],
+        "the packages' shared-library Depends",
+    ),
+    req(
+        Cmd("aarch64-linux-gnu-objdump"),
+        Deb("binutils-aarch64-linux-gnu"),
+        &[Cross],
+        "dpkg-shlibdeps reads arm64 binaries with it; strip",
+    ),
+    req(
+        Cmd("qemu-aarch64-static"),
+        Deb("qemu-user-static"),
+        &[Cross],
+        "runs the arm64 binaries to write their man pages and completions",
+    ),
+    req(
+        Cmd("lintian"),
+        Deb("lintian"),
+        &[Cross],
+        "checks the packages (errors fail `cargo xtask package`)",
+    ),
     // The emulated board.
     req(
         Cmd("mmdebstrap"),
