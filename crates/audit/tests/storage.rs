@@ -541,3 +541,62 @@ fn package_icons_are_set_apart_and_only_the_leaked_frame_is_high() {
     want.sort();
     assert_eq!(high, want);
 }
+
+/// lintian ships lists of banned files' digests and one lone digest beside
+/// them: a package's data, set apart while it is what the package shipped;
+/// the same token changed on this device is a finding again.
+#[test]
+fn a_lone_token_a_package_shipped_unchanged_is_set_apart() {
+    let (dir, root) = tree();
+    registry(dir.path());
+    let rel_dir = "usr/share/lintian/data/files/banned/lenna";
+    let digests: String = (0..40u32)
+        .map(|i| format!("{}\n", md5_hex(&i.to_le_bytes())))
+        .collect();
+    let token = format!("# one file allowed\n{}\n", md5_hex(b"allowed"));
+    let files = [
+        (format!("{rel_dir}/blacklist"), digests.into_bytes()),
+        (format!("{rel_dir}/whitelist"), token.into_bytes()),
+    ];
+    let info = root.join("var/lib/dpkg/info");
+    std::fs::create_dir_all(&info).unwrap();
+    let mut list = String::from("/.\n/usr\n/usr/share\n");
+    let mut sums = String::new();
+    for (rel, data) in &files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        list += &format!("/{rel}\n");
+        sums += &format!("{}  {rel}\n", md5_hex(data));
+    }
+    std::fs::write(info.join("lintian.list"), &list).unwrap();
+    std::fs::write(info.join("lintian.md5sums"), &sums).unwrap();
+
+    let (code, report) = scan(dir.path(), &[&root]);
+    assert_eq!(code, 0, "{report:#}");
+    let aside = places(&report, "keys.on_disk", "set_aside");
+    assert!(
+        aside
+            .iter()
+            .any(|(p, r)| p.ends_with("whitelist")
+                && r.contains("owned by package lintian, unchanged")),
+        "{aside:?}"
+    );
+
+    // The same file changed after installation: judged like any other.
+    std::fs::write(
+        root.join(&files[1].0),
+        format!("# one file allowed\n{}\n", md5_hex(b"changed")),
+    )
+    .unwrap();
+    let (code, report) = scan(dir.path(), &[&root]);
+    assert_eq!(code, 1, "{report:#}");
+    let keys = check(&report, "keys.on_disk");
+    assert_eq!(keys["status"], "failed", "{keys:#}");
+    assert!(
+        keys["findings"][0]["evidence"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("whitelist")
+    );
+}

@@ -233,6 +233,20 @@ impl Packages {
         }
     }
 
+    /// `Some(why)` when an installed package owns `path` and its content
+    /// `data` is what the package shipped (dpkg md5sums): a package's data,
+    /// the same on every machine that installs it.
+    pub fn owned_unchanged(&self, path: &Path, data: Option<&[u8]>) -> Option<String> {
+        let (index, sum) = self.owned.get(&self.key(path))?;
+        let (sum, data) = (sum.as_ref()?, data?);
+        (Md5::digest(data).as_slice() == sum).then(|| {
+            format!(
+                "owned by package {}, unchanged (dpkg md5sums)",
+                self.names[*index as usize]
+            )
+        })
+    }
+
     /// Why the image at `path` (content `data`, if read whole) is not
     /// captured imagery, or `None` when it may be.
     pub fn set_aside(

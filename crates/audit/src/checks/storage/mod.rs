@@ -211,9 +211,23 @@ fn scan_file(
     {
         media_finding(packages, path, &shown, kind, whole.as_deref(), out)?;
     }
-    let keys_seen = keys::OnDisk::examine(path, head, whole.as_deref());
+    let mut keys_seen = keys::OnDisk::examine(path, head, whole.as_deref());
+    // A lone token in a file a package shipped unchanged (lintian's lists
+    // of banned files' digests, test vectors) is the package's data, the
+    // same on every machine, not a key this device was given. Settings
+    // named like a key stay findings wherever they are.
+    let shipped = (!keys_seen.1.lone.is_empty())
+        .then(|| packages.owned_unchanged(path, whole.as_deref()))
+        .flatten();
     {
         let o = &mut *out.lock().unwrap();
+        if let Some(why) = shipped {
+            keys_seen.1.lone.clear();
+            o.key.set_aside(
+                shown.clone(),
+                format!("a high-entropy line in a file {why}"),
+            );
+        }
         o.on_disk.add(&mut o.key, path, keys_seen);
     }
     let mut groups = Groups::new();
