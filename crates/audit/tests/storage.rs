@@ -466,6 +466,25 @@ fn md5_hex(data: &[u8]) -> String {
         .collect()
 }
 
+/// Installs `files` (path under `root`, content) as package `pkg` would:
+/// written, listed in the root's dpkg database with their md5sums.
+fn install(root: &Path, pkg: &str, files: &[(impl AsRef<str>, Vec<u8>)]) {
+    let info = root.join("var/lib/dpkg/info");
+    std::fs::create_dir_all(&info).unwrap();
+    let mut list = String::from("/.\n/usr\n/usr/share\n");
+    let mut sums = String::new();
+    for (rel, data) in files {
+        let rel = rel.as_ref();
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        list += &format!("/{rel}\n");
+        sums += &format!("{}  {rel}\n", md5_hex(data));
+    }
+    std::fs::write(info.join(format!("{pkg}.list")), &list).unwrap();
+    std::fs::write(info.join(format!("{pkg}.md5sums")), &sums).unwrap();
+}
+
 #[test]
 fn package_icons_are_set_apart_and_only_the_leaked_frame_is_high() {
     let (dir, root) = tree();
@@ -476,19 +495,7 @@ fn package_icons_are_set_apart_and_only_the_leaked_frame_is_high() {
         ("usr/share/doc/foo/logo.png", png(128)),
         ("usr/share/foo/splash.jpg", jpeg(800, 600, false)),
     ];
-    let info = root.join("var/lib/dpkg/info");
-    std::fs::create_dir_all(&info).unwrap();
-    let mut list = String::from("/.\n/usr\n/usr/share\n");
-    let mut sums = String::new();
-    for (rel, data) in &files {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, data).unwrap();
-        list += &format!("/{rel}\n");
-        sums += &format!("{}  {rel}\n", md5_hex(data));
-    }
-    std::fs::write(info.join("foo.list"), &list).unwrap();
-    std::fs::write(info.join("foo.md5sums"), &sums).unwrap();
+    install(&root, "foo", &files);
     // An icon nobody installed, in an icon tree, is icon-sized: set apart too.
     let stray = root.join("usr/share/icons/hicolor/32x32/apps/bar.png");
     std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
@@ -558,19 +565,7 @@ fn a_lone_token_a_package_shipped_unchanged_is_set_apart() {
         (format!("{rel_dir}/blacklist"), digests.into_bytes()),
         (format!("{rel_dir}/whitelist"), token.into_bytes()),
     ];
-    let info = root.join("var/lib/dpkg/info");
-    std::fs::create_dir_all(&info).unwrap();
-    let mut list = String::from("/.\n/usr\n/usr/share\n");
-    let mut sums = String::new();
-    for (rel, data) in &files {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, data).unwrap();
-        list += &format!("/{rel}\n");
-        sums += &format!("{}  {rel}\n", md5_hex(data));
-    }
-    std::fs::write(info.join("lintian.list"), &list).unwrap();
-    std::fs::write(info.join("lintian.md5sums"), &sums).unwrap();
+    install(&root, "lintian", &files);
 
     let (code, report) = scan(dir.path(), &[&root]);
     assert_eq!(code, 0, "{report:#}");

@@ -217,9 +217,24 @@ pub fn distinct_payloads(sub: Subscriber, n: usize) -> Vec<Vec<u8>> {
 
 /// A file of `../shared/captures`, beside the repository.
 pub fn capture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/captures")
-        .join(name)
+    shared_captures().join(name)
+}
+
+/// `../shared/captures`, beside the repository (never copied into it).
+fn shared_captures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures")
+}
+
+/// The folder of the shared captures; fails the test, saying where they
+/// are expected, when it is not there.
+pub fn captures_dir() -> PathBuf {
+    let dir = shared_captures();
+    assert!(
+        dir.is_dir(),
+        "the shared captures are expected at {} (beside the repository)",
+        dir.display()
+    );
+    dir
 }
 
 /// A free TCP port on loopback (nobody listens on it right after).

@@ -1,23 +1,13 @@
 //! The pipeline against real captures with ground truth, read from
 //! `../shared/captures` beside the repository (never copied into it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_schema::Summary;
 use vitrine_wifi_aggregate::Config;
 use vitrine_wifi_capture::{CaptureStage, PcapFile};
 use vitrined::eval::{LAB_MACHINES, occupancy_mape};
-
-fn captures() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures");
-    assert!(
-        dir.is_dir(),
-        "the shared captures are expected at {} (beside the repository)",
-        dir.display()
-    );
-    dir
-}
 
 fn replay(pcap: &Path, cfg: Config, ignore: IgnoreList) -> Vec<Summary> {
     let mut stage = CaptureStage::new(RotationPolicy::default(), ignore);
@@ -30,7 +20,7 @@ fn replay(pcap: &Path, cfg: Config, ignore: IgnoreList) -> Vec<Summary> {
 
 #[test]
 fn one_iphone_behind_11176_random_macs_is_estimated_as_at_most_3_devices() {
-    let pcap = captures().join("probe-generator/out_file.pcap");
+    let pcap = vitrine_testkit::captures_dir().join("probe-generator/out_file.pcap");
     // One window covering the whole two-day file (a week, aligned on the
     // Unix epoch); the default 24 h key rotation happens inside it.
     let s = replay(
@@ -58,7 +48,7 @@ fn one_iphone_behind_11176_random_macs_is_estimated_as_at_most_3_devices() {
 
 #[test]
 fn the_per_minute_estimate_of_the_single_iphone_stays_at_one() {
-    let pcap = captures().join("probe-generator/out_file.pcap");
+    let pcap = vitrine_testkit::captures_dir().join("probe-generator/out_file.pcap");
     let s = replay(&pcap, Config::default(), IgnoreList::default());
     let busy: Vec<_> = s
         .iter()
@@ -79,7 +69,7 @@ fn the_per_minute_estimate_of_the_single_iphone_stays_at_one() {
 
 #[test]
 fn device_estimate_follows_the_lab_occupancy() {
-    let dir = captures().join("lab-occupancy");
+    let dir = vitrine_testkit::captures_dir().join("lab-occupancy");
     let (est, naive, windows) = occupancy_mape(
         &dir,
         Config {
@@ -100,7 +90,7 @@ fn device_estimate_follows_the_lab_occupancy() {
 
 #[test]
 fn the_ignore_list_drops_exactly_the_listed_machines() {
-    let dir = captures().join("lab-occupancy");
+    let dir = vitrine_testkit::captures_dir().join("lab-occupancy");
     let ignore = IgnoreList::parse(LAB_MACHINES).unwrap();
     for day in ["sc6-61_2022-10-19", "sc6-61_2023-04-13"] {
         let csv = std::fs::read_to_string(dir.join(format!("{day}_ver-99.csv"))).unwrap();
@@ -138,7 +128,7 @@ fn every_summary_of_a_real_capture_matches_the_published_json_schema() {
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::draft202012::new(&schema).unwrap();
-    let dir = captures().join("lab-occupancy");
+    let dir = vitrine_testkit::captures_dir().join("lab-occupancy");
     let mut checked = 0;
     let mut suppressed = 0;
     for window_s in [60, 300] {

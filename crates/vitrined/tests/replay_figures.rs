@@ -39,16 +39,6 @@ struct Setup {
     ignore_lab_machines: bool,
 }
 
-fn captures() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures");
-    assert!(
-        dir.is_dir(),
-        "the shared captures are expected at {} (beside the repository)",
-        dir.display()
-    );
-    dir
-}
-
 fn expected_dir(folder: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/replay-figures")
@@ -494,7 +484,7 @@ fn read_expected(path: &Path) -> Option<Vec<Value>> {
 }
 
 fn check_folder(setup: Setup) {
-    let dir = captures().join(setup.folder);
+    let dir = vitrine_testkit::captures_dir().join(setup.folder);
     let expected_dir = expected_dir(setup.folder);
     let tmp = tempfile::tempdir().unwrap();
     let ignore_file = tmp.path().join("lab-machines.txt");
