@@ -186,6 +186,24 @@ fn c_capture_resumes_after_the_adapter_is_removed_and_returns() {
     );
     let log = rig.run("journalctl -u vitrined -o cat --no-pager -n 200");
     assert!(log.contains("the adapter went away"), "the loss is logged");
+    // With the level journald read from the line's <N> prefix: the warning
+    // is among the warnings, the routine start is not.
+    let pid = pid.trim();
+    let warnings = rig.run(&format!(
+        "journalctl -p warning _PID={pid} -o cat --no-pager -n 200"
+    ));
+    assert!(
+        warnings.contains("the adapter went away"),
+        "journalctl -p warning shows the daemon's warning:\n{warnings}"
+    );
+    assert!(
+        !warnings.contains("capture started"),
+        "an info line is not a warning:\n{warnings}"
+    );
+    let infos = rig.run(&format!(
+        "journalctl -p info..info _PID={pid} -o cat --no-pager -n 200"
+    ));
+    assert!(infos.contains("capture started"), "{infos}");
 }
 
 #[test]
@@ -533,4 +551,65 @@ fn g_an_unconfined_vendor_service_and_plain_swap_fail_through_systemd_and_proc()
         .expect("keys.swap ran")
         .clone();
     assert_eq!(swap_check["status"], "passed", "{swap_check}");
+}
+
+/// An admin's `systemctl disable` outlives an upgrade, as with Debian's own
+/// packages: the postinst enables units on first install only
+/// (deb-systemd-helper), and the upgrade restarts only what runs.
+#[test]
+#[ignore = "needs a rig: cargo xtask hil"]
+fn h_an_upgrade_keeps_a_daemon_and_a_timer_the_admin_disabled_disabled() {
+    let rig = rig();
+    let version = rig.run("dpkg-query -W -f '${Version}' vitrined");
+    // The installed packages, rebuilt on the rig with the next Debian
+    // revision: a real upgrade through dpkg's maintainer scripts.
+    let next = format!("{}.1", version.trim());
+    rig.run(&format!(
+        "set -e; rm -rf /tmp/upgrade && mkdir -p /tmp/upgrade && cd /tmp/upgrade
+         for p in vitrined vitrine-audit; do
+           deb=$(ls /tmp/vitrine-debs/${{p}}_*.deb)
+           dpkg-deb -R \"$deb\" $p
+           sed -i 's/^Version: .*/Version: {next}/' $p/DEBIAN/control
+           dpkg-deb -b $p ${{p}}_next.deb >/dev/null
+         done"
+    ));
+    rig.run("systemctl disable --now vitrined vitrine-audit.timer");
+    rig.run(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/upgrade/vitrined_next.deb /tmp/upgrade/vitrine-audit_next.deb",
+    );
+    assert_eq!(
+        rig.run("dpkg-query -W -f '${Version}' vitrined").trim(),
+        next,
+        "the upgrade was installed"
+    );
+    let state = |unit: &str| {
+        let out = rig.sh(&format!("systemctl is-enabled {unit}"));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(state("vitrined"), "disabled", "the daemon stays disabled");
+    assert_eq!(
+        state("vitrine-audit.timer"),
+        "disabled",
+        "the timer stays disabled"
+    );
+    let active = rig.sh("systemctl is-active vitrined");
+    assert_eq!(
+        String::from_utf8_lossy(&active.stdout).trim(),
+        "inactive",
+        "the upgrade did not start a daemon the admin stopped"
+    );
+
+    // Enabled again, an upgrade restarts the running daemon and keeps it enabled.
+    rig.run("systemctl enable --now vitrined vitrine-audit.timer");
+    let pid = rig.run("systemctl show -p MainPID --value vitrined");
+    rig.run(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall /tmp/upgrade/vitrined_next.deb",
+    );
+    assert_eq!(state("vitrined"), "enabled");
+    assert_eq!(rig.run("systemctl is-active vitrined").trim(), "active");
+    assert_ne!(
+        rig.run("systemctl show -p MainPID --value vitrined"),
+        pid,
+        "the upgrade restarted the daemon on the new binary"
+    );
 }
