@@ -142,7 +142,7 @@ impl RigConfig {
     /// ids for publishing) apply once command-line options are merged in
     /// ([`Settings::resolve`]).
     pub(crate) fn parse(text: &str) -> Result<Self, Unlocated> {
-        let cfg: RigConfig = toml::from_str(text).map_err(toml_error)?;
+        let cfg: RigConfig = toml::from_str(text).map_err(|e| toml_error_in(text, e))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -207,6 +207,31 @@ pub(crate) fn toml_error(e: toml::de::Error) -> Unlocated {
         key: key_of(e.message()),
         message: e.message().trim().to_string(),
     }
+}
+
+/// [`toml_error`], with the key a wrong value was given for
+/// (`windows.length_s = -3`), which the parser's message does not name.
+pub(crate) fn toml_error_in(text: &str, e: toml::de::Error) -> Unlocated {
+    let mut error = toml_error(e);
+    if error.key == "(syntax)"
+        && let Some(key) = toml::de::DeTable::parse(text)
+            .ok()
+            .and_then(|doc| key_at(doc.get_ref(), error.span.start, ""))
+    {
+        error.key = key;
+    }
+    error
+}
+
+/// The dotted key whose value holds byte `at`, if any.
+fn key_at(table: &toml::de::DeTable<'_>, at: usize, prefix: &str) -> Option<String> {
+    table.iter().find_map(|(k, v)| {
+        let key = format!("{prefix}{}", k.get_ref());
+        match v.get_ref().as_table() {
+            Some(t) => key_at(t, at, &format!("{key}.")),
+            None => v.span().contains(&at).then_some(key),
+        }
+    })
 }
 
 /// An error before its file is known: a byte span in the text.

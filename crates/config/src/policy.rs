@@ -102,7 +102,7 @@ impl Policy {
     }
 
     pub fn parse(text: &str) -> Result<Self, Unlocated> {
-        let f: PolicyFile = toml::from_str(text).map_err(crate::toml_error)?;
+        let f: PolicyFile = toml::from_str(text).map_err(|e| crate::toml_error_in(text, e))?;
         let d = Policy::default();
         let r = &f.retention;
         if let Some(v) = &r.key_epoch_s

@@ -89,7 +89,10 @@ fn an_unknown_key_is_an_error_not_a_silent_default() {
 #[test]
 fn a_wrong_type_and_a_syntax_error_are_located() {
     let (line, _, key, _) = error(&GOOD.replace("length_s = 300", "length_s = \"five minutes\""));
-    assert_eq!(line, 9, "{key}");
+    assert_eq!((line, key.as_str()), (9, "windows.length_s"));
+    // A value out of the type's range names its key too.
+    let (line, _, key, _) = error(&GOOD.replace("length_s = 300", "length_s = -3"));
+    assert_eq!((line, key.as_str()), (9, "windows.length_s"));
     let (line, _, _, _) = error(&GOOD.replace("[privacy]", "[privacy"));
     assert_eq!(line, 13);
 }

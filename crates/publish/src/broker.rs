@@ -112,6 +112,26 @@ impl Broker {
     }
 }
 
+/// Whether `pem` holds at least one PEM certificate and nothing unreadable
+/// ([`Broker::load`]'s rule for a CA or client certificate), for whoever
+/// has the text before it is a file (`vitrined firstboot`).
+pub fn holds_certificates(pem: &[u8]) -> bool {
+    let mut found = 0;
+    for c in CertificateDer::pem_slice_iter(pem) {
+        if c.is_err() {
+            return false;
+        }
+        found += 1;
+    }
+    found > 0
+}
+
+/// Whether `pem` holds a PEM private key ([`Broker::load`]'s rule for a
+/// client key).
+pub fn holds_private_key(pem: &[u8]) -> bool {
+    PrivateKeyDer::from_pem_slice(pem).is_ok()
+}
+
 /// At least one PEM certificate in `pem`, read from `file`.
 fn certificates(
     file: &Sourced<std::path::PathBuf>,

@@ -14,6 +14,7 @@
 pub mod broker;
 pub mod consume;
 pub mod mqtt;
+pub mod once;
 pub mod payload;
 pub mod spool;
 

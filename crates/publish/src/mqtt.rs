@@ -347,6 +347,7 @@ fn status(cfg: &BrokerConfig, state: RigState, spool: &Spool) -> Vec<u8> {
             dropped_full: s.dropped_full,
             quarantined: s.quarantined,
         },
+        reason: None,
     }
     .to_json()
 }

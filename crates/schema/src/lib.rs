@@ -220,14 +220,21 @@ pub struct Status {
     /// Random id of the daemon's run, as in the envelopes.
     pub boot: String,
     pub spool: SpoolCounts,
+    /// With `refused` only: why the configuration was refused, as the
+    /// console shows it (file, line, key and rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Online while connected; `offline` is also the broker's last will.
+/// `refused`: the first-boot configuration was refused and the daemon
+/// does not start (`vitrined firstboot`, docs/configuration.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RigState {
     Online,
     Offline,
+    Refused,
 }
 
 /// What the spool holds and what it has let go.

@@ -616,7 +616,14 @@ fn the_status_message_matches_its_schema() {
     assert_valid(&v, &example);
     let status: Status = serde_json::from_value(example.clone()).unwrap();
     assert_eq!(serde_json::to_value(&status).unwrap(), example);
-    for state in [RigState::Online, RigState::Offline] {
+    for (state, reason) in [
+        (RigState::Online, None),
+        (RigState::Offline, None),
+        (
+            RigState::Refused,
+            Some("vitrine.toml:3:1: windows.k: must be at least 2"),
+        ),
+    ] {
         let s = Status {
             state,
             version: "0.1.0".into(),
@@ -625,6 +632,7 @@ fn the_status_message_matches_its_schema() {
                 held: u64::MAX,
                 ..SpoolCounts::default()
             },
+            reason: reason.map(String::from),
         };
         let value: Value = serde_json::from_slice(&s.to_json()).unwrap();
         assert_valid(&v, &value);
@@ -638,4 +646,11 @@ fn the_status_message_matches_its_schema() {
     state["state"] = json!("degraded");
     assert_invalid(&v, &state, "an unknown state", "/state");
     assert!(serde_json::from_value::<Status>(state).is_err());
+    // A refusal says why; a running rig has nothing to explain.
+    let mut refused = example.clone();
+    refused["state"] = json!("refused");
+    assert_invalid(&v, &refused, "a refusal without its reason", "");
+    let mut online = example.clone();
+    online["reason"] = json!("why");
+    assert_invalid(&v, &online, "a reason without a refusal", "");
 }

@@ -16,6 +16,8 @@ use vitrined::publishing::Publishing;
 
 use vitrine_schema::Summary;
 
+mod firstboot;
+
 /// Anonymous Wi-Fi footfall sensing: turns 802.11 traffic into per-window
 /// aggregate summaries. MAC addresses and SSIDs never leave the capture
 /// stage; they are replaced by keyed pseudonyms under a random key that lives
@@ -115,6 +117,24 @@ enum Command {
         #[command(flatten)]
         opts: PipelineOpts,
     },
+    /// Apply a rig's first-boot configuration from the boot partition, its
+    /// secrets moved to private files, then remove it.
+    ///
+    /// The first-boot file is what an auditor wrote on the SD card's boot
+    /// partition (the keys of vitrine.toml, and a [secrets] table with
+    /// mqtt_password, tls_key, tls_cert and tls_ca inline). It is checked by the daemon's rules; the secrets go to
+    /// files in the configuration folder (mqtt-password and rig.key
+    /// root:vitrine 0640, or 0600 without the vitrine group; rig.pem and
+    /// ca.pem 0644), vitrine.toml is written naming them under [broker],
+    /// read back and checked again, and the first-boot file is then emptied
+    /// and deleted (on FAT this does not erase its contents from the card).
+    /// A file that does not check out changes nothing and stays in place:
+    /// the error (file, line and key) goes to stderr, a retained status
+    /// `refused` with the reason goes to vitrine/<site>/<rig>/status when the
+    /// broker it names answers within seconds, and the exit status is 78.
+    /// Run by vitrine-firstboot.service before vitrined (docs/configuration.md,
+    /// "First boot").
+    Firstboot(firstboot::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -325,6 +345,7 @@ fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
             o.filter.clone_from(filter);
         }
         Command::Demo { opts, .. } => opts.overrides(&mut o),
+        Command::Firstboot(_) => {}
     }
     let mut settings = Settings::load(cli.config.as_deref(), &o)?;
     #[cfg(feature = "live")]
@@ -355,6 +376,10 @@ fn main() -> ExitCode {
         "info"
     };
     vitrine_runtime::init_logging(level, matches!(cli.log_format, LogFormat::Json));
+    // Checks and applies a file of its own: no configuration to load.
+    if let Command::Firstboot(args) = &cli.command {
+        return firstboot::main(args);
+    }
     // Everything configured is checked before anything is opened or created.
     let configured = match configure(&cli) {
         Ok(c) => c,
@@ -532,6 +557,7 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Firstboot(_) => unreachable!("run before any configuration is loaded"),
     }
 }
 
