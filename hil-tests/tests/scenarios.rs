@@ -560,6 +560,7 @@ fn g_an_unconfined_vendor_service_and_plain_swap_fail_through_systemd_and_proc()
 #[ignore = "needs a rig: cargo xtask hil"]
 fn h_an_upgrade_keeps_a_daemon_and_a_timer_the_admin_disabled_disabled() {
     let rig = rig();
+    rig.configure(&rig.config(60)); // running, as an admin finds it
     let version = rig.run("dpkg-query -W -f '${Version}' vitrined");
     // The installed packages, rebuilt on the rig with the next Debian
     // revision: a real upgrade through dpkg's maintainer scripts.
