@@ -11,12 +11,26 @@
 //! kernels are generic over it (`V`, a bit per message word) and the
 //! compiler drops the vector work of every constant term.
 //!
+//! SHA-1's message schedule is linear (XOR and rotation), so a candidate's
+//! schedule word is that of its block without the low device byte (scalar,
+//! per middle byte) XOR that of a block holding only the low byte, which
+//! depends on the lane alone: those are worked out once per span
+//! ([`Span::sha1`]), and a varying word costs one XOR and a load instead of
+//! its recurrence.
+//!
 //! Only the first digest word is computed (the key the search filters on);
-//! the other words' last rounds and final additions are left out. MD5
-//! against a few whole digests stops earlier still: the digests are run
-//! backwards through the last steps, whose message words are the same in
-//! every lane, and each candidate is compared where the two meet
-//! ([`md5_back`]); those that pass are checked whole.
+//! the other words' last rounds and final additions are left out. Against
+//! a few whole digests MD5 and SHA-1 stop earlier still: the digests are
+//! run backwards through the last steps, and each candidate is compared
+//! where the two meet; those that pass are checked whole. MD5 undoes its
+//! steps whose message words are the same in every lane ([`md5_back`]);
+//! SHA-1 undoes round 79 ([`sha1_back`]), whose word enters by addition,
+//! so candidates stop after round 74.
+//!
+//! MD5 runs two groups of sixteen candidates interleaved (each step waits
+//! on the one before); SHA-1 does not, as its round has enough independent
+//! work: two groups were slower (SHA-1 of raw bytes 173 against 184 M/s on
+//! one core).
 //!
 //! The only module of the crate with `unsafe`: calls to functions compiled
 //! for AVX-512, made after the processor was seen to have it, and unaligned
@@ -25,9 +39,10 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m512i, _mm512_add_epi32, _mm512_cmpeq_epi32_mask, _mm512_loadu_si512, _mm512_or_si512,
-    _mm512_rol_epi32, _mm512_ror_epi32, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_srli_epi32,
-    _mm512_storeu_si512, _mm512_sub_epi32, _mm512_ternarylogic_epi32, _mm512_xor_si512,
+    __m512i, _mm512_add_epi32, _mm512_cmpeq_epi32_mask, _mm512_load_si512, _mm512_loadu_si512,
+    _mm512_or_si512, _mm512_rol_epi32, _mm512_ror_epi32, _mm512_set1_epi32, _mm512_setzero_si512,
+    _mm512_srli_epi32, _mm512_storeu_si512, _mm512_sub_epi32, _mm512_ternarylogic_epi32,
+    _mm512_xor_si512,
 };
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -90,7 +105,18 @@ struct Span {
     /// `[g][w][lane]`: word `w` of a zeroed block holding only the low
     /// device byte `16 g + lane`.
     low: Box<[[[u32; 16]; 16]; 16]>,
+    /// SHA-1 only: `[g][t]`, word `t` of the message schedule of `low[g]`,
+    /// one lane per candidate. The schedule is linear (XOR and rotation),
+    /// so a candidate's word is this XOR the one of the block without its
+    /// low device byte.
+    sha1: Option<Box<[[Lanes; 80]; 16]>>,
 }
+
+/// One 32-bit word per lane, aligned so that a load stays in one cache
+/// line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Lanes([u32; 16]);
 
 impl Span {
     fn new(a: u8, template: &[u8; 64], layout: &Layout, top: u8) -> Span {
@@ -113,7 +139,24 @@ impl Span {
                 }
             }
         }
-        Span { base, vary, low }
+        let sha1 = (a == SHA1).then(|| {
+            let mut sched = Box::new([[Lanes([0; 16]); 80]; 16]);
+            for (sched, words_of_g) in sched.iter_mut().zip(low.iter()) {
+                for lane in 0..16 {
+                    let m = words_of_g.map(|word| word[lane]);
+                    for (word, x) in sched.iter_mut().zip(sha1_schedule(&m)) {
+                        word.0[lane] = x;
+                    }
+                }
+            }
+            sched
+        });
+        Span {
+            base,
+            vary,
+            low,
+            sha1,
+        }
     }
 
     /// The message words shared by the 256 candidates of middle byte `mid`.
@@ -131,8 +174,9 @@ struct Pre {
     /// round's share of the constant terms already added (see each kernel).
     state: [u32; 8],
     /// Per round: for a constant message word, the word plus the round
-    /// constant; for a varying one, the sum (SHA-256) or XOR (SHA-1) of its
-    /// constant schedule terms.
+    /// constant; for a varying one, the sum of its constant schedule terms
+    /// (SHA-256) or the word of the block without the low device byte
+    /// (SHA-1).
     c: [u32; 80],
     /// The message words.
     m: [u32; 16],
@@ -198,6 +242,9 @@ fn run<const A: u8, const V: u32>(
     if A == MD5 && !filter.whole.is_empty() && filter.whole.len() <= FEW_KEYS {
         return md5_run_back::<V>(span, layout, devices, filter, hits);
     }
+    if A == SHA1 && !filter.whole.is_empty() && filter.whole.len() <= FEW_KEYS {
+        return sha1_run_back::<V>(span, layout, devices, filter, hits);
+    }
     let mut mid = None;
     let mut pre = Pre {
         state: [0; 8],
@@ -259,11 +306,10 @@ fn prepare<const A: u8, const V: u32>(m: &[u32; 16]) -> Pre {
 /// state word (not yet byte-swapped for MD5).
 #[target_feature(enable = "avx512f")]
 fn group<const A: u8, const V: u32>(span: &Span, pre: &Pre, g: usize) -> __m512i {
-    let vars = vars::<V>(span, pre, g);
     match A {
-        MD5 => md5_16::<V, false>(pre, &vars),
-        SHA1 => sha1_16::<V>(pre, &vars),
-        _ => sha256_16::<V>(pre, &vars),
+        MD5 => md5_16::<V, false>(pre, &vars::<V>(span, pre, g)),
+        SHA1 => sha1_16::<V, false>(pre, &span.sha1.as_deref().expect("a SHA-1 span")[g]),
+        _ => sha256_16::<V>(pre, &vars::<V>(span, pre, g)),
     }
 }
 
@@ -616,22 +662,23 @@ fn sha1_f(t: usize, b: u32, c: u32, d: u32) -> u32 {
     }
 }
 
-fn sha1_pre<const V: u32>(m: &[u32; 16]) -> Pre {
-    let vary = vary_of(V, &SHA1_VARY);
-    let constant = |t: usize| vary >> t & 1 == 0;
-    // `w[t]`: the word where constant, else the XOR of its constant terms
-    // (before the rotation).
+/// The message schedule of one block.
+fn sha1_schedule(m: &[u32; 16]) -> [u32; 80] {
     let mut w = [0u32; 80];
     w[..16].copy_from_slice(m);
     for t in 16..80 {
-        let mut x = 0;
-        for back in [3, 8, 14, 16] {
-            if constant(t - back) {
-                x ^= w[t - back];
-            }
-        }
-        w[t] = if constant(t) { x.rotate_left(1) } else { x };
+        w[t] = (w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]).rotate_left(1);
     }
+    w
+}
+
+fn sha1_pre<const V: u32>(m: &[u32; 16]) -> Pre {
+    let vary = vary_of(V, &SHA1_VARY);
+    let constant = |t: usize| vary >> t & 1 == 0;
+    // The schedule of the block without its low device byte: a lane's word
+    // is this XOR its share ([`Span::sha1`]), which is zero where no
+    // lane's word differs.
+    let w = sha1_schedule(m);
     let mut c = [0u32; 80];
     for t in 0..80 {
         c[t] = if constant(t) {
@@ -663,44 +710,40 @@ fn sha1_pre<const V: u32>(m: &[u32; 16]) -> Pre {
     }
 }
 
+/// The new word candidates are compared at against whole digests: `a75`,
+/// the first state word after round 74 ([`sha1_back`]).
+const SHA1_MEET: usize = 75;
+
+/// Sixteen candidates' first digest word (the key) when `BACK` is false:
+/// candidates `16 g ..` under `pre`'s middle byte, `sched` being
+/// `span.sha1[g]`. When true, the rounds stop at [`SHA1_MEET`] and each
+/// lane gives `rol30(a75) + W79'`, `W79'` round 79's word where it varies
+/// (else 0), to be compared with [`sha1_back`]'s.
+///
+/// A varying schedule word is `pre.c[t]` XOR the lane's share from
+/// [`Span::sha1`]: one operation and a load instead of its recurrence.
 #[target_feature(enable = "avx512f")]
-fn sha1_16<const V: u32>(pre: &Pre, vars: &[__m512i; 16]) -> __m512i {
+fn sha1_16<const V: u32, const BACK: bool>(pre: &Pre, sched: &[Lanes; 80]) -> __m512i {
     let vary = const { vary_of(V, &SHA1_VARY) };
     let r0 = const { V.trailing_zeros() as usize };
+    let last = const { if BACK { SHA1_MEET - 1 } else { 79 } };
     let varies = |t: usize| vary >> t & 1 == 1;
-    let mut w = [_mm512_setzero_si512(); 80];
-    w[..16].copy_from_slice(vars);
-    unroll!(T in [16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39
-                  40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
-                  64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79] {
-        if varies(T) {
-            let all = varies(T - 3) && varies(T - 8) && varies(T - 14) && varies(T - 16);
-            let mut x = splat!(pre.c[T]);
-            let mut first = all;
-            macro_rules! xor {
-                ($y:expr) => {{
-                    let y = $y;
-                    x = if first { y } else { _mm512_xor_si512(x, y) };
-                    first = false;
-                }};
-            }
-            if varies(T - 3) { xor!(w[T - 3]); }
-            if varies(T - 8) { xor!(w[T - 8]); }
-            if varies(T - 14) { xor!(w[T - 14]); }
-            if varies(T - 16) { xor!(w[T - 16]); }
-            let _ = first;
-            w[T] = _mm512_rol_epi32::<1>(x);
-        }
-    });
+    // Word `t`, where it varies.
+    let word = |t: usize| {
+        // SAFETY: `Lanes` is 64 bytes, the size of the load, and aligned
+        // to 64.
+        let share = unsafe { _mm512_load_si512(sched[t].0.as_ptr().cast()) };
+        _mm512_xor_si512(splat!(pre.c[t]), share)
+    };
     let s = &pre.state;
-    let mut a = _mm512_add_epi32(splat!(s[0]), w[r0]);
+    let mut a = _mm512_add_epi32(splat!(s[0]), word(r0));
     let (mut b, mut c, mut d, mut e) = (splat!(s[1]), splat!(s[2]), splat!(s[3]), splat!(s[4]));
     unroll!(T in [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29
                   30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56
                   57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79] {
-        if T > r0 {
+        if T > r0 && T <= last {
             let kw = if varies(T) {
-                _mm512_add_epi32(w[T], splat!(sha1_k(T)))
+                _mm512_add_epi32(word(T), splat!(sha1_k(T)))
             } else {
                 splat!(pre.c[T])
             };
@@ -714,7 +757,110 @@ fn sha1_16<const V: u32>(pre: &Pre, vars: &[__m512i; 16]) -> __m512i {
         }
     });
     let _ = (b, c, d, e);
-    _mm512_add_epi32(a, splat!(super::SHA1_IV[0]))
+    if !BACK {
+        _mm512_add_epi32(a, splat!(super::SHA1_IV[0]))
+    } else if varies(79) {
+        _mm512_add_epi32(_mm512_rol_epi32::<30>(a), word(79))
+    } else {
+        _mm512_rol_epi32::<30>(a)
+    }
+}
+
+/// A whole digest run back through round 79, once per middle byte: the
+/// value of `rol30(a75) + W79'` ([`sha1_16`]) of a candidate with that
+/// digest. The digest gives round 79's other inputs: `a80`, `a79` and the
+/// rotated `a78`, `a77`, `a76`; round 79's word enters by addition, so its
+/// constant part (all of it where no lane's differs) goes here and the
+/// varying part to the lanes.
+fn sha1_back<const V: u32>(pre: &Pre, digest: &[u32; 5]) -> u32 {
+    let vary = vary_of(V, &SHA1_VARY);
+    let iv = super::SHA1_IV;
+    let [a80, a79, c, d, e]: [u32; 5] = std::array::from_fn(|k| digest[k].wrapping_sub(iv[k]));
+    // Round 79 ran on (a79, a78, rol30(a77), rol30(a76), rol30(a75)).
+    let kw = if vary >> 79 & 1 == 1 {
+        sha1_k(79)
+    } else {
+        pre.c[79]
+    };
+    a80.wrapping_sub(a79.rotate_left(5))
+        .wrapping_sub(sha1_f(79, c.rotate_right(30), d, e))
+        .wrapping_sub(kw)
+}
+
+/// Bit `lane`: candidate `16 g + lane` may have one of the digests `backs`
+/// comes from ([`sha1_16`] when `BACK`, `sched` being `span.sha1[g]`).
+#[target_feature(enable = "avx512f")]
+fn sha1_meet<const V: u32>(pre: &Pre, sched: &[Lanes; 80], backs: &[u32]) -> u16 {
+    let y = sha1_16::<V, true>(pre, sched);
+    let mut lanes = 0;
+    for &back in backs {
+        lanes |= _mm512_cmpeq_epi32_mask(y, splat!(back));
+    }
+    lanes
+}
+
+/// [`run`] for SHA-1 against at most [`FEW_KEYS`] whole digests: candidates
+/// stop at round [`SHA1_MEET`] and are compared with the digests run back to
+/// there ([`sha1_back`]); the few that pass are checked whole by the
+/// portable kernel, so every hit is a match.
+#[target_feature(enable = "avx512f")]
+fn sha1_run_back<const V: u32>(
+    span: &Span,
+    layout: &Layout,
+    devices: Range<u32>,
+    filter: &KeyFilter,
+    hits: &mut Vec<u32>,
+) {
+    let digests: Vec<[u32; 5]> = filter
+        .whole
+        .iter()
+        .map(|d| {
+            std::array::from_fn(|k| {
+                u32::from_be_bytes(d[4 * k..4 * k + 4].try_into().expect("20 bytes"))
+            })
+        })
+        .collect();
+    assert!(!digests.is_empty() && digests.len() <= FEW_KEYS);
+    let sched = span.sha1.as_deref().expect("a SHA-1 span");
+    let mut backs = [0u32; FEW_KEYS];
+    let backs = &mut backs[..digests.len()];
+    let mut mid = None;
+    let mut pre = Pre {
+        state: [0; 8],
+        c: [0; 80],
+        m: [0; 16],
+    };
+    let mut block = span.base;
+    // Called through a pointer the compiler cannot see through, so that it
+    // is not inlined in the loop below, where its rounds spilled registers
+    // (SHA-1 of raw bytes 167 instead of 185 M/s on one core);
+    // `#[inline(never)]` is not passed on to the back end for a function
+    // with `#[target_feature]`.
+    let meet: unsafe fn(&Pre, &[Lanes; 80], &[u32]) -> u16 = std::hint::black_box(sha1_meet::<V>);
+    for d in devices.step_by(WIDTH as usize) {
+        let m = (d >> 8) as u8;
+        if mid != Some(m) {
+            mid = Some(m);
+            pre = sha1_pre::<V>(&span.words(SHA1, layout, m));
+            for (back, digest) in backs.iter_mut().zip(&digests) {
+                *back = sha1_back::<V>(&pre, digest);
+            }
+            layout.put(&mut block, 1, m);
+        }
+        // SAFETY: this function runs only where the processor has
+        // AVX-512F, the only feature `meet` enables.
+        let mut lanes = unsafe { meet(&pre, &sched[((d >> 4) & 15) as usize], backs) };
+        while lanes != 0 {
+            let device = d + lanes.trailing_zeros();
+            lanes &= lanes - 1;
+            #[cfg(test)]
+            tests::EARLY_PASSES.with(|n| n.set(n.get() + 1));
+            layout.put(&mut block, 2, device as u8);
+            if digests.contains(&super::Sha1::state(&block)) {
+                hits.push(device);
+            }
+        }
+    }
 }
 
 // -------------------------------------------------------------------- MD5
@@ -1038,8 +1184,8 @@ mod tests {
     pub(super) static SCANNED: std::sync::Mutex<Vec<[u8; 64]>> = std::sync::Mutex::new(Vec::new());
 
     thread_local! {
-        /// Candidates of this thread's scans that passed MD5's early
-        /// comparison, before their whole digest was checked.
+        /// Candidates of this thread's scans that passed MD5's or SHA-1's
+        /// early comparison, before their whole digest was checked.
         pub(super) static EARLY_PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
 
@@ -1233,7 +1379,8 @@ mod tests {
         [oui[0], oui[1], oui[2], d[1], d[2], d[3]]
     }
 
-    /// A filter that gives the MD5 kernel whole digests to run backwards.
+    /// A filter that gives the MD5 and SHA-1 kernels whole digests to run
+    /// backwards.
     fn whole(digests: &[Vec<u8>]) -> KeyFilter {
         let keys = digests
             .iter()
@@ -1438,6 +1585,150 @@ mod tests {
             // With the real digest too (the same backward value, so the
             // lane passes once), only the real one is reported.
             let (hits, early) = scan_md5(&t, &layout, devices.clone(), &whole(&[fake, real]));
+            assert_eq!((hits, early), (vec![device], 1), "{input}");
+        }
+    }
+
+    fn sha1_of(input: Input, mac: &[u8; 6]) -> Vec<u8> {
+        let mut message = Vec::new();
+        input.write(mac, &mut message);
+        Algorithm::Sha1.digest(&message)
+    }
+
+    /// Runs `scan` on SHA-1, and counts the candidates that passed the
+    /// early comparison.
+    fn scan_sha1(
+        template: &[u8; 64],
+        layout: &Layout,
+        devices: Range<u32>,
+        filter: &KeyFilter,
+    ) -> (Vec<u32>, usize) {
+        let before = EARLY_PASSES.with(|n| n.get());
+        let mut hits = Vec::new();
+        scan(Algo::Sha1, template, layout, devices, filter, &mut hits);
+        (hits, EARLY_PASSES.with(|n| n.get()) - before)
+    }
+
+    #[test]
+    fn sha1_against_whole_digests_finds_them_in_any_lane_of_any_call() {
+        if !available() {
+            return;
+        }
+        let oui = [0x60, 0x8b, 0x0e];
+        let devices = 0x2a_11f0..0x2a_1510;
+        // The first and last candidates of the range, lanes 0, 7 and 15 of
+        // calls, and lanes of three middle bytes.
+        let planted = [
+            0x2a_11f0, 0x2a_11f3, 0x2a_1200, 0x2a_1207, 0x2a_121f, 0x2a_13a5, 0x2a_14ff, 0x2a_150f,
+        ];
+        for input in inputs() {
+            let layout = Layout::of(input);
+            let t = block(&Template::new(Algorithm::Sha1, oui, input));
+            let digests: Vec<Vec<u8>> = planted
+                .iter()
+                .map(|&d| sha1_of(input, &mac_of(oui, d)))
+                .collect();
+            // All at once: only the planted candidates pass early.
+            let (hits, early) = scan_sha1(&t, &layout, devices.clone(), &whole(&digests));
+            assert_eq!(hits, planted, "{input}");
+            assert_eq!(early, planted.len(), "{input}");
+            // One at a time.
+            for (&d, digest) in planted.iter().zip(&digests) {
+                let (hits, _) = scan_sha1(
+                    &t,
+                    &layout,
+                    devices.clone(),
+                    &whole(std::slice::from_ref(digest)),
+                );
+                assert_eq!(hits, [d], "{input} {d:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn sha1_against_whole_digests_rejects_one_that_differs_in_one_word() {
+        if !available() {
+            return;
+        }
+        let oui = [0x3c, 0x22, 0xfb];
+        let device = 0x5a_3339;
+        let devices = 0x5a_3300..0x5a_3400;
+        for input in inputs() {
+            let layout = Layout::of(input);
+            let t = block(&Template::new(Algorithm::Sha1, oui, input));
+            let digest = sha1_of(input, &mac_of(oui, device));
+            for word in 0..5 {
+                let mut near = digest.clone();
+                near[4 * word + 2] ^= 0x10;
+                let (hits, early) = scan_sha1(
+                    &t,
+                    &layout,
+                    devices.clone(),
+                    &whole(std::slice::from_ref(&near)),
+                );
+                assert_eq!((hits, early), (vec![], 0), "{input}, word {word}");
+                if word > 0 {
+                    // The key alone lets it through: only the words
+                    // compared early tell it apart.
+                    let key = u32::from_be_bytes(near[..4].try_into().unwrap());
+                    let mut hits = Vec::new();
+                    scan(
+                        Algo::Sha1,
+                        &t,
+                        &layout,
+                        devices.clone(),
+                        &KeyFilter::new([key]),
+                        &mut hits,
+                    );
+                    assert_eq!(hits, [device], "{input}, word {word}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sha1_against_whole_digests_checks_whole_what_passes_the_early_comparison() {
+        if !available() {
+            return;
+        }
+        let oui = [0x02, 0x7a, 0x11];
+        let device = 0x01_42c7;
+        let devices = 0x01_4200..0x01_4300;
+        let iv = crate::kernel::SHA1_IV;
+        for input in inputs() {
+            let layout = Layout::of(input);
+            let t = block(&Template::new(Algorithm::Sha1, oui, input));
+            let real = sha1_of(input, &mac_of(oui, device));
+            // Round 79 adds f(b, c, d) = b ^ c ^ d with d = rol30(a76) the
+            // last digest word less its initial value: a bit of it flipped,
+            // and the first word moved by what that does to f, leave the
+            // word compared early the same and the digest different.
+            let s: [u32; 5] = std::array::from_fn(|k| {
+                u32::from_be_bytes(real[4 * k..4 * k + 4].try_into().unwrap()).wrapping_sub(iv[k])
+            });
+            let f = s[2].rotate_right(30) ^ s[3] ^ s[4];
+            let e = s[4] ^ (1 << 9);
+            let f2 = s[2].rotate_right(30) ^ s[3] ^ e;
+            let forged = [s[0].wrapping_add(f2.wrapping_sub(f)), s[1], s[2], s[3], e];
+            let fake: Vec<u8> = forged
+                .iter()
+                .zip(iv)
+                .flat_map(|(x, i)| x.wrapping_add(i).to_be_bytes())
+                .collect();
+            assert_ne!(fake, real);
+            let (hits, early) = scan_sha1(
+                &t,
+                &layout,
+                devices.clone(),
+                &whole(std::slice::from_ref(&fake)),
+            );
+            assert_eq!(
+                early, 1,
+                "{input}: the forged digest passes the early comparison"
+            );
+            assert!(hits.is_empty(), "{input}: {hits:x?}");
+            // With the real digest too, only the real one is reported.
+            let (hits, early) = scan_sha1(&t, &layout, devices.clone(), &whole(&[fake, real]));
             assert_eq!((hits, early), (vec![device], 1), "{input}");
         }
     }
