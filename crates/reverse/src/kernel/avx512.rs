@@ -141,12 +141,16 @@ impl Span {
         }
         let sha1 = (a == SHA1).then(|| {
             let mut sched = Box::new([[Lanes([0; 16]); 80]; 16]);
-            for (sched, words_of_g) in sched.iter_mut().zip(low.iter()) {
-                for lane in 0..16 {
-                    let m = words_of_g.map(|word| word[lane]);
-                    for (word, x) in sched.iter_mut().zip(sha1_schedule(&m)) {
-                        word.0[lane] = x;
-                    }
+            // [`sha1_schedule`] on the sixteen lanes at once.
+            for (w, words_of_g) in sched.iter_mut().zip(low.iter()) {
+                for (row, word) in w.iter_mut().zip(words_of_g) {
+                    row.0 = *word;
+                }
+                for t in 16..80 {
+                    w[t].0 = std::array::from_fn(|l| {
+                        (w[t - 3].0[l] ^ w[t - 8].0[l] ^ w[t - 14].0[l] ^ w[t - 16].0[l])
+                            .rotate_left(1)
+                    });
                 }
             }
             sched
