@@ -277,8 +277,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         File("/usr/share/ieee-data/oui.csv"),
         Deb("ieee-data"),
-        &[TestHost, BenchReverse],
-        "vendor names and hash reversal",
+        &[TestHost, BenchReverse, Report],
+        "vendor names and hash reversal; the handbook's canaries",
     ),
     req(
         Cmd("stdbuf"),

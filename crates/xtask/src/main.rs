@@ -12,6 +12,7 @@ mod fresh;
 mod fuzz;
 mod package;
 mod payloads;
+mod pictures;
 mod render;
 mod tidy;
 
@@ -137,6 +138,10 @@ enum Cmd {
         #[arg(long, default_value_t = 2.2)]
         gb: f64,
     },
+    /// The pictures of docs/handbook.md, into docs/handbook/: a real scan
+    /// report's page (headless Chromium) and `vitrine-audit tail` beside a
+    /// publishing replay (a mosquitto on loopback).
+    HandbookPictures,
     /// Device-estimate accuracy on the lab-occupancy captures, for several presence thresholds.
     Occupancy,
     /// Train the zstd dictionary shipped for payloads, on simulated summaries only.
@@ -265,6 +270,14 @@ fn main() -> anyhow::Result<()> {
         Cmd::BenchScan { gb } => {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchScan])?;
             bench_scan::run(&root, gb)
+        }
+        Cmd::HandbookPictures => {
+            deps::ensure(&[
+                deps::Routine::Build,
+                deps::Routine::Demo,
+                deps::Routine::Report,
+            ])?;
+            pictures::run(&root)
         }
         Cmd::Occupancy => occupancy(&root),
         Cmd::Fuzz { seconds, target } => {
