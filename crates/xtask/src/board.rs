@@ -32,7 +32,7 @@ pub struct Image {
 
 /// Registers qemu-user for arm64 binaries (mmdebstrap runs the image's
 /// maintainer scripts with it).
-fn ensure_binfmt() -> anyhow::Result<()> {
+pub(crate) fn ensure_binfmt() -> anyhow::Result<()> {
     let dir = Path::new("/proc/sys/fs/binfmt_misc");
     if !dir.join("register").exists() {
         crate::run(
@@ -52,14 +52,21 @@ fn ensure_binfmt() -> anyhow::Result<()> {
 
 /// Hash of everything the image is made from.
 fn inputs_hash(root: &Path) -> anyhow::Result<String> {
-    let base = root.join("images/qemu");
     let mut h = blake3::Hasher::new();
+    hash_tree(&mut h, &root.join("images/qemu"))?;
+    Ok(h.finalize().to_hex()[..16].to_string())
+}
+
+/// Feeds every file under `base` (but documentation) to `h`, by relative
+/// name and content, in a stable order.
+pub(crate) fn hash_tree(h: &mut blake3::Hasher, base: &Path) -> anyhow::Result<()> {
+    let base = base.to_path_buf();
     let mut files = Vec::new();
     let mut stack = vec![base.clone()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d)? {
             let p = e?.path();
-            if p.is_dir() {
+            if p.is_dir() && !p.is_symlink() {
                 stack.push(p);
             } else if p.extension().is_none_or(|x| x != "md") {
                 files.push(p);
@@ -69,9 +76,16 @@ fn inputs_hash(root: &Path) -> anyhow::Result<String> {
     files.sort();
     for f in files {
         h.update(f.strip_prefix(&base)?.to_string_lossy().as_bytes());
-        h.update(&std::fs::read(&f)?);
+        // A symlink (a unit enabled in an overlay) is its target, which
+        // names a path of the image, not of this machine.
+        if f.is_symlink() {
+            h.update(b"symlink:");
+            h.update(std::fs::read_link(&f)?.to_string_lossy().as_bytes());
+        } else {
+            h.update(&std::fs::read(&f).with_context(|| format!("hashing {}", f.display()))?);
+        }
     }
-    Ok(h.finalize().to_hex()[..16].to_string())
+    Ok(())
 }
 
 /// Builds the base image, or returns the cached one.

@@ -23,6 +23,8 @@ pub enum Routine {
     Cross,
     /// The emulated board: image build, boot, hil-tests.
     Board,
+    /// The Raspberry Pi SD-card image and its boot check (`cargo xtask rpi-image`).
+    Rpi,
     /// `cargo xtask fresh-machine`.
     FreshMachine,
     /// `cargo xtask bench`.
@@ -46,6 +48,7 @@ impl Routine {
         Routine::TestHost,
         Routine::Cross,
         Routine::Board,
+        Routine::Rpi,
         Routine::FreshMachine,
         Routine::Bench,
         Routine::BenchReverse,
@@ -62,6 +65,7 @@ impl Routine {
             Routine::TestHost => "test-host",
             Routine::Cross => "cross",
             Routine::Board => "board",
+            Routine::Rpi => "rpi",
             Routine::FreshMachine => "fresh-machine",
             Routine::Bench => "bench",
             Routine::BenchReverse => "bench-reverse",
@@ -381,33 +385,38 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         Cmd("mmdebstrap"),
         Deb("mmdebstrap"),
-        &[Board, FreshMachine],
-        "builds the board image; the fresh-machine root",
+        &[Board, Rpi, FreshMachine],
+        "builds the board and Pi images; the fresh-machine root",
     ),
     req(
         Cmd("arch-test"),
         Deb("arch-test"),
-        &[Board],
+        &[Board, Rpi],
         "mmdebstrap's foreign-architecture support (a Recommends)",
     ),
     req(
         File("/usr/lib/binfmt.d/qemu-aarch64.conf"),
         Deb("qemu-user-static"),
-        &[Board],
+        &[Board, Rpi],
         "runs the image's arm64 maintainer scripts; its binfmt entry",
     ),
     req(
         Filesystem("binfmt_misc"),
         Kernel,
-        &[Board],
+        &[Board, Rpi],
         "`board build` mounts it and registers qemu-aarch64 there",
     ),
-    req(Cmd("mount"), Deb("mount"), &[Board], "mounts binfmt_misc"),
+    req(
+        Cmd("mount"),
+        Deb("mount"),
+        &[Board, Rpi],
+        "mounts binfmt_misc",
+    ),
     req(
         Cmd("qemu-system-aarch64"),
         Deb("qemu-system-arm"),
-        &[Board],
-        "boots the board",
+        &[Board, Rpi],
+        "boots the board; the Pi image's boot check (-M raspi3b)",
     ),
     req(
         File("/usr/lib/ipxe/qemu/efi-virtio.rom"),
@@ -424,8 +433,32 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         Cmd("mke2fs"),
         Deb("e2fsprogs"),
-        &[Board],
-        "the ext4 root disk",
+        &[Board, Rpi],
+        "the ext4 root disk; the Pi image's root and data partitions",
+    ),
+    req(
+        Cmd("sfdisk"),
+        Deb("fdisk"),
+        &[Rpi],
+        "the Pi image's partition table (MBR)",
+    ),
+    req(
+        Cmd("mkfs.vfat"),
+        Deb("dosfstools"),
+        &[Rpi],
+        "the Pi image's FAT32 boot partition",
+    ),
+    req(
+        Cmd("mcopy"),
+        Deb("mtools"),
+        &[Rpi],
+        "fills the FAT boot partition and reads it back, without mounting",
+    ),
+    req(
+        Cmd("xz"),
+        Deb("xz-utils"),
+        &[Rpi],
+        "the compressed image (`rpi-image --xz`)",
     ),
     req(
         Cmd("ssh"),

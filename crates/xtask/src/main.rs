@@ -14,6 +14,7 @@ mod package;
 mod payloads;
 mod pictures;
 mod render;
+mod rpi;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +93,21 @@ enum Cmd {
     Board {
         #[command(subcommand)]
         command: BoardCmd,
+    },
+    /// The Raspberry Pi SD-card image (Pi 3, 4, Zero 2 W; arm64) into
+    /// target/rpi/vitrine-rpi-arm64.img, cached by its inputs
+    /// (docs/rpi-image.md).
+    RpiImage {
+        /// Also write target/rpi/vitrine-rpi-arm64.img.xz.
+        #[arg(long)]
+        xz: bool,
+        /// Then boot a copy under `qemu-system-aarch64 -M raspi3b` until
+        /// systemd has started vitrined (software emulation: minutes).
+        #[arg(long)]
+        boot_check: bool,
+        /// Longest wait for the boot check, in minutes.
+        #[arg(long, default_value_t = 15)]
+        boot_timeout_min: u64,
     },
     /// The hil-tests: on the emulated board (built and booted here), or on a
     /// real rig described by a rig file (hil-tests/README.md).
@@ -235,6 +251,22 @@ fn main() -> anyhow::Result<()> {
                 board.mqtt_port
             );
             board.wait_exit()
+        }
+        Cmd::RpiImage {
+            xz,
+            boot_check,
+            boot_timeout_min,
+        } => {
+            let image = rpi::image(&root, xz)?;
+            if boot_check {
+                rpi::boot_check(
+                    &root,
+                    &image,
+                    std::time::Duration::from_secs(boot_timeout_min * 60),
+                )?;
+            }
+            println!("{}", image.display());
+            Ok(())
         }
         Cmd::Hil { rig, filter } => hil(&root, rig, filter),
         Cmd::Demo { args } => {
