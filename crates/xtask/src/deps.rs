@@ -84,6 +84,7 @@ pub const TEST_COMMAND: &[Routine] = &[
     Routine::TestHost,
     Routine::Cross,
     Routine::Board,
+    Routine::Rpi,
     Routine::FreshMachine,
 ];
 

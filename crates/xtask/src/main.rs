@@ -352,6 +352,10 @@ fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
         // The step above, proven again on a bare Debian root (about 1.5 min).
         fresh::run(root, deps::TEST_COMMAND)?;
         hil(root, None, None)?;
+        // The Raspberry Pi image under -M raspi3b: a refused first boot,
+        // then a good one (about 6 minutes with a rebuild).
+        let image = rpi::image(root, false)?;
+        rpi::boot_check(root, &image, std::time::Duration::from_secs(15 * 60))?;
     }
     eprintln!("xtask: all checks passed");
     Ok(())

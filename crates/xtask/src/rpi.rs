@@ -446,7 +446,8 @@ fn boot_files(config_txt: &str) -> anyhow::Result<(String, String)> {
 }
 
 /// Partition starts, in bytes, from the disk's table.
-fn partition_starts(disk: &Path) -> anyhow::Result<Vec<u64>> {
+/// Each partition's start and length in bytes.
+fn partitions(disk: &Path) -> anyhow::Result<Vec<(u64, u64)>> {
     let out = Command::new("sfdisk")
         .arg("--json")
         .arg(disk)
@@ -467,10 +468,9 @@ fn partition_starts(disk: &Path) -> anyhow::Result<Vec<u64>> {
         .context("no partitions")?
         .iter()
         .map(|p| {
-            p["start"]
-                .as_u64()
-                .map(|s| s * sector)
-                .context("a partition without a start")
+            let start = p["start"].as_u64().context("a partition without a start")?;
+            let size = p["size"].as_u64().context("a partition without a size")?;
+            Ok((start * sector, size * sector))
         })
         .collect()
 }
@@ -479,7 +479,7 @@ fn partition_starts(disk: &Path) -> anyhow::Result<Vec<u64>> {
 /// reach it.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    Started,
+    Reached,
     Failed(String),
     Waiting,
 }
@@ -502,44 +502,153 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// A boot that will not get anywhere.
+const BROKEN_BOOT: [&str; 3] = [
+    "Kernel panic",
+    "Gave up waiting for root",
+    "You are in emergency mode",
+];
+
+fn broken(console: &str) -> Option<Verdict> {
+    BROKEN_BOOT.iter().find_map(|bad| {
+        console.find(bad).map(|at| {
+            let line = console[at..].lines().next().unwrap_or(bad);
+            Verdict::Failed(line.to_string())
+        })
+    })
+}
+
+/// With a good first-boot file: reached once systemd started the daemon.
 fn verdict(console: &str) -> Verdict {
     let console = &strip_ansi(console);
     if console.contains("Started vitrined.service") {
-        return Verdict::Started;
+        return Verdict::Reached;
     }
     for bad in [
         "Failed to start vitrined.service",
         "Failed to start vitrine-firstboot.service",
         "Dependency failed for vitrined.service",
-        "Kernel panic",
-        "Gave up waiting for root",
-        "You are in emergency mode",
     ] {
         if let Some(at) = console.find(bad) {
             let line = console[at..].lines().next().unwrap_or(bad);
             return Verdict::Failed(line.to_string());
         }
     }
-    Verdict::Waiting
+    broken(console).unwrap_or(Verdict::Waiting)
+}
+
+/// With a refused first-boot file: reached once systemd gave up on the
+/// daemon because of it, and the console says which key was wrong.
+fn refused_verdict(console: &str) -> Verdict {
+    let console = &strip_ansi(console);
+    if console.contains("Started vitrined.service") {
+        return Verdict::Failed("vitrined started although its first-boot file was refused".into());
+    }
+    if console.contains("Dependency failed for vitrined.service") {
+        return if console.contains(REFUSED_ON_CONSOLE) {
+            Verdict::Reached
+        } else {
+            Verdict::Failed(format!(
+                "vitrined did not start, but the console does not say why (no `{REFUSED_ON_CONSOLE}`)"
+            ))
+        };
+    }
+    broken(console).unwrap_or(Verdict::Waiting)
 }
 
 /// The first-boot file the boot check puts on its copy's boot partition, as
 /// an auditor would: the rig named (the packaged configuration is not, and
 /// the daemon refuses to publish unnamed), publishing to a broker that is
 /// not there (the daemon spools), capturing from an adapter the emulated Pi
-/// has not (the daemon waits for it).
-const CHECK_CONFIG: &str = "# Written by `cargo xtask rpi-image --boot-check`.\n\
-site = \"qemu\"\nrig = \"boot-check\"\n\n[broker]\nurl = \"mqtt://localhost:1883\"\n\n\
+/// has not (the daemon waits for it), with a password among its secrets.
+fn check_config(password: &str) -> String {
+    format!(
+        "# Written by `cargo xtask rpi-image --boot-check`.\n\
+         site = \"qemu\"\nrig = \"boot-check\"\n\n\
+         [broker]\nurl = \"mqtt://localhost:1883\"\nusername = \"boot-check\"\n\n\
+         [capture]\ninterface = \"wlan1\"\n\n\
+         [secrets]\nmqtt_password = \"{password}\"\n"
+    )
+}
+
+/// The same file with a value out of range: the first boot must refuse it.
+const REFUSED_CONFIG: &str = "# Written by `cargo xtask rpi-image --boot-check`.\n\
+site = \"qemu\"\nrig = \"boot-check\"\n\n[windows]\nlength_s = -3\n\n\
 [capture]\ninterface = \"wlan1\"\n";
 
-/// Boots a copy of `image` under `qemu-system-aarch64 -M raspi3b` with the
-/// kernel, initrd, device tree and command line of its boot partition, and
-/// waits until systemd has started vitrined. Returns the time from QEMU's
-/// start. The console is in target/rpi/boot-check/console.log.
+/// What the console must show for [`REFUSED_CONFIG`]: the file, line,
+/// column and key, as the daemon words a configuration error.
+const REFUSED_ON_CONSOLE: &str = "/boot/firmware/vitrine.toml:6:12: windows.length_s:";
+
+/// Boots the Pi image under `qemu-system-aarch64 -M raspi3b` twice, on
+/// copies with the kernel, initrd, device tree and command line of its boot
+/// partition: first with a first-boot file holding a bad value (the console
+/// must name it and systemd must not start the daemon), then with a good
+/// one (systemd must start the daemon). After the second boot, no file on
+/// any partition may hold the configuration's password but the one the
+/// first boot made for it. Returns the second boot's time from QEMU's start
+/// to the daemon started. The consoles are in target/rpi/boot-check/.
 pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Result<Duration> {
     crate::deps::ensure(&[crate::deps::Routine::Rpi])?;
     let work = root.join("target/rpi/boot-check");
     let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+
+    let t = boot(
+        &work,
+        image,
+        "refused",
+        REFUSED_CONFIG,
+        timeout,
+        refused_verdict,
+    )?;
+    eprintln!(
+        "xtask: Pi image, refused first boot: the console names the bad key and vitrined did not start ({:.0} s after QEMU)",
+        t.as_secs_f64()
+    );
+
+    // A password nobody could have written before this run.
+    let password = format!(
+        "bootcheck-{}",
+        &blake3::hash(format!("{:?} {}", Instant::now(), std::process::id()).as_bytes()).to_hex()
+            [..24]
+    );
+    let result = boot(
+        &work,
+        image,
+        "applied",
+        &check_config(&password),
+        timeout,
+        verdict,
+    )
+    .and_then(|t| {
+        secrets_check(&work.join("applied"), password.as_bytes())?;
+        Ok(t)
+    });
+    // The copies are as big as the image.
+    let _ = std::fs::remove_file(work.join("refused/sd.img"));
+    let _ = std::fs::remove_file(work.join("applied/sd.img"));
+    let t = result?;
+    eprintln!(
+        "xtask: Pi image boot check passed: vitrined started {:.0} s after QEMU; the password is only in /etc/vitrine/mqtt-password (consoles in {})",
+        t.as_secs_f64(),
+        work.display()
+    );
+    Ok(t)
+}
+
+/// One boot of a copy of `image` (in `work/name/sd.img`, kept for the
+/// caller) with `config` as its first-boot file, until `judge` says the
+/// console reached what it waits for or failed.
+fn boot(
+    work: &Path,
+    image: &Path,
+    name: &str,
+    config: &str,
+    timeout: Duration,
+    judge: fn(&str) -> Verdict,
+) -> anyhow::Result<Duration> {
+    let work = work.join(name);
     std::fs::create_dir_all(&work)?;
     let sd = work.join("sd.img");
     crate::run(
@@ -553,11 +662,11 @@ pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Resul
         .write(true)
         .open(&sd)?
         .set_len(next_pow2(len))?;
-    let starts = partition_starts(&sd)?;
-    if starts.len() != 3 {
-        bail!("{} has {} partitions, not 3", image.display(), starts.len());
+    let parts = partitions(&sd)?;
+    if parts.len() != 3 {
+        bail!("{} has {} partitions, not 3", image.display(), parts.len());
     }
-    let fat = format!("{}@@{}", sd.display(), starts[0]);
+    let fat = format!("{}@@{}", sd.display(), parts[0].0);
     let mcopy_out = |name: &str| -> anyhow::Result<PathBuf> {
         let dst = work.join(name);
         crate::run(
@@ -579,16 +688,17 @@ pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Resul
 
     // The rig's configuration, where an auditor writes it: vitrine.toml on
     // the boot partition, applied by vitrine-firstboot.service.
-    let config = work.join("vitrine.toml");
-    std::fs::write(&config, CHECK_CONFIG)?;
+    let config_file = work.join("vitrine.toml");
+    std::fs::write(&config_file, config)?;
     crate::run(
         Command::new("mcopy")
             .env("MTOOLS_SKIP_CHECK", "1")
             .args(["-i", &fat])
-            .arg(&config)
+            .arg(&config_file)
             .arg("::/vitrine.toml"),
     )
     .context("vitrine.toml onto the boot partition")?;
+    std::fs::remove_file(&config_file)?;
 
     // The console: the boot partition's cmdline.txt names the mini UART
     // (ttyS1), which is QEMU's second serial port on raspi3b; the first,
@@ -601,7 +711,7 @@ pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Resul
         "{} systemd.show_status=true systemd.log_target=kmsg printk.devkmsg=on",
         cmdline.trim()
     );
-    eprintln!("xtask: booting the Pi image under -M raspi3b: {append}");
+    eprintln!("xtask: booting the Pi image under -M raspi3b ({name} first boot): {append}");
     let mut qemu = Command::new("qemu-system-aarch64")
         .args(["-M", "raspi3b", "-m", "1G", "-no-user-config"])
         .arg("-kernel")
@@ -626,8 +736,8 @@ pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Resul
         let text = String::from_utf8_lossy(&std::fs::read(&console).unwrap_or_default())
             .into_owned()
             + &String::from_utf8_lossy(&std::fs::read(&pl011).unwrap_or_default());
-        match verdict(&text) {
-            Verdict::Started => break Ok(started.elapsed()),
+        match judge(&text) {
+            Verdict::Reached => break Ok(started.elapsed()),
             Verdict::Failed(line) => break Err(anyhow::anyhow!("{line}")),
             Verdict::Waiting => {}
         }
@@ -635,35 +745,138 @@ pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Resul
             break Err(anyhow::anyhow!("QEMU exited ({status})"));
         }
         if started.elapsed() > timeout {
-            break Err(anyhow::anyhow!("vitrined not started within {timeout:?}"));
+            break Err(anyhow::anyhow!("nothing decisive within {timeout:?}"));
         }
     };
+    // What the first boot wrote is fsynced before the daemon starts; a few
+    // seconds more let the rest reach the card before the power goes.
+    if result.is_ok() {
+        std::thread::sleep(Duration::from_secs(5));
+    }
     let _ = qemu.kill();
     let _ = qemu.wait();
-    // The copy is as big as the image.
-    let _ = std::fs::remove_file(&sd);
-    match result {
-        Ok(t) => {
-            eprintln!(
-                "xtask: Pi image boot check passed: vitrined started {:.0} s after QEMU (console: {})",
-                t.as_secs_f64(),
-                console.display()
-            );
-            Ok(t)
-        }
-        Err(e) => {
-            let text =
-                String::from_utf8_lossy(&std::fs::read(&console).unwrap_or_default()).into_owned();
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            bail!(
-                "Pi image boot check failed after {:.0} s: {e}\n--- {} (last lines)\n{}",
-                started.elapsed().as_secs_f64(),
-                console.display(),
-                tail.join("\n")
-            )
+    result.or_else(|e| {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(&console).unwrap_or_default()).into_owned();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "Pi image boot check ({name} first boot) failed after {:.0} s: {e}\n--- {} (last lines)\n{}",
+            started.elapsed().as_secs_f64(),
+            console.display(),
+            tail.join("\n")
+        )
+    })
+}
+
+/// Where the configuration's password may be after the first boot: the
+/// secret file it made, on the data partition (/etc/vitrine is bound from
+/// there).
+const PASSWORD_FILE_ON_DATA: &str = "etc-vitrine/mqtt-password";
+
+/// After a first boot on `work/sd.img`: the first-boot file is gone from
+/// the boot partition, no file there or on the data partition holds
+/// `secret` but [`PASSWORD_FILE_ON_DATA`] (which does), and the read-only
+/// root does not hold it anywhere, not even in free blocks.
+fn secrets_check(work: &Path, secret: &[u8]) -> anyhow::Result<()> {
+    let sd = work.join("sd.img");
+    let parts = partitions(&sd)?;
+    let fat = format!("{}@@{}", sd.display(), parts[0].0);
+    let files = work.join("files");
+    let _ = std::fs::remove_dir_all(&files);
+    std::fs::create_dir_all(files.join("boot"))?;
+    crate::run(
+        Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-s", "-n", "-i", &fat, "::/"])
+            .arg(files.join("boot")),
+    )
+    .context("the boot partition's files")?;
+    if files.join("boot/vitrine.toml").exists() {
+        bail!("the first-boot file is still on the boot partition after it was applied");
+    }
+    // The data partition's files, read with debugfs (no mount).
+    let data = work.join("data.ext4");
+    {
+        let mut src = File::open(&sd)?;
+        let mut dst = File::create(&data)?;
+        src.seek(SeekFrom::Start(parts[2].0))?;
+        std::io::copy(&mut src.take(parts[2].1), &mut dst)?;
+    }
+    // QEMU was stopped as a power cut would: replay the journal and settle
+    // the bitmaps as the next boot's fsck would (exit 1 and 2: corrected).
+    let fsck = Command::new("e2fsck")
+        .args(["-f", "-y"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .status()
+        .context("running e2fsck on the data partition")?;
+    if !matches!(fsck.code(), Some(0..=2)) {
+        bail!("e2fsck on the data partition after the first boot: {fsck}");
+    }
+    std::fs::create_dir_all(files.join("data"))?;
+    crate::run(
+        Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("rdump / {}", files.join("data").display()))
+            .arg(&data),
+    )
+    .context("the data partition's files (debugfs rdump)")?;
+    // debugfs says it could not open the file system and exits 0.
+    if std::fs::read_dir(files.join("data"))?.next().is_none() {
+        bail!("debugfs read no file from the data partition");
+    }
+    let _ = std::fs::remove_file(&data);
+
+    let mut holders = Vec::new();
+    let mut stack = vec![files.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() && contains(&std::fs::read(entry.path())?, secret) {
+                holders.push(entry.path().strip_prefix(&files)?.display().to_string());
+            }
         }
     }
+    let allowed = format!("data/{PASSWORD_FILE_ON_DATA}");
+    let _ = std::fs::remove_dir_all(&files);
+    if !holders.contains(&allowed) {
+        bail!(
+            "the password is not in {allowed}: the first boot did not move it there (files holding it: {holders:?})"
+        );
+    }
+    holders.retain(|h| *h != allowed);
+    if !holders.is_empty() {
+        bail!(
+            "files holding the configuration's password in clear after the first boot: {holders:?}"
+        );
+    }
+    // The root is read-only: not a byte of it may hold the password.
+    let mut root = File::open(&sd)?;
+    root.seek(SeekFrom::Start(parts[1].0))?;
+    let mut root = root.take(parts[1].1);
+    let mut buf = vec![0u8; 8 << 20];
+    let mut carry = Vec::new();
+    loop {
+        let n = root.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        carry.extend_from_slice(&buf[..n]);
+        if contains(&carry, secret) {
+            bail!("the read-only root holds the configuration's password");
+        }
+        let keep = carry.len().saturating_sub(secret.len());
+        carry.drain(..keep);
+    }
+    Ok(())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -762,7 +975,7 @@ mod tests {
             verdict(
                 "[  OK  ] Started vitrined.service - Vitrine anonymous Wi-Fi footfall sensing.\n"
             ),
-            Verdict::Started
+            Verdict::Reached
         );
         assert_eq!(
             verdict("x\n[FAILED] Failed to start vitrined.service - Vitrine.\nmore\n"),
@@ -773,12 +986,54 @@ mod tests {
             verdict(
                 "[\u{1b}[0;32m  OK  \u{1b}[0m] Started \u{1b}[0;1;39mvitrined.service\u{1b}[0m - Vitrine\n"
             ),
-            Verdict::Started
+            Verdict::Reached
         );
         assert!(matches!(
             verdict("Gave up waiting for root file system device."),
             Verdict::Failed(_)
         ));
+    }
+
+    #[test]
+    fn a_refused_first_boot_is_reached_only_with_its_reason_on_the_console() {
+        let dep = "[DEPEND] Dependency failed for vitrined.service - Vitrine.\n";
+        let why = format!("vitrined: configuration error: {REFUSED_ON_CONSOLE} invalid value\n");
+        assert_eq!(refused_verdict("booting\n"), Verdict::Waiting);
+        assert_eq!(refused_verdict(&format!("{why}{dep}")), Verdict::Reached);
+        assert!(
+            matches!(refused_verdict(dep), Verdict::Failed(_)),
+            "no reason"
+        );
+        assert!(matches!(
+            refused_verdict(&format!(
+                "{why}[  OK  ] Started vitrined.service - Vitrine\n"
+            )),
+            Verdict::Failed(_)
+        ));
+        assert!(matches!(
+            refused_verdict("Kernel panic - not syncing"),
+            Verdict::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn the_refused_file_is_refused_where_the_console_check_expects() {
+        // The line and column of REFUSED_ON_CONSOLE are those of the bad
+        // value in REFUSED_CONFIG.
+        let (line, text) = REFUSED_CONFIG
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.starts_with("length_s"))
+            .unwrap();
+        let col = text.find("-3").unwrap() + 1;
+        assert!(REFUSED_ON_CONSOLE.ends_with(&format!(":{}:{col}: windows.length_s:", line + 1)));
+    }
+
+    #[test]
+    fn contains_finds_a_needle_anywhere() {
+        assert!(contains(b"abcsecretdef", b"secret"));
+        assert!(!contains(b"abcsecredef", b"secret"));
+        assert!(!contains(b"sec", b"secret"));
     }
 
     /// The cache survives a package rebuilt from the same files (other file
