@@ -563,12 +563,19 @@ fn h_an_upgrade_keeps_a_daemon_and_a_timer_the_admin_disabled_disabled() {
     rig.configure(&rig.config(60)); // running, as an admin finds it
     let version = rig.run("dpkg-query -W -f '${Version}' vitrined");
     // The installed packages, rebuilt on the rig with the next Debian
-    // revision: a real upgrade through dpkg's maintainer scripts.
+    // revision: a real upgrade through dpkg's maintainer scripts. Copied
+    // again, as a reboot (scenario d) empties the rig's /tmp.
+    let debs = std::env::var_os("VITRINE_DEBS").expect("VITRINE_DEBS names the packages");
+    rig.run("rm -rf /tmp/upgrade && mkdir -p /tmp/upgrade/installed");
+    for deb in std::env::split_paths(&debs) {
+        let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+        rig.put(&deb, &format!("/tmp/upgrade/installed/{name}"));
+    }
     let next = format!("{}.1", version.trim());
     rig.run(&format!(
-        "set -e; rm -rf /tmp/upgrade && mkdir -p /tmp/upgrade && cd /tmp/upgrade
+        "set -e; cd /tmp/upgrade
          for p in vitrined vitrine-audit; do
-           deb=$(ls /tmp/vitrine-debs/${{p}}_*.deb)
+           deb=$(ls installed/${{p}}_*.deb)
            dpkg-deb -R \"$deb\" $p
            sed -i 's/^Version: .*/Version: {next}/' $p/DEBIAN/control
            dpkg-deb -b $p ${{p}}_next.deb >/dev/null
