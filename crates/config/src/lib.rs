@@ -243,7 +243,8 @@ pub struct Unlocated {
 }
 
 impl Unlocated {
-    fn locate(self, path: &Path, text: &str) -> ConfigError {
+    /// The error at its line and column of `text`, read from `path`.
+    pub fn locate(self, path: &Path, text: &str) -> ConfigError {
         let (line, column) = line_column(text, self.span.start);
         ConfigError::Invalid {
             path: path.to_owned(),
@@ -256,7 +257,7 @@ impl Unlocated {
 }
 
 /// 1-based line and column of byte `at` in `text`.
-pub(crate) fn line_column(text: &str, at: usize) -> (usize, usize) {
+pub fn line_column(text: &str, at: usize) -> (usize, usize) {
     let before = &text[..at.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;

@@ -259,7 +259,7 @@ fn check(args: &Args, text: &str) -> Result<Plan, ConfigError> {
     for g in &given {
         let short = g.kind.key.file.trim_start_matches("broker.");
         if let Some((k, _)) = in_broker(short) {
-            let (line, _) = line_column(text, k.span().start);
+            let (line, _) = vitrine_config::line_column(text, k.span().start);
             return Err(located(
                 from,
                 text,
@@ -657,8 +657,8 @@ fn entry<'t, 'i>(
     table.iter().find(|(k, _)| k.get_ref().as_ref() == name)
 }
 
-/// An error at byte `span` of the first-boot file, as the daemon locates
-/// its own.
+/// An error at byte `span` of the first-boot file, located as the daemon
+/// locates its own.
 fn located(
     path: &Path,
     text: &str,
@@ -666,22 +666,12 @@ fn located(
     key: &str,
     message: &str,
 ) -> ConfigError {
-    let (line, column) = line_column(text, span.start);
-    ConfigError::Invalid {
-        path: path.to_owned(),
-        line,
-        column,
+    vitrine_config::Unlocated {
+        span,
         key: key.to_string(),
         message: message.to_string(),
     }
-}
-
-/// 1-based line and column of byte `at`.
-fn line_column(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
+    .locate(path, text)
 }
 
 /// 0-based line of byte `at`.
