@@ -1,6 +1,7 @@
 //! The privacy boundary of Vitrine.
 //!
-//! Raw identifiers ([`RawMac`], [`RawSsid`]) exist only in the capture stage.
+//! Raw identifiers ([`RawMac`], [`RawSsid`]) and raw images ([`RawImage`])
+//! exist only in the capture stage.
 //! They implement neither `Clone`, `Copy`, `Display` nor `serde::Serialize`,
 //! and their `Debug` output is redacted, so they cannot be logged, written or
 //! duplicated by accident. The only way to turn one into something that may
@@ -12,10 +13,12 @@
 //! handles for counting.
 
 mod ignore;
+mod image;
 mod key;
 mod raw;
 
 pub use ignore::{IgnoreList, IgnoreListError};
+pub use image::RawImage;
 pub use key::{EpochKey, Pseudonymizer, RotationPolicy, harden_process, random_id};
 pub use raw::{RawMac, RawSsid};
 

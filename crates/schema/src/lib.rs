@@ -4,7 +4,8 @@
 //! derive `Serialize` for data leaving the process. None of them can hold a
 //! MAC address, an SSID or a pseudonym: only counts, histogram bins and the
 //! window's time. A summary is a common part (the window, the key epoch, k,
-//! what was withheld) and one optional section per sensor (`wifi`); the
+//! what was withheld) and one optional section per sensor (`wifi`,
+//! `camera`); the
 //! JSON Schema is `docs/schema/summary-v2.schema.json` (version 1, where
 //! `wifi` was required, still decodes). Changing a field's meaning bumps
 //! [`SCHEMA_VERSION`]. [`Status`] is the rig's retained status message
@@ -37,6 +38,9 @@ pub struct Summary {
     /// The Wi-Fi sensor's section; absent on a rig without Wi-Fi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wifi: Option<WifiSummary>,
+    /// The camera's section; absent on a rig without a camera.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<CameraSummary>,
     /// Sections of sensors this version of the schema does not describe
     /// (a sensor being developed), by name. The JSON Schema refuses them and
     /// consumers and the verifier report them as unknown fields: they are
@@ -130,11 +134,77 @@ pub struct Histogram {
     pub counts: Vec<Option<u64>>,
 }
 
+/// The camera's section: people counted on the rig's own images, which
+/// never leave the device. Counts and the heat grid only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraSummary {
+    /// Frames analysed in the window.
+    pub frames: u64,
+    /// Frames the camera should have delivered in the window and did not
+    /// (device gone, frames dropped by the driver, or a frame that could not
+    /// be decoded).
+    pub lost_frames: u64,
+    /// People who crossed the counting line, per direction (totals,
+    /// published as they are, like Wi-Fi's).
+    pub crossings: Crossings,
+    pub occupancy: Occupancy,
+    /// Where people were: a coarse grid over the picture.
+    pub heat: HeatGrid,
+    pub health: CameraHealth,
+}
+
+/// Line crossings in the window; `inward` is towards the side the
+/// configuration names as inside.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Crossings {
+    pub inward: u64,
+    pub outward: u64,
+}
+
+/// People in the configured region (the whole picture by default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Occupancy {
+    /// Mean over the window's frames.
+    pub mean: f64,
+    /// Most people in one frame.
+    pub max: u64,
+    /// Times the region went from empty to occupied.
+    pub episodes: u64,
+}
+
+/// Presence on a `cols` x `rows` grid over the picture, row by row from the
+/// top left: how many times a person entered each cell in the window. A cell
+/// entered by 1..k-1 people is withheld (`null`), as a histogram bin is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeatGrid {
+    pub cols: u16,
+    pub rows: u16,
+    pub counts: Vec<Option<u64>>,
+}
+
+/// Whether the camera could see, over the window. Each count is a number
+/// of frames; a frame can be in more than one state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraHealth {
+    /// `ok`, or the state of most of the window's last frames: `frozen`
+    /// (the picture does not change at all, not even its noise), `dark`,
+    /// `covered` (dark and featureless: a hand or a cap on the lens),
+    /// `blurred` (out of focus), `motion` (most of the picture moving:
+    /// the camera shaken or turned), or `absent` (no frame in the window).
+    pub state: String,
+    pub frozen: u64,
+    pub dark: u64,
+    pub covered: u64,
+    pub blurred: u64,
+    pub motion: u64,
+}
+
 /// One sensor's part of a window's summary.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Section {
     // Boxed: the sections differ much in size.
     Wifi(Box<WifiSummary>),
+    Camera(Box<CameraSummary>),
     /// A sensor this version of the schema does not describe, by name.
     Undescribed(String, serde_json::Value),
 }
@@ -150,6 +220,7 @@ impl Summary {
             epoch,
             k,
             wifi: None,
+            camera: None,
             undescribed: BTreeMap::new(),
             suppressed: Vec::new(),
         }
@@ -159,6 +230,7 @@ impl Summary {
     pub fn insert(&mut self, section: Section) {
         match section {
             Section::Wifi(w) => self.wifi = Some(*w),
+            Section::Camera(c) => self.camera = Some(*c),
             Section::Undescribed(name, v) => {
                 self.undescribed.insert(name, v);
             }

@@ -414,6 +414,7 @@ fn summary(opt: Option<u64>) -> Summary {
         window_s: 60,
         epoch: 3,
         k: 5,
+        camera: None,
         wifi: Some(WifiSummary {
             frames: FrameCounts {
                 total: 100,

@@ -52,6 +52,21 @@ impl Suppressor {
     /// reveal it.
     pub fn histogram(&mut self, name: &str, edges: &[i64], counts: &[u64]) -> Histogram {
         let label = |i: usize| format!("{name}[{},{})", edges[i], edges[i + 1]);
+        let counts = self.bins(counts, label);
+        Histogram {
+            edges: edges.to_vec(),
+            counts,
+        }
+    }
+
+    /// A grid of `cols` columns, row by row, with small cells withheld as
+    /// a histogram's bins are; a cell is named `name[row,col]`.
+    pub fn grid(&mut self, name: &str, cols: usize, counts: &[u64]) -> Vec<Option<u64>> {
+        let cols = cols.max(1);
+        self.bins(counts, |i| format!("{name}[{},{}]", i / cols, i % cols))
+    }
+
+    fn bins(&mut self, counts: &[u64], label: impl Fn(usize) -> String) -> Vec<Option<u64>> {
         let mut out: Vec<Option<u64>> = counts
             .iter()
             .enumerate()
@@ -66,10 +81,7 @@ impl Suppressor {
             out[second] = None;
             self.suppressed.push(label(second));
         }
-        Histogram {
-            edges: edges.to_vec(),
-            counts: out,
-        }
+        out
     }
 
     /// The paths withheld so far, in the order they were.
@@ -100,5 +112,13 @@ mod tests {
         // Withheld alone, bin 1 would be the total minus the other bins.
         assert_eq!(h.counts, [Some(9), None, None, Some(30)]);
         assert_eq!(k.into_suppressed(), ["h[1,2)", "h[2,3)"]);
+    }
+
+    #[test]
+    fn grid_cells_are_named_by_row_and_column() {
+        let mut k = Suppressor::new(3);
+        let g = k.grid("g", 2, &[5, 1, 0, 4]);
+        assert_eq!(g, [Some(5), None, Some(0), None]);
+        assert_eq!(k.into_suppressed(), ["g[0,1]", "g[1,1]"]);
     }
 }
