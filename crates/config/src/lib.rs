@@ -22,8 +22,8 @@ use toml::Spanned;
 pub use read::{MAX_FILE_BYTES, ReadError, read_bounded, read_text};
 use rules::Key;
 pub use settings::{
-    BrokerClient, BrokerOptions, BrokerSettings, CaptureSettings, ConfigFile, Origin, Overrides,
-    Secrets, Settings, Sourced, SpoolSettings, defaults,
+    BrokerClient, BrokerOptions, BrokerSettings, CameraConfig, CaptureSettings, ConfigFile, Origin,
+    Overrides, Secrets, Settings, Sourced, SpoolSettings, defaults,
 };
 
 /// Exit status for a bad configuration (sysexits' `EX_CONFIG`).
@@ -44,6 +44,29 @@ pub(crate) struct RigConfig {
     pub(crate) spool: SpoolSection,
     #[serde(default)]
     pub(crate) capture: Capture,
+    #[serde(default)]
+    pub(crate) camera: Camera,
+}
+
+/// The camera (`vitrined live` with a camera, `vitrined replay --clip`).
+/// Points are fractions of the picture's width and height, from its top
+/// left, so that they hold at any resolution.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Camera {
+    /// V4L2 capture device, e.g. `/dev/video0`; unset: no live camera.
+    pub(crate) device: Option<Spanned<String>>,
+    pub(crate) width: Option<Spanned<u32>>,
+    pub(crate) height: Option<Spanned<u32>>,
+    pub(crate) fps: Option<Spanned<u32>>,
+    /// The counting line, two points.
+    pub(crate) line: Option<Spanned<Vec<[f64; 2]>>>,
+    /// A point on the line's inward side.
+    pub(crate) inside: Option<Spanned<[f64; 2]>>,
+    /// The occupancy region, a polygon; unset: the whole picture.
+    pub(crate) region: Option<Spanned<Vec<[f64; 2]>>>,
+    /// Heat grid columns and rows.
+    pub(crate) grid: Option<Spanned<[u32; 2]>>,
 }
 
 /// Live capture (`vitrined live`).
@@ -173,7 +196,30 @@ impl RigConfig {
         check(r::MONITOR, &c.monitor, r::interface)?;
         check(r::CHANNELS, &c.channels, r::channels)?;
         check(r::FILTER, &c.filter, r::filter)?;
-        Ok(())
+        let cam = &self.camera;
+        check(r::CAMERA_DEVICE, &cam.device, r::path)?;
+        check(r::CAMERA_WIDTH, &cam.width, r::frame_side)?;
+        check(r::CAMERA_HEIGHT, &cam.height, r::frame_side)?;
+        check(r::CAMERA_FPS, &cam.fps, r::camera_fps)?;
+        check(r::CAMERA_LINE, &cam.line, r::counting_line)?;
+        check(r::CAMERA_INSIDE, &cam.inside, r::picture_point)?;
+        check(r::CAMERA_REGION, &cam.region, r::region)?;
+        check(r::CAMERA_GRID, &cam.grid, r::grid)?;
+        match (&cam.line, &cam.inside) {
+            (Some(line), None) => Err(bad(
+                r::CAMERA_LINE.file,
+                line,
+                "needs camera.inside, a point on the line's inward side",
+            )),
+            (None, Some(inside)) => Err(bad(
+                r::CAMERA_INSIDE.file,
+                inside,
+                "is the inward side of camera.line, which is not set",
+            )),
+            (Some(line), Some(inside)) => r::inside_of(line.get_ref(), inside.get_ref())
+                .map_err(|m| bad(r::CAMERA_INSIDE.file, inside, &m)),
+            (None, None) => Ok(()),
+        }
     }
 }
 

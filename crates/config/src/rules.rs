@@ -45,6 +45,14 @@ pub const INTERFACE: Key = key("capture.interface", "--interface");
 pub const MONITOR: Key = key("capture.monitor", "--monitor");
 pub const CHANNELS: Key = key("capture.channels", "--channels");
 pub const FILTER: Key = key("capture.filter", "--filter");
+pub const CAMERA_DEVICE: Key = key("camera.device", "--camera");
+pub const CAMERA_WIDTH: Key = file_only("camera.width");
+pub const CAMERA_HEIGHT: Key = file_only("camera.height");
+pub const CAMERA_FPS: Key = file_only("camera.fps");
+pub const CAMERA_LINE: Key = file_only("camera.line");
+pub const CAMERA_INSIDE: Key = file_only("camera.inside");
+pub const CAMERA_REGION: Key = file_only("camera.region");
+pub const CAMERA_GRID: Key = file_only("camera.grid");
 
 fn within<T: PartialOrd>(v: &T, range: RangeInclusive<T>, message: &str) -> Result<(), String> {
     if range.contains(v) {
@@ -182,6 +190,82 @@ pub fn channel(v: &u8) -> Result<(), String> {
 /// only bounds their size.
 pub fn filter(v: &str) -> Result<(), String> {
     within(&v.len(), 0..=4096, "must be at most 4096 characters")
+}
+
+/// A side of the camera's picture, in pixels.
+pub fn frame_side(v: &u32) -> Result<(), String> {
+    within(v, 16..=4096, "must be 16 to 4096 pixels")
+}
+
+pub fn camera_fps(v: &u32) -> Result<(), String> {
+    within(v, 1..=60, "must be 1 to 60 frames per second")
+}
+
+/// A point of the picture: `[x, y]`, fractions of its width and height
+/// from the top left.
+pub fn picture_point(v: &[f64; 2]) -> Result<(), String> {
+    if v.iter().all(|c| (0.0..=1.0).contains(c)) {
+        Ok(())
+    } else {
+        Err("must be [x, y] with x and y from 0 to 1 (fractions of the picture's width and height, from its top left)".into())
+    }
+}
+
+fn picture_points(v: &[[f64; 2]]) -> Result<(), String> {
+    v.iter().try_for_each(|p| {
+        picture_point(p).map_err(|_| {
+            format!("every point must be [x, y] with x and y from 0 to 1 (fractions of the picture's width and height, from its top left); [{}, {}] is not", p[0], p[1])
+        })
+    })
+}
+
+/// The counting line: two distinct points of the picture.
+pub fn counting_line(v: &Vec<[f64; 2]>) -> Result<(), String> {
+    let [a, b] = v[..] else {
+        return Err(format!(
+            "must be two points, [[x1, y1], [x2, y2]]; {} given",
+            v.len()
+        ));
+    };
+    picture_points(v)?;
+    if (a[0] - b[0]).hypot(a[1] - b[1]) < 0.01 {
+        return Err("its two points must be apart (at least 0.01 of the picture)".into());
+    }
+    Ok(())
+}
+
+/// The inward side's point must be off the line, or no side is named.
+pub fn inside_of(line: &[[f64; 2]], inside: &[f64; 2]) -> Result<(), String> {
+    let [a, b] = line[..] else {
+        return Ok(());
+    };
+    let cross = (b[0] - a[0]) * (inside[1] - a[1]) - (b[1] - a[1]) * (inside[0] - a[0]);
+    let length = (b[0] - a[0]).hypot(b[1] - a[1]);
+    if (cross / length).abs() < 0.01 {
+        return Err("must be off camera.line (it names the line's inward side)".into());
+    }
+    Ok(())
+}
+
+/// The occupancy region: a polygon of 3 to 64 points of the picture.
+pub fn region(v: &Vec<[f64; 2]>) -> Result<(), String> {
+    if !(3..=64).contains(&v.len()) {
+        return Err(format!(
+            "must be a polygon of 3 to 64 points [[x, y], ...]; {} given",
+            v.len()
+        ));
+    }
+    picture_points(v)
+}
+
+/// The heat grid, `[columns, rows]`: coarse enough that a cell is an area
+/// of the floor, not a person's outline.
+pub fn grid(v: &[u32; 2]) -> Result<(), String> {
+    if v.iter().all(|n| (1..=64).contains(n)) {
+        Ok(())
+    } else {
+        Err("must be [columns, rows], each 1 to 64".into())
+    }
 }
 
 /// A replay's or an injection's pace, `--speed` (`vitrined replay`,

@@ -34,6 +34,13 @@ pub mod defaults {
     pub const RETENTION_DAYS: u64 = 7;
     pub const MAX_MB: u64 = 64;
     pub const CHANNELS: &str = "1,6,11";
+    /// The camera's picture and rate: what a USB camera gives at any
+    /// price, and all that counting people needs.
+    pub const CAMERA_WIDTH: u32 = 640;
+    pub const CAMERA_HEIGHT: u32 = 480;
+    pub const CAMERA_FPS: u32 = 10;
+    /// The heat grid, columns by rows.
+    pub const CAMERA_GRID: [u32; 2] = [16, 12];
 }
 
 /// Where a value came from, so that an error found later (a missing
@@ -147,6 +154,7 @@ pub struct Overrides {
     pub monitor: Option<String>,
     pub channels: Option<String>,
     pub filter: Option<String>,
+    pub camera_device: Option<PathBuf>,
 }
 
 /// Everything a binary is configured with, resolved and checked.
@@ -167,6 +175,24 @@ pub struct Settings {
     pub broker: Option<BrokerSettings>,
     pub spool: SpoolSettings,
     pub capture: CaptureSettings,
+    pub camera: CameraConfig,
+}
+
+/// The camera's settings (`[camera]`), checked by their rules. Points are
+/// `[x, y]` fractions of the picture's width and height from its top left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraConfig {
+    /// V4L2 device; unset: no live camera.
+    pub device: Option<PathBuf>,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// The counting line and a point on its inward side.
+    pub line: Option<([[f64; 2]; 2], [f64; 2])>,
+    /// The occupancy region; unset: the whole picture.
+    pub region: Option<Vec<[f64; 2]>>,
+    /// Heat grid columns and rows.
+    pub grid: [u32; 2],
 }
 
 /// Where a rig publishes: the broker it connects to, and the ids that name
@@ -327,6 +353,31 @@ impl Settings {
             text,
         )?;
         let filter = m.value(r::FILTER, &o.filter, |c| &c.capture.filter, r::filter, text)?;
+        let camera_device = m.path(r::CAMERA_DEVICE, &o.camera_device, |c| &c.camera.device)?;
+        let cam = file.map(|f| &f.cfg.camera);
+        let get = |v: Option<&Option<Spanned<u32>>>, default| {
+            v.and_then(Option::as_ref).map_or(default, |v| *v.get_ref())
+        };
+        let camera = CameraConfig {
+            device: camera_device.map(|v| v.value),
+            width: get(cam.map(|c| &c.width), defaults::CAMERA_WIDTH),
+            height: get(cam.map(|c| &c.height), defaults::CAMERA_HEIGHT),
+            fps: get(cam.map(|c| &c.fps), defaults::CAMERA_FPS),
+            // Two points and the inside point, together, by the file's rules.
+            line: cam.and_then(|c| match (&c.line, &c.inside) {
+                (Some(line), Some(inside)) => {
+                    let l = line.get_ref();
+                    Some(([l[0], l[1]], *inside.get_ref()))
+                }
+                _ => None,
+            }),
+            region: cam
+                .and_then(|c| c.region.as_ref())
+                .map(|r| r.get_ref().clone()),
+            grid: cam
+                .and_then(|c| c.grid.as_ref())
+                .map_or(defaults::CAMERA_GRID, |g| *g.get_ref()),
+        };
         let file_spool = file.map(|f| &f.cfg.spool);
         let from_file = |v: Option<&Option<Spanned<u64>>>, default| {
             v.and_then(Option::as_ref).map_or(default, |v| *v.get_ref())
@@ -381,6 +432,7 @@ impl Settings {
                 channels: channels.parse().expect("checked by its rule"),
                 filter: filter.map(|v| v.value),
             },
+            camera,
         })
     }
 

@@ -476,3 +476,79 @@ fn a_consumer_names_its_broker_with_the_rules_of_the_file() {
     });
     assert!(e.contains("a password needs a user name"), "{e}");
 }
+
+const CAMERA: &str = r#"
+[camera]
+device = "/dev/video0"
+width = 320
+height = 240
+line = [[0.0, 0.67], [1.0, 0.67]]
+inside = [0.5, 0.2]
+region = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]
+grid = [8, 6]
+"#;
+
+#[test]
+fn the_camera_section_resolves_with_its_defaults() {
+    let s = resolve(CAMERA, &Overrides::default()).unwrap();
+    let c = &s.camera;
+    assert_eq!(c.device.as_deref(), Some(Path::new("/dev/video0")));
+    assert_eq!((c.width, c.height, c.fps, c.grid), (320, 240, 10, [8, 6]));
+    assert_eq!(c.line, Some(([[0.0, 0.67], [1.0, 0.67]], [0.5, 0.2])));
+    assert_eq!(c.region.as_ref().map(Vec::len), Some(3));
+    let d = resolve("", &Overrides::default()).unwrap().camera;
+    assert_eq!((d.device, d.line, d.region), (None, None, None));
+    assert_eq!((d.width, d.height, d.fps, d.grid), (640, 480, 10, [16, 12]));
+}
+
+#[test]
+fn a_bad_camera_key_is_located_with_its_rule() {
+    let cases = [
+        (
+            "[[0.0, 0.67], [1.0, 0.67]]",
+            "[[0.0, 0.67]]",
+            "camera.line",
+            "two points",
+        ),
+        (
+            "inside = [0.5, 0.2]",
+            "inside = [0.5, 0.67]",
+            "camera.inside",
+            "off camera.line",
+        ),
+        (
+            "inside = [0.5, 0.2]",
+            "inside = [1.5, 0.2]",
+            "camera.inside",
+            "from 0 to 1",
+        ),
+        (
+            "inside = [0.5, 0.2]",
+            "",
+            "camera.line",
+            "needs camera.inside",
+        ),
+        (
+            "[0.9, 0.9]]",
+            "[0.9, 1.9]]",
+            "camera.region",
+            "[0.9, 1.9] is not",
+        ),
+        ("grid = [8, 6]", "grid = [0, 6]", "camera.grid", "1 to 64"),
+        ("width = 320", "width = 8", "camera.width", "16 to 4096"),
+        (
+            "device = \"/dev/video0\"",
+            "devise = \"/dev/video0\"",
+            "devise",
+            "unknown field",
+        ),
+    ];
+    for (from, to, key, words) in cases {
+        let text = CAMERA.replacen(from, to, 1);
+        assert_ne!(text, CAMERA, "{from}");
+        let (line, _, got, message) = error(&text);
+        assert_eq!(got, key, "{to}: {message}");
+        assert!(message.contains(words), "{to}: {message}");
+        assert!((2..=10).contains(&line), "{to}: line {line}");
+    }
+}
