@@ -220,7 +220,7 @@ fn picture_points(v: &[[f64; 2]]) -> Result<(), String> {
 }
 
 /// The counting line: two distinct points of the picture.
-pub fn counting_line(v: &Vec<[f64; 2]>) -> Result<(), String> {
+pub fn counting_line(v: &[[f64; 2]]) -> Result<(), String> {
     let [a, b] = v[..] else {
         return Err(format!(
             "must be two points, [[x1, y1], [x2, y2]]; {} given",
@@ -248,7 +248,7 @@ pub fn inside_of(line: &[[f64; 2]], inside: &[f64; 2]) -> Result<(), String> {
 }
 
 /// The occupancy region: a polygon of 3 to 64 points of the picture.
-pub fn region(v: &Vec<[f64; 2]>) -> Result<(), String> {
+pub fn region(v: &[[f64; 2]]) -> Result<(), String> {
     if !(3..=64).contains(&v.len()) {
         return Err(format!(
             "must be a polygon of 3 to 64 points [[x, y], ...]; {} given",

@@ -2,6 +2,7 @@
 //! summaries. The binary (`main.rs`) parses arguments and picks the source
 //! and the sink.
 
+pub mod camera;
 pub mod demo;
 pub mod eval;
 #[cfg(feature = "live")]
@@ -9,10 +10,14 @@ pub mod live;
 pub mod publishing;
 pub mod table;
 
+use vitrine_camera_analytics::CameraSettings;
+use vitrine_camera_capture::Frame;
 use vitrine_schema::Summary;
 use vitrine_wifi_aggregate::{Aggregator, Config, Observation};
 use vitrine_wifi_capture::{CaptureStage, FrameSource, Packet, SourceError, SourceNotes};
 use vitrine_window::clock::{ClockGuard, Timed};
+
+use crate::camera::Camera;
 
 /// What a run went through, for the closing log line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,6 +40,8 @@ pub struct RunStats {
 pub(crate) struct Pipeline<'s> {
     stage: &'s mut CaptureStage,
     agg: Aggregator,
+    /// The camera, in the same windows as Wi-Fi.
+    camera: Option<Camera>,
     guard: ClockGuard<Observation>,
     stats: RunStats,
 }
@@ -44,8 +51,27 @@ impl<'s> Pipeline<'s> {
         Pipeline {
             stage,
             agg: Aggregator::new(cfg),
+            camera: None,
             guard: ClockGuard::default(),
             stats: RunStats::default(),
+        }
+    }
+
+    /// Adds the camera's sensor beside Wi-Fi's.
+    pub(crate) fn with_camera(mut self, settings: CameraSettings) -> Self {
+        self.camera = Some(Camera::add_to(self.agg.windows_mut(), settings));
+        self
+    }
+
+    /// One camera frame, in the window of its time.
+    pub(crate) fn frame(&mut self, frame: Frame, emit: &mut dyn FnMut(Summary)) {
+        self.advance(frame.ts_us, emit);
+        if let Some(camera) = self.camera.as_mut() {
+            let windows = &mut self.stats.windows;
+            camera.frame(self.agg.windows_mut(), frame, &mut |s| {
+                *windows += 1;
+                emit(s);
+            });
         }
     }
 
@@ -146,4 +172,68 @@ pub fn run(
     let mut stats = pipeline.finish(emit);
     stats.source = source.notes();
     (stats, result)
+}
+
+/// A capture file and a camera clip of the same time, together: packets and
+/// frames in the order of their times, one summary per window with both
+/// sections. Either source's error stops both; the windows seen so far are
+/// still emitted.
+pub fn run_with_clip<E>(
+    source: &mut dyn FrameSource,
+    stage: &mut CaptureStage,
+    cfg: Config,
+    clip: &mut dyn Iterator<Item = Result<Frame, E>>,
+    camera: CameraSettings,
+    emit: &mut dyn FnMut(Summary),
+) -> (RunStats, camera::CameraStats, Result<(), ReplayError<E>>) {
+    let mut pipeline = Pipeline::new(stage, cfg).with_camera(camera);
+    let mut next = clip.next();
+    let result = 'run: loop {
+        match source.next_packet() {
+            Ok(Some(packet)) => {
+                while let Some(Ok(frame)) =
+                    next.take_if(|f| matches!(f, Ok(f) if f.ts_us <= packet.ts_us))
+                {
+                    pipeline.frame(frame, emit);
+                    next = clip.next();
+                }
+                if let Some(Err(_)) = next {
+                    break 'run Ok(());
+                }
+                pipeline.packet(&packet, emit)
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(ReplayError::Capture(e)),
+        }
+    };
+    // The clip's frames after the last packet.
+    let result = result.and_then(|()| {
+        loop {
+            match next {
+                Some(Ok(frame)) => {
+                    pipeline.frame(frame, emit);
+                    next = clip.next();
+                }
+                Some(Err(e)) => break Err(ReplayError::Clip(e)),
+                None => break Ok(()),
+            }
+        }
+    });
+    let camera = pipeline
+        .camera
+        .as_ref()
+        .map(Camera::stats)
+        .unwrap_or_default();
+    let mut stats = pipeline.finish(emit);
+    stats.source = source.notes();
+    (stats, camera, result)
+}
+
+/// Why a replay of a capture file and a clip stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError<E> {
+    #[error(transparent)]
+    Capture(SourceError),
+    #[error(transparent)]
+    Clip(E),
 }

@@ -1,17 +1,19 @@
 //! `vitrined`: the Vitrine sensing daemon.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
+use vitrine_camera_capture::y4m::{Y4mClip, Y4mError};
 use vitrine_config::{ConfigError, Overrides, Settings};
 use vitrine_privacy::{IgnoreList, RotationPolicy};
 use vitrine_publish::Broker;
 use vitrine_wifi_aggregate::Config;
 use vitrine_wifi_capture::{CaptureStage, FrameSource, Paced, PcapFile, SourceError};
+use vitrined::ReplayError;
 use vitrined::publishing::Publishing;
 
 use vitrine_schema::Summary;
@@ -43,12 +45,26 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Analyse a capture file (pcap or pcapng, radiotap or bare 802.11) and
-    /// print one summary per window, timed by the capture's own timestamps.
+    /// Analyse a capture file (pcap or pcapng, radiotap or bare 802.11), a
+    /// camera clip, or both together, and print one summary per window,
+    /// timed by the capture's own timestamps.
     Replay {
         /// The capture file.
-        #[arg(long, value_name = "FILE")]
-        pcap: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "clip")]
+        pcap: Option<PathBuf>,
+        /// A camera clip, YUV4MPEG2 (gray, 4:2:0, 4:2:2 or 4:4:4, 8 bits),
+        /// as `ffmpeg -i in.mp4 -pix_fmt gray -f yuv4mpegpipe out.y4m`
+        /// writes it; `-` reads standard input (e.g. from rpicam-vid through
+        /// ffmpeg). Counted with the `[camera]` settings of the
+        /// configuration file (counting line, region, grid).
+        #[arg(long, value_name = "FILE.y4m")]
+        clip: Option<PathBuf>,
+        /// When the clip's first frame was taken, RFC 3339
+        /// (`2024-01-06T15:52:00Z`); a clip holds no time of its own
+        /// [default: with --pcap, the capture's first packet; alone,
+        /// 1970-01-01T00:00:00Z].
+        #[arg(long, value_name = "TIME", requires = "clip", value_parser = rfc3339_us)]
+        clip_start: Option<i64>,
         /// `jsonl`: one JSON summary per line (schema in docs/schema.md);
         /// `table`: a readable table.
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
@@ -56,7 +72,7 @@ enum Command {
         /// Replay at this many times the capture's own pace (60: an hour in a
         /// minute; 0.001 to 1000000), as a live rig would; by default as fast
         /// as possible.
-        #[arg(long, value_name = "FACTOR", value_parser = speed_factor)]
+        #[arg(long, value_name = "FACTOR", value_parser = speed_factor, conflicts_with = "clip")]
         speed: Option<f64>,
         #[command(flatten)]
         opts: PipelineOpts,
@@ -210,6 +226,13 @@ struct PublishOpts {
     /// refused when others than its owner may read it.
     #[arg(long, value_name = "FILE", requires = "username")]
     password_file: Option<PathBuf>,
+}
+
+/// `--clip-start`: RFC 3339, as Unix microseconds.
+fn rfc3339_us(text: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1000) as i64)
+        .map_err(|e| format!("expected a time like 2024-01-06T15:52:00Z: {e}"))
 }
 
 /// `--speed`, by the rule `vitrine-audit inject` shares.
@@ -405,71 +428,25 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
     match command {
         Command::Replay {
             pcap,
+            clip,
+            clip_start,
             format,
             speed,
             opts,
             publish,
-        } => {
-            let mut stage = opts.stage(&settings)?;
-            let mut publisher = start_publishing(&settings, broker)?;
-            let mut file = PcapFile::open(&pcap)?;
-            let mut paced;
-            let source: &mut dyn FrameSource = match speed {
-                // Finite and positive, by its parser.
-                Some(speed) => {
-                    paced = Paced::new(&mut file, speed);
-                    &mut paced
-                }
-                None => &mut file,
-            };
-            let started = std::time::Instant::now();
-            let mut out = Output::new(format);
-            let mut spool_error = None;
-            let (stats, result) =
-                vitrined::run(source, &mut stage, aggregate_config(&settings), &mut |s| {
-                    out.write(&s);
-                    if let Some(p) = publisher.as_mut()
-                        && let Err(e) = p.push(s)
-                    {
-                        spool_error.get_or_insert(e);
-                    }
-                });
-            out.finish().context("writing summaries")?;
-            if let Some(e) = spool_error {
-                return Err(e.into());
-            }
-            if let Some(p) = publisher {
-                p.finish(Duration::from_secs(publish.drain_timeout));
-            }
-            let secs = started.elapsed().as_secs_f64();
-            tracing::info!(
-                packets = stats.packets,
-                windows = stats.windows,
-                key_rotations = stats.rotations,
-                cut_by_snaplen = stats.cut,
-                other_link_skipped = stats.source.other_link,
-                untimed = stats.source.untimed,
-                time_outliers = stats.time_outliers,
-                seconds = format!("{secs:.3}"),
-                packets_per_s = (stats.packets as f64 / secs.max(1e-9)) as u64,
-                peak_rss_kib = peak_rss_kib(),
-                "replay done"
-            );
-            if stats.time_outliers > 0 {
-                tracing::warn!(
-                    time_outliers = stats.time_outliers,
-                    "packets with timestamps far from the capture's course were counted at the time of the packets around them"
-                );
-            }
-            match result {
-                Ok(()) => Ok(ExitCode::SUCCESS),
-                Err(e @ SourceError::Truncated { .. }) => {
-                    tracing::warn!("{e}; the packets before it were analysed");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
+        } => replay(
+            &settings,
+            broker,
+            Replay {
+                pcap,
+                clip,
+                clip_start,
+                format,
+                speed,
+            },
+            &opts,
+            &publish,
+        ),
         #[cfg(feature = "live")]
         Command::Live {
             format,
@@ -716,5 +693,172 @@ impl Output {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => other,
         }
+    }
+}
+
+/// What `vitrined replay` reads.
+struct Replay {
+    pcap: Option<PathBuf>,
+    clip: Option<PathBuf>,
+    clip_start: Option<i64>,
+    format: Format,
+    speed: Option<f64>,
+}
+
+/// A clip from a file, or from standard input for `-`.
+fn open_clip(path: &std::path::Path, start_us: i64) -> anyhow::Result<Y4mClip<Box<dyn Read>>> {
+    let (reader, name): (Box<dyn Read>, String) = if path.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), "stdin".into())
+    } else {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("opening the clip {}", path.display()))?;
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            path.display().to_string(),
+        )
+    };
+    Ok(Y4mClip::new(reader, name, start_us)?)
+}
+
+/// The time of a capture file's first packet, for a clip beside it.
+fn first_packet_us(path: &std::path::Path) -> anyhow::Result<Option<i64>> {
+    let mut file = PcapFile::open(path)?;
+    Ok(file.next_packet()?.map(|p| p.ts_us))
+}
+
+fn replay(
+    settings: &Settings,
+    broker: Option<Broker>,
+    r: Replay,
+    opts: &PipelineOpts,
+    publish: &PublishOpts,
+) -> anyhow::Result<ExitCode> {
+    let mut publisher = start_publishing(settings, broker)?;
+    let started = std::time::Instant::now();
+    let mut out = Output::new(r.format);
+    let mut spool_error = None;
+    let mut emit = |s: Summary| {
+        out.write(&s);
+        if let Some(p) = publisher.as_mut()
+            && let Err(e) = p.push(s)
+        {
+            spool_error.get_or_insert(e);
+        }
+    };
+    let clip_start = match (&r.clip, r.clip_start, &r.pcap) {
+        (Some(_), Some(t), _) => Some(t),
+        (Some(_), None, Some(pcap)) => Some(first_packet_us(pcap)?.unwrap_or(0)),
+        (Some(_), None, None) => Some(0),
+        (None, ..) => None,
+    };
+    let mut clip = match (&r.clip, clip_start) {
+        (Some(path), Some(start)) => Some(open_clip(path, start)?),
+        _ => None,
+    };
+    let camera = clip
+        .as_ref()
+        .map(|c| vitrined::camera::settings(&settings.camera, c.fps()));
+    let mut stats = None;
+    let mut camera_stats = None;
+    let mut failure: Option<anyhow::Error> = None;
+    let mut truncated = None;
+    match (&r.pcap, clip.as_mut(), camera) {
+        (Some(pcap), clip, camera) => {
+            let mut stage = opts.stage(settings)?;
+            let mut file = PcapFile::open(pcap)?;
+            let mut paced;
+            let source: &mut dyn FrameSource = match r.speed {
+                // Finite and positive, by its parser.
+                Some(speed) => {
+                    paced = Paced::new(&mut file, speed);
+                    &mut paced
+                }
+                None => &mut file,
+            };
+            let cfg = aggregate_config(settings);
+            let result = match (clip, camera) {
+                (Some(clip), Some(camera)) => {
+                    let (s, c, result) =
+                        vitrined::run_with_clip(source, &mut stage, cfg, clip, camera, &mut emit);
+                    stats = Some(s);
+                    camera_stats = Some(c);
+                    result
+                }
+                _ => {
+                    let (s, result) = vitrined::run(source, &mut stage, cfg, &mut emit);
+                    stats = Some(s);
+                    result.map_err(ReplayError::Capture)
+                }
+            };
+            match result {
+                Ok(()) => {}
+                Err(ReplayError::Capture(e @ SourceError::Truncated { .. })) => {
+                    truncated = Some(e.to_string())
+                }
+                Err(ReplayError::Clip(e @ Y4mError::Truncated { .. })) => {
+                    truncated = Some(e.to_string())
+                }
+                Err(ReplayError::Capture(e)) => failure = Some(e.into()),
+                Err(ReplayError::Clip(e)) => failure = Some(e.into()),
+            }
+        }
+        (None, Some(clip), Some(camera)) => {
+            let (c, result) =
+                vitrined::camera::run_clip(clip, camera, settings.window_s, settings.k, &mut emit);
+            camera_stats = Some(c);
+            match result {
+                Ok(()) => {}
+                Err(e @ Y4mError::Truncated { .. }) => truncated = Some(e.to_string()),
+                Err(e) => failure = Some(e.into()),
+            }
+        }
+        _ => unreachable!("clap requires --pcap or --clip"),
+    }
+    out.finish().context("writing summaries")?;
+    if let Some(e) = spool_error {
+        return Err(e.into());
+    }
+    if let Some(p) = publisher {
+        p.finish(Duration::from_secs(publish.drain_timeout));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(stats) = stats {
+        tracing::info!(
+            packets = stats.packets,
+            windows = stats.windows,
+            key_rotations = stats.rotations,
+            cut_by_snaplen = stats.cut,
+            other_link_skipped = stats.source.other_link,
+            untimed = stats.source.untimed,
+            time_outliers = stats.time_outliers,
+            seconds = format!("{secs:.3}"),
+            packets_per_s = (stats.packets as f64 / secs.max(1e-9)) as u64,
+            peak_rss_kib = peak_rss_kib(),
+            "replay done"
+        );
+        if stats.time_outliers > 0 {
+            tracing::warn!(
+                time_outliers = stats.time_outliers,
+                "packets with timestamps far from the capture's course were counted at the time of the packets around them"
+            );
+        }
+    }
+    if let Some(c) = camera_stats {
+        tracing::info!(
+            frames = c.frames,
+            lost_frames = c.lost,
+            seconds = format!("{secs:.3}"),
+            frames_per_s = (c.frames as f64 / secs.max(1e-9)) as u64,
+            peak_rss_kib = peak_rss_kib(),
+            "clip done"
+        );
+    }
+    if let Some(e) = truncated {
+        tracing::warn!("{e}; what came before it was analysed");
+    }
+    match failure {
+        // The windows read so far were written above.
+        Some(e) => Err(e.context("the windows read before the error were written")),
+        None => Ok(ExitCode::SUCCESS),
     }
 }
