@@ -6,9 +6,10 @@
 //! window's time. A summary is a common part (the window, the key epoch, k,
 //! what was withheld) and one optional section per sensor (`wifi`,
 //! `camera`); the
-//! JSON Schema is `docs/schema/summary-v2.schema.json` (version 1, where
-//! `wifi` was required, still decodes). Changing a field's meaning bumps
-//! [`SCHEMA_VERSION`]. [`Status`] is the rig's retained status message
+//! JSON Schema is `docs/schema/summary-v3.schema.json` (versions 1, where
+//! `wifi` was required, and 2, without `camera`, still decode). Changing a
+//! field's meaning, or adding one, bumps [`SCHEMA_VERSION`]. [`Status`] is
+//! the rig's retained status message
 //! (`docs/schema/status-v1.schema.json`). [`table`] shows summaries as rows
 //! of text, for the daemon and the verifier.
 
@@ -18,8 +19,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Bumped on any incompatible change of the summary's shape or meaning.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped on any incompatible change of the summary's shape or meaning,
+/// and on a new field (the JSON Schema refuses fields it does not know).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One window's aggregate summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,6 +249,50 @@ impl Summary {
         }
     }
 
+    /// The summary split by sensor, as it is published: one summary per
+    /// section, named by the section (`wifi`, `camera`, or an undescribed
+    /// sensor's name), each with the common part and the `suppressed`
+    /// entries of its own section. Every sensor has its own topic
+    /// (`vitrine/<site>/<rig>/<sensor>`), so that a consumer of one sensor
+    /// never needs to know the others.
+    pub fn per_sensor(&self) -> Vec<(String, Summary)> {
+        let common = || Summary {
+            wifi: None,
+            camera: None,
+            undescribed: BTreeMap::new(),
+            suppressed: Vec::new(),
+            ..self.clone()
+        };
+        let own = |name: &str| -> Vec<String> {
+            let prefix = format!("{name}.");
+            self.suppressed
+                .iter()
+                .filter(|p| p.starts_with(&prefix))
+                .cloned()
+                .collect()
+        };
+        let mut out = Vec::new();
+        if let Some(w) = &self.wifi {
+            let mut s = common();
+            s.wifi = Some(w.clone());
+            s.suppressed = own("wifi");
+            out.push(("wifi".to_string(), s));
+        }
+        if let Some(c) = &self.camera {
+            let mut s = common();
+            s.camera = Some(c.clone());
+            s.suppressed = own("camera");
+            out.push(("camera".to_string(), s));
+        }
+        for (name, v) in &self.undescribed {
+            let mut s = common();
+            s.undescribed.insert(name.clone(), v.clone());
+            s.suppressed = own(name);
+            out.push((name.clone(), s));
+        }
+        out
+    }
+
     /// Serializes the summary as one line of JSON (no trailing newline), as
     /// written by the `jsonl` output format.
     pub fn to_json_line(&self) -> String {
@@ -254,9 +300,10 @@ impl Summary {
     }
 }
 
-/// What is published on `vitrine/<site>/<rig>/wifi`: a summary stamped so
-/// that consumers can drop the duplicates QoS 1 allows, per stream, by
-/// `(topic, site, rig, boot, seq)`.
+/// What is published on `vitrine/<site>/<rig>/<sensor>` (`wifi`, `camera`):
+/// one sensor's summary ([`Summary::per_sensor`]) stamped so that consumers
+/// can drop the duplicates QoS 1 allows, per stream, by
+/// `(topic, site, rig, boot, seq)`; `seq` counts per topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub site: String,

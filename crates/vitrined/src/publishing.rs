@@ -45,7 +45,8 @@ pub struct Publishing {
     spool: Arc<Mutex<Spool>>,
     codec: Codec,
     publisher: Publisher,
-    seq: u64,
+    /// Next sequence number per sensor's topic.
+    seq: std::collections::BTreeMap<String, u64>,
     /// Payload bytes handed to the spool.
     pub bytes: u64,
 }
@@ -79,7 +80,7 @@ impl Publishing {
             spool,
             codec,
             publisher,
-            seq: 0,
+            seq: Default::default(),
             bytes: 0,
         })
     }
@@ -88,28 +89,39 @@ impl Publishing {
         &self.broker
     }
 
-    /// Spools a summary durably and wakes the publisher.
+    /// Spools a summary durably, one payload per sensor on the sensor's
+    /// topic ([`Summary::per_sensor`]), and wakes the publisher.
     pub fn push(&mut self, summary: Summary) -> Result<(), PublishingError> {
-        let envelope = Envelope {
-            site: self.broker.site.clone(),
-            rig: self.broker.rig.clone(),
-            boot: self.broker.boot.clone(),
-            seq: self.seq,
-            summary,
-        };
-        self.seq += 1;
-        let payload = self.codec.encode(&envelope);
-        self.bytes += payload.len() as u64;
         let now_s = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let topic = self.broker.topic("wifi");
-        let mut spool = self.spool.lock().expect("spool lock");
-        spool
-            .enforce_retention(now_s)
-            .and_then(|()| spool.push(now_s, &topic, &payload))
-            .map_err(|source| PublishingError::Push { topic, source })?;
-        drop(spool);
+        for (sensor, summary) in summary.per_sensor() {
+            // The rig's own topics are never a sensor's.
+            if matches!(sensor.as_str(), "status" | "dict") {
+                tracing::warn!(
+                    sensor,
+                    "a sensor named like one of the rig's own topics is not published"
+                );
+                continue;
+            }
+            let seq = self.seq.entry(sensor.clone()).or_insert(0);
+            let envelope = Envelope {
+                site: self.broker.site.clone(),
+                rig: self.broker.rig.clone(),
+                boot: self.broker.boot.clone(),
+                seq: *seq,
+                summary,
+            };
+            *seq += 1;
+            let payload = self.codec.encode(&envelope);
+            self.bytes += payload.len() as u64;
+            let topic = self.broker.topic(&sensor);
+            let mut spool = self.spool.lock().expect("spool lock");
+            spool
+                .enforce_retention(now_s)
+                .and_then(|()| spool.push(now_s, &topic, &payload))
+                .map_err(|source| PublishingError::Push { topic, source })?;
+        }
         self.publisher.notify();
         Ok(())
     }

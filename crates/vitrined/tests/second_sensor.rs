@@ -163,10 +163,12 @@ fn a_second_sensor_is_windowed_suppressed_and_published_beside_wifi() {
         "some peaks are published"
     );
 
-    // Published through the real publisher: both sections arrive.
+    // Published through the real publisher: each sensor's section arrives
+    // on its own topic, with the common part and its own withheld figures.
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path());
-    let sub = broker.subscribe("vitrine/s/r/wifi", both.len());
+    let wifi_sub = broker.subscribe("vitrine/s/r/wifi", both.len());
+    let people_sub = broker.subscribe("vitrine/s/r/people", both.len());
     let cfg = vitrined::publishing::new_broker(&broker.url(), "s", "r").unwrap();
     let mut publishing = vitrined::publishing::Publishing::start(
         cfg,
@@ -178,11 +180,31 @@ fn a_second_sensor_is_windowed_suppressed_and_published_beside_wifi() {
         publishing.push(s.clone()).unwrap();
     }
     let stats = publishing.finish(Duration::from_secs(20));
-    assert_eq!(stats.acknowledged, both.len() as u64);
+    assert_eq!(stats.acknowledged, 2 * both.len() as u64);
     let codec = Codec::shipped();
-    let received: Vec<Summary> = distinct_payloads(sub, both.len())
-        .iter()
-        .map(|p| codec.decode(p).unwrap().summary)
-        .collect();
-    assert_eq!(received, both);
+    let decode = |payloads: Vec<Vec<u8>>| -> Vec<Summary> {
+        payloads
+            .iter()
+            .map(|p| codec.decode(p).unwrap().summary)
+            .collect()
+    };
+    let wifi = decode(distinct_payloads(wifi_sub, both.len()));
+    let people = decode(distinct_payloads(people_sub, both.len()));
+    for ((b, w), p) in both.iter().zip(&wifi).zip(&people) {
+        assert!(w.undescribed.is_empty() && p.wifi.is_none());
+        assert_eq!(
+            (&w.window_start, &p.window_start),
+            (&b.window_start, &b.window_start)
+        );
+        assert_eq!(w.wifi, b.wifi);
+        assert_eq!(p.undescribed, b.undescribed);
+        // Together, the two parts withhold exactly what the whole did.
+        let mut parts: Vec<&String> = w.suppressed.iter().chain(&p.suppressed).collect();
+        let mut whole: Vec<&String> = b.suppressed.iter().collect();
+        parts.sort();
+        whole.sort();
+        assert_eq!(parts, whole);
+        assert!(w.suppressed.iter().all(|s| s.starts_with("wifi.")));
+        assert!(p.suppressed.iter().all(|s| s.starts_with("people.")));
+    }
 }
