@@ -268,6 +268,12 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "payloads decoded by the reference tool",
     ),
     req(
+        Cmd("ffmpeg"),
+        Deb("ffmpeg"),
+        &[TestHost],
+        "the real camera clip decoded to YUV4MPEG2, as users do",
+    ),
+    req(
         Cmd("openssl"),
         Deb("openssl"),
         &[TestHost, BenchReverse],
