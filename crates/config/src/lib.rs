@@ -22,8 +22,8 @@ use toml::Spanned;
 pub use read::{MAX_FILE_BYTES, ReadError, read_bounded, read_text};
 use rules::Key;
 pub use settings::{
-    BrokerClient, BrokerOptions, BrokerSettings, CameraConfig, CaptureSettings, ConfigFile, Origin,
-    Overrides, Secrets, Settings, Sourced, SpoolSettings, defaults,
+    BrokerClient, BrokerOptions, BrokerSettings, CameraConfig, CaptureSettings, ConfigFile,
+    GpioConfig, Origin, Overrides, Secrets, Settings, Sourced, SpoolSettings, defaults,
 };
 
 /// Exit status for a bad configuration (sysexits' `EX_CONFIG`).
@@ -46,6 +46,24 @@ pub(crate) struct RigConfig {
     pub(crate) capture: Capture,
     #[serde(default)]
     pub(crate) camera: Camera,
+    #[serde(default)]
+    pub(crate) gpio: GpioSection,
+}
+
+/// The rig's GPIO lines: the recording indicator and the kill switch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GpioSection {
+    /// The chip: `/dev/gpiochip0`, `gpiochip0`, or its label.
+    pub(crate) chip: Option<Spanned<String>>,
+    /// The indicator's line offset on the chip.
+    pub(crate) indicator: Option<Spanned<u32>>,
+    pub(crate) indicator_active_low: Option<Spanned<bool>>,
+    /// The kill switch's line offset on the chip.
+    pub(crate) kill_switch: Option<Spanned<u32>>,
+    pub(crate) kill_switch_active_low: Option<Spanned<bool>>,
+    /// For tests only: the kill switch read from a file (`1` engaged).
+    pub(crate) test_only_kill_switch_file: Option<Spanned<String>>,
 }
 
 /// The camera (`vitrined live` with a camera, `vitrined replay --clip`).
@@ -205,6 +223,27 @@ impl RigConfig {
         check(r::CAMERA_INSIDE, &cam.inside, r::picture_point)?;
         check(r::CAMERA_REGION, &cam.region, r::region)?;
         check(r::CAMERA_GRID, &cam.grid, r::grid)?;
+        let g = &self.gpio;
+        check(r::GPIO_CHIP, &g.chip, r::gpio_chip)?;
+        check(r::GPIO_INDICATOR, &g.indicator, r::gpio_line)?;
+        check(r::GPIO_KILL_SWITCH, &g.kill_switch, r::gpio_line)?;
+        check(r::GPIO_TEST_FILE, &g.test_only_kill_switch_file, r::path)?;
+        if let (Some(a), Some(b)) = (&g.indicator, &g.kill_switch)
+            && a.get_ref() == b.get_ref()
+        {
+            return Err(bad(
+                r::GPIO_KILL_SWITCH.file,
+                b,
+                "is the indicator's line: the switch needs a line of its own",
+            ));
+        }
+        if let (Some(_), Some(f)) = (&g.kill_switch, &g.test_only_kill_switch_file) {
+            return Err(bad(
+                r::GPIO_TEST_FILE.file,
+                f,
+                "and gpio.kill_switch both name a kill switch; a rig has one",
+            ));
+        }
         match (&cam.line, &cam.inside) {
             (Some(line), None) => Err(bad(
                 r::CAMERA_LINE.file,

@@ -53,6 +53,10 @@ pub const CAMERA_LINE: Key = file_only("camera.line");
 pub const CAMERA_INSIDE: Key = file_only("camera.inside");
 pub const CAMERA_REGION: Key = file_only("camera.region");
 pub const CAMERA_GRID: Key = file_only("camera.grid");
+pub const GPIO_CHIP: Key = file_only("gpio.chip");
+pub const GPIO_INDICATOR: Key = file_only("gpio.indicator");
+pub const GPIO_KILL_SWITCH: Key = file_only("gpio.kill_switch");
+pub const GPIO_TEST_FILE: Key = file_only("gpio.test_only_kill_switch_file");
 
 fn within<T: PartialOrd>(v: &T, range: RangeInclusive<T>, message: &str) -> Result<(), String> {
     if range.contains(v) {
@@ -266,6 +270,21 @@ pub fn grid(v: &[u32; 2]) -> Result<(), String> {
     } else {
         Err("must be [columns, rows], each 1 to 64".into())
     }
+}
+
+/// A GPIO chip: a path (`/dev/gpiochip0`), `gpiochipN`, or the chip's
+/// label as the kernel gives it.
+pub fn gpio_chip(v: &str) -> Result<(), String> {
+    if v.is_empty() || v.len() > 255 || v.chars().any(char::is_control) {
+        return Err("must name a GPIO chip: /dev/gpiochip0, gpiochip0 or its label".into());
+    }
+    Ok(())
+}
+
+/// A line offset on a chip (the kernel's uAPI caps a chip at 512 lines
+/// per request; chips are far smaller).
+pub fn gpio_line(v: &u32) -> Result<(), String> {
+    within(v, 0..=511, "must be a line offset on the chip, 0 to 511")
 }
 
 /// A replay's or an injection's pace, `--speed` (`vitrined replay`,

@@ -41,6 +41,9 @@ pub mod defaults {
     pub const CAMERA_FPS: u32 = 10;
     /// The heat grid, columns by rows.
     pub const CAMERA_GRID: [u32; 2] = [16, 12];
+    /// The GPIO chip of a Raspberry Pi's header (and of the emulated
+    /// board's PL061).
+    pub const GPIO_CHIP: &str = "/dev/gpiochip0";
 }
 
 /// Where a value came from, so that an error found later (a missing
@@ -176,6 +179,20 @@ pub struct Settings {
     pub spool: SpoolSettings,
     pub capture: CaptureSettings,
     pub camera: CameraConfig,
+    pub gpio: GpioConfig,
+}
+
+/// The GPIO lines (`[gpio]`), checked by their rules; a line is
+/// `(offset, active_low)` on `chip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpioConfig {
+    pub chip: String,
+    /// The recording indicator, lit exactly while a sensor captures.
+    pub indicator: Option<(u32, bool)>,
+    /// The kill switch: engaged, no sensor captures.
+    pub kill_switch: Option<(u32, bool)>,
+    /// For tests only: the kill switch as a file's content.
+    pub test_only_kill_switch_file: Option<PathBuf>,
 }
 
 /// The camera's settings (`[camera]`), checked by their rules. Points are
@@ -358,6 +375,22 @@ impl Settings {
         let get = |v: Option<&Option<Spanned<u32>>>, default| {
             v.and_then(Option::as_ref).map_or(default, |v| *v.get_ref())
         };
+        let gpio = file.map(|f| &f.cfg.gpio);
+        let line = |offset: Option<&Spanned<u32>>, low: Option<&Spanned<bool>>| {
+            offset.map(|o| (*o.get_ref(), low.is_some_and(|l| *l.get_ref())))
+        };
+        let gpio = GpioConfig {
+            chip: gpio
+                .and_then(|g| g.chip.as_ref())
+                .map_or_else(|| defaults::GPIO_CHIP.to_string(), |c| c.get_ref().clone()),
+            indicator: gpio
+                .and_then(|g| line(g.indicator.as_ref(), g.indicator_active_low.as_ref())),
+            kill_switch: gpio
+                .and_then(|g| line(g.kill_switch.as_ref(), g.kill_switch_active_low.as_ref())),
+            test_only_kill_switch_file: gpio
+                .and_then(|g| g.test_only_kill_switch_file.as_ref())
+                .map(|f| PathBuf::from(f.get_ref())),
+        };
         let camera = CameraConfig {
             device: camera_device.map(|v| v.value),
             width: get(cam.map(|c| &c.width), defaults::CAMERA_WIDTH),
@@ -433,6 +466,7 @@ impl Settings {
                 filter: filter.map(|v| v.value),
             },
             camera,
+            gpio,
         })
     }
 

@@ -552,3 +552,29 @@ fn a_bad_camera_key_is_located_with_its_rule() {
         assert!((2..=10).contains(&line), "{to}: line {line}");
     }
 }
+
+#[test]
+fn the_gpio_section_names_lines_and_refuses_clashes() {
+    let text = "[gpio]\nchip = \"pinctrl-bcm2835\"\nindicator = 17\nkill_switch = 27\nkill_switch_active_low = true\n";
+    let g = resolve(text, &Overrides::default()).unwrap().gpio;
+    assert_eq!(g.chip, "pinctrl-bcm2835");
+    assert_eq!(
+        (g.indicator, g.kill_switch),
+        (Some((17, false)), Some((27, true)))
+    );
+    let d = resolve("", &Overrides::default()).unwrap().gpio;
+    assert_eq!(
+        (d.chip.as_str(), d.indicator, d.kill_switch),
+        ("/dev/gpiochip0", None, None)
+    );
+
+    let (line, _, key, message) = error(&text.replace("27", "17"));
+    assert_eq!((line, key.as_str()), (4, "gpio.kill_switch"), "{message}");
+    assert!(message.contains("indicator's line"), "{message}");
+    let (_, _, key, message) = error(&text.replace("27", "900"));
+    assert_eq!(key, "gpio.kill_switch");
+    assert!(message.contains("0 to 511"), "{message}");
+    let both = format!("{text}test_only_kill_switch_file = \"/run/vitrine-test/kill\"\n");
+    let (line, _, key, _) = error(&both);
+    assert_eq!((line, key.as_str()), (6, "gpio.test_only_kill_switch_file"));
+}
