@@ -7,8 +7,14 @@
 //! pixel. [`CameraSensor`] is the camera's [`vitrine_window::Sensor`]: it
 //! sums observations into the window's `camera` section.
 
+mod background;
+mod blobs;
+mod geometry;
+mod health;
+mod pixels;
 mod sensor;
 mod stage;
+mod tracker;
 
 pub use sensor::CameraSensor;
 pub use stage::CameraStage;

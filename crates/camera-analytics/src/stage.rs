@@ -1,25 +1,236 @@
 //! The camera's capture stage: a raw image in, its features out.
+//!
+//! Per frame: the image is box-downsampled to the internal resolution
+//! (about 180 rows or more) and fingerprinted, then dropped; the internal
+//! frame is compared with the adaptive background (global gain first,
+//! shadows apart), the mask opened and closed, its components joined into
+//! blobs, and the frame's pixels cleared; the blobs go to the tracker.
+//! Between frames the stage keeps the background model, the tracks and
+//! the health baselines, never a frame.
 
 use vitrine_privacy::RawImage;
 
-use crate::{CameraObservation, CameraSettings};
+use crate::background::Background;
+use crate::blobs::{Blob, Labeller, merge_fragments};
+use crate::geometry::Geometry;
+use crate::health::{self, Monitor};
+use crate::pixels;
+use crate::tracker::{Params, Tracker};
+use crate::{CameraObservation, CameraSettings, Health};
+
+/// Blobs smaller than this share of the internal picture are noise (a
+/// person far away in a 640x480 picture covers about 0.5 %).
+const MIN_AREA_SHARE: f32 = 0.0015;
+/// Fragments one above the other within this share of the taller one's
+/// height are one person.
+const MERGE_GAP: f32 = 0.35;
+/// Fragments whose boxes come this close (share of the picture's height)
+/// are one person.
+const MERGE_TOUCH: f32 = 0.01;
+/// Background learning: a pixel that looks like background follows the
+/// scene with a time constant of 5 s (slow light changes, things moved);
+/// one under a person's blob with 300 s, so that a person who stops for
+/// minutes is still there (a tenth learned after 30 s).
+const LEARN_S: f32 = 5.0;
+const STILL_LEARN_S: f32 = 300.0;
+/// After a sudden change of the light (gain beyond 10 %), a second of fast
+/// learning (0.25 s time constant) of what is not foreground, for the
+/// parts of the picture the global gain did not fit.
+const FAST_LEARN_S: f32 = 0.25;
+const SUDDEN_GAIN: u32 = 13; // in 1/128
+/// The global gain is applied to the model when it is off by 2 % or more.
+const GAIN_STEP: u32 = 3; // in 1/128
+/// Most of the picture foreground for this long (seconds): the scene
+/// changed as a whole (camera moved, light changed unevenly): the model
+/// starts again from the current frame and the tracks are dropped.
+const RESET_AFTER_S: f32 = 2.0;
 
 /// Turns frames into observations; keeps the background model and the
 /// tracks between frames (never a frame itself).
 #[derive(Debug)]
 pub struct CameraStage {
     settings: CameraSettings,
+    state: Option<State>,
+}
+
+/// Everything sized by the picture.
+struct State {
+    full: (u32, u32),
+    factor: usize,
+    w: usize,
+    /// Per-frame buffers: the internal frame, the mask and scratch; cleared
+    /// after every frame and zeroized on drop.
+    small: Vec<u8>,
+    mask: Vec<u8>,
+    t1: Vec<u8>,
+    t2: Vec<u8>,
+    acc: Vec<u32>,
+    bg: Background,
+    labeller: Labeller,
+    blobs: Vec<Blob>,
+    tracker: Tracker,
+    geom: Geometry,
+    monitor: Monitor,
+    fps: f32,
+    fast_frames: u32,
+    upset: u32,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "State({}x{}, <redacted>)", self.full.0, self.full.1)
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.small.zeroize();
+        self.mask.zeroize();
+        self.t1.zeroize();
+        self.t2.zeroize();
+        self.acc.zeroize();
+        self.bg.zeroize();
+    }
+}
+
+impl State {
+    fn new(settings: &CameraSettings, width: u32, height: u32) -> State {
+        let (fw, fh) = (width as usize, height as usize);
+        let factor = pixels::factor_for(fw, fh);
+        let (w, h) = ((fw / factor).max(1), (fh / factor).max(1));
+        let fps = if settings.fps.is_finite() && settings.fps > 0.0 {
+            settings.fps
+        } else {
+            10.0
+        };
+        State {
+            full: (width, height),
+            factor,
+            w,
+            small: vec![0; w * h],
+            mask: vec![0; w * h],
+            t1: vec![0; w * h],
+            t2: vec![0; w * h],
+            acc: vec![0; w],
+            bg: Background::new(w, h),
+            labeller: Labeller::default(),
+            blobs: Vec::new(),
+            tracker: Tracker::new(Params::new(fps, h as f32)),
+            geom: Geometry::new(settings, w, h),
+            monitor: Monitor::new(fps),
+            fps,
+            fast_frames: 0,
+            upset: 0,
+        }
+    }
+
+    fn rate(&self, seconds: f32) -> i32 {
+        ((65536.0 / (seconds * self.fps)).round() as i32).clamp(1, 32768)
+    }
 }
 
 impl CameraStage {
     pub fn new(settings: CameraSettings) -> Self {
-        CameraStage { settings }
+        CameraStage {
+            settings,
+            state: None,
+        }
     }
 
-    /// The frame's features. The image is consumed and dropped (zeroized)
-    /// before this returns.
+    /// The frame's features. The image is consumed: it is dropped (and so
+    /// zeroized) as soon as it is downsampled and fingerprinted, and the
+    /// internal frame and mask made from it are cleared before this
+    /// returns; only counts and grid cells leave.
     pub fn process(&mut self, image: RawImage) -> CameraObservation {
-        let _ = (&self.settings, image);
-        CameraObservation::default()
+        let (width, height) = (image.width(), image.height());
+        if width == 0 || height == 0 {
+            return CameraObservation::default();
+        }
+        if self
+            .state
+            .as_ref()
+            .is_none_or(|s| s.full != (width, height))
+        {
+            self.state = Some(State::new(&self.settings, width, height));
+        }
+        let st = self.state.as_mut().unwrap();
+        let print = pixels::fingerprint(image.luma());
+        pixels::downsample(
+            image.luma(),
+            width as usize,
+            st.factor,
+            &mut st.small,
+            &mut st.acc,
+        );
+        drop(image);
+
+        let stats = health::stats(&st.small, st.w);
+        let fg_share = features(st);
+        st.small.fill(0);
+        st.mask.fill(0);
+        let health: Health = st.monitor.check(print, stats, fg_share);
+
+        let blobs = std::mem::take(&mut st.blobs);
+        let counts = st.tracker.update(&blobs, &st.geom, people);
+        st.blobs = blobs;
+        CameraObservation {
+            inward: counts.inward,
+            outward: counts.outward,
+            occupancy: counts.occupancy,
+            entered_cells: counts.entered,
+            health,
+        }
     }
+}
+
+/// The internal frame's blobs (into `st.blobs`) and the share of the
+/// picture in the foreground; learns the frame into the background.
+fn features(st: &mut State) -> f32 {
+    st.blobs.clear();
+    if st.bg.is_empty() {
+        st.bg.reset(&st.small);
+        return 0.0;
+    }
+    let gain = st.bg.gain(&st.small);
+    if gain.abs_diff(128) >= GAIN_STEP {
+        st.bg.rescale(gain);
+        if gain.abs_diff(128) >= SUDDEN_GAIN {
+            st.fast_frames = st.fps.round() as u32;
+        }
+    }
+    st.bg.segment(&st.small, &mut st.mask);
+    pixels::open_close(&mut st.mask, &mut st.t1, &mut st.t2, st.w);
+    let fg = st.mask.iter().filter(|&&m| m != 0).count();
+    let share = fg as f32 / st.mask.len() as f32;
+    if share > 0.5 {
+        // Not people: the picture changed as a whole. Tracks coast; after
+        // a while the model starts again.
+        st.upset += 1;
+        if st.upset as f32 >= RESET_AFTER_S * st.fps {
+            st.bg.reset(&st.small);
+            st.tracker.clear();
+            st.upset = 0;
+        }
+        return share;
+    }
+    st.upset = 0;
+    let h = st.mask.len() / st.w;
+    let min_area = (MIN_AREA_SHARE * st.mask.len() as f32) as u32;
+    st.labeller.label(&st.mask, st.w, min_area, &mut st.blobs);
+    merge_fragments(&mut st.blobs, MERGE_GAP, MERGE_TOUCH * h as f32);
+    let rate = if st.fast_frames > 0 {
+        st.fast_frames -= 1;
+        st.rate(FAST_LEARN_S)
+    } else {
+        st.rate(LEARN_S)
+    };
+    let still = st.rate(STILL_LEARN_S);
+    st.bg.learn(&st.small, &st.mask, rate, still);
+    share
+}
+
+/// How many people a blob's size suggests.
+fn people(_b: &Blob) -> f32 {
+    1.0
 }
