@@ -6,6 +6,10 @@
 //! FCS — in timestamp order, with the exact [`GroundTruth`] beside them, and
 //! writes classic pcap files (link type 127) that Wireshark/tshark read.
 //!
+//! [`scene`] is the camera's counterpart: people seen from above walking
+//! across a counting line, as luma frames with exact ground truth per
+//! frame, written as YUV4MPEG2 clips.
+//!
 //! ```
 //! use vitrine_sim::{SimConfig, Simulator};
 //! let cfg = SimConfig { duration_s: 120, ..SimConfig::quiet_store() };
@@ -67,6 +71,7 @@ mod config;
 mod frame;
 mod models;
 mod pcap;
+pub mod scene;
 mod sim;
 mod truth;
 
