@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rumqttc::{Client, ConnectionError, Event, LastWill, Outgoing, Packet, QoS};
-use vitrine_schema::{RigState, SpoolCounts, Status};
+use vitrine_schema::{RigState, SensorsStatus, SpoolCounts, Status};
 
 use crate::broker::Broker;
 use crate::spool::Spool;
@@ -73,6 +73,8 @@ struct Flight {
     in_flight: HashSet<String>,
     connected: bool,
     stop: bool,
+    /// The sensors' state, published with every status.
+    sensors: Option<SensorsStatus>,
 }
 
 /// A running publisher. Drop or [`Publisher::finish`] to stop it.
@@ -110,7 +112,12 @@ impl Publisher {
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(1 << 20, 1 << 20);
         // The last will's counters are those at start: the broker sends it as given.
-        let will = status(cfg, RigState::Offline, &spool.lock().expect("spool lock"));
+        let will = status(
+            cfg,
+            RigState::Offline,
+            &spool.lock().expect("spool lock"),
+            None,
+        );
         opts.set_last_will(LastWill::new(&status_topic, will, QoS::AtLeastOnce, true));
         let (client, mut connection) = Client::new(opts, 64);
         let shared = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
@@ -136,13 +143,18 @@ impl Publisher {
                                 // is gone with it; send it all again.
                                 *f = Flight {
                                     stop: f.stop,
+                                    sensors: f.sensors.take(),
                                     ..Flight::default()
                                 };
                             }
                             f.connected = true;
                             // Retained status (with the spool's counters) and dictionary.
-                            let online =
-                                status(&cfg, RigState::Online, &spool.lock().expect("spool lock"));
+                            let online = status(
+                                &cfg,
+                                RigState::Online,
+                                &spool.lock().expect("spool lock"),
+                                f.sensors.clone(),
+                            );
                             for (topic, body) in
                                 [(&status_topic, &online), (&dict_topic, &dictionary)]
                             {
@@ -278,6 +290,33 @@ impl Publisher {
         })
     }
 
+    /// The sensors' state changed: publishes the retained status with it
+    /// now if connected, and with every status from now on.
+    pub fn set_sensors(&self, sensors: SensorsStatus) {
+        let mut f = self.shared.0.lock().expect("flight lock");
+        if f.sensors.as_ref() == Some(&sensors) {
+            return;
+        }
+        f.sensors = Some(sensors);
+        if f.connected && !f.stop {
+            let body = status(
+                &self.cfg,
+                RigState::Online,
+                &self.spool.lock().expect("spool lock"),
+                f.sensors.clone(),
+            );
+            f.unnumbered.push_back(None);
+            if self
+                .client
+                .try_publish(&self.status_topic, QoS::AtLeastOnce, true, body)
+                .is_err()
+            {
+                // The client's queue is full; the next status carries it.
+                f.unnumbered.pop_back();
+            }
+        }
+    }
+
     /// Wakes the sender: a new entry is in the spool.
     pub fn notify(&self) {
         self.shared.1.notify_all();
@@ -309,10 +348,12 @@ impl Publisher {
             f.stop = true;
         }
         self.shared.1.notify_all();
+        let sensors = self.shared.0.lock().expect("flight lock").sensors.clone();
         let offline = status(
             &self.cfg,
             RigState::Offline,
             &self.spool.lock().expect("spool lock"),
+            sensors,
         );
         let _ = self
             .client
@@ -334,7 +375,12 @@ impl Drop for Publisher {
 
 /// The retained status: state, version, boot id, and what the spool holds
 /// and has dropped (so that a lost summary is never silent).
-fn status(cfg: &BrokerConfig, state: RigState, spool: &Spool) -> Vec<u8> {
+fn status(
+    cfg: &BrokerConfig,
+    state: RigState,
+    spool: &Spool,
+    sensors: Option<SensorsStatus>,
+) -> Vec<u8> {
     let s = spool.stats();
     Status {
         state,
@@ -348,6 +394,7 @@ fn status(cfg: &BrokerConfig, state: RigState, spool: &Spool) -> Vec<u8> {
             quarantined: s.quarantined,
         },
         reason: None,
+        sensors,
     }
     .to_json()
 }

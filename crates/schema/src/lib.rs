@@ -343,6 +343,58 @@ pub struct Status {
     /// console shows it (file, line, key and rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the sensors do now and the kill switch's state; absent when the
+    /// daemon does not capture (`refused`, or a replay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensors: Option<SensorsStatus>,
+}
+
+/// The rig's sensors as the status reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorsStatus {
+    /// Absent on a rig without a kill switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_switch: Option<SwitchState>,
+    /// Whether the recording indicator is lit (exactly while a sensor
+    /// captures); absent on a rig without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicator: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<SensorState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<CameraStatus>,
+}
+
+/// `engaged`: every sensor is stopped, the epoch keys were wiped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwitchState {
+    Engaged,
+    Released,
+}
+
+/// What one sensor does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SensorState {
+    /// Capturing.
+    Capturing,
+    /// Its device is gone (unplugged, failed); capture resumes when it
+    /// returns.
+    Lost,
+    /// Stopped by the kill switch.
+    Stopped,
+}
+
+/// The camera in the status: its state and its health over the last
+/// window (`ok`, `frozen`, `dark`, `covered`, `blurred`, `motion`, `absent`,
+/// as in the summary's `camera.health.state`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraStatus {
+    pub state: SensorState,
+    pub health: String,
 }
 
 /// Online while connected; `offline` is also the broker's last will.

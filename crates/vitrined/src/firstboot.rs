@@ -567,6 +567,7 @@ fn refuse(args: &Args, error: &ConfigError, text: Option<&str>, written: bool) -
                 boot: vitrine_privacy::random_id(),
                 spool: SpoolCounts::default(),
                 reason: Some(error.to_string()),
+                sensors: None,
             };
             let topic = cfg.topic("status");
             let (tx, rx) = std::sync::mpsc::channel();

@@ -89,6 +89,11 @@ impl Publishing {
         &self.broker
     }
 
+    /// The sensors' state changed: the retained status says so now.
+    pub fn set_sensors(&self, sensors: vitrine_schema::SensorsStatus) {
+        self.publisher.set_sensors(sensors);
+    }
+
     /// Spools a summary durably, one payload per sensor on the sensor's
     /// topic ([`Summary::per_sensor`]), and wakes the publisher.
     pub fn push(&mut self, summary: Summary) -> Result<(), PublishingError> {
