@@ -6,15 +6,25 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use vitrine_schema::{
-    ChannelCount, DeviceCounts, FrameCounts, Histogram, RigState, SCHEMA_VERSION, Section,
-    SpoolCounts, Status, Summary, WifiSummary,
+    CameraHealth, CameraStatus, CameraSummary, ChannelCount, Crossings, DeviceCounts, FrameCounts,
+    HeatGrid, Histogram, Occupancy, RigState, SCHEMA_VERSION, Section, SensorState, SensorsStatus,
+    SpoolCounts, Status, Summary, SwitchState, WifiSummary,
 };
 
 const SCHEMA_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../docs/schema/summary-v2.schema.json"
+    "/../../docs/schema/summary-v3.schema.json"
 );
 const EXAMPLE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/summary-v3.example.json"
+);
+/// Version 2: sensor sections, but no `camera` yet.
+const V2_SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/schema/summary-v2.schema.json"
+);
+const V2_EXAMPLE_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../docs/schema/summary-v2.example.json"
 );
@@ -209,6 +219,58 @@ fn example_is_consistent() {
             nulls.push(format!("wifi.devices.{name}"));
         }
     }
+    // Heat cells are withheld as histogram bins are, each named
+    // `camera.heat[row,col]`.
+    let camera = s.camera.as_ref().expect("the example has a camera section");
+    let heat = &camera.heat;
+    let cols = usize::from(heat.cols);
+    assert_eq!(heat.counts.len(), cols * usize::from(heat.rows));
+    let mut heat_nulls = Vec::new();
+    for (i, c) in heat.counts.iter().enumerate() {
+        match c {
+            None => heat_nulls.push(format!("camera.heat[{},{}]", i / cols, i % cols)),
+            Some(c) => assert!(*c == 0 || *c >= k, "heat cell {i} published below k"),
+        }
+    }
+    assert_ne!(heat_nulls.len(), 1, "a lone withheld cell");
+    // In the example, cell [3,0] had 1..k-1 entries and [1,1] is its
+    // secondary: the smallest other non-empty cell (5 entries), the first
+    // of its size, so no published cell of 1..5 entries comes before it.
+    assert_eq!(heat_nulls, ["camera.heat[1,1]", "camera.heat[3,0]"]);
+    let secondary = (9, 5);
+    for (i, c) in heat.counts.iter().enumerate() {
+        if let Some(c) = *c {
+            assert!(c == 0 || c > secondary.1 || (c == secondary.1 && i > secondary.0));
+        }
+    }
+    // Withheld in that order: primary cells as the grid is read, then the
+    // secondary.
+    let camera_paths: Vec<&str> = s
+        .suppressed
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.starts_with("camera."))
+        .collect();
+    assert_eq!(camera_paths, ["camera.heat[3,0]", "camera.heat[1,1]"]);
+    nulls.extend(heat_nulls);
+    // Crossings and occupancy are window totals; the health state is the
+    // worst condition that held in at least half of the frames.
+    let o = &camera.occupancy;
+    assert!(o.mean <= o.max as f64 && (o.episodes == 0 || o.max > 0));
+    let h = &camera.health;
+    let held = [
+        ("covered", h.covered),
+        ("dark", h.dark),
+        ("frozen", h.frozen),
+        ("blurred", h.blurred),
+        ("motion", h.motion),
+    ]
+    .into_iter()
+    .inspect(|&(name, n)| assert!(n <= camera.frames, "{name}"))
+    .find(|&(_, n)| n * 2 >= camera.frames)
+    .map_or("ok", |(name, _)| name);
+    assert!(camera.frames > 0);
+    assert_eq!(h.state, held);
     for path in &nulls {
         assert!(
             s.suppressed.contains(path),
@@ -399,6 +461,74 @@ fn schema_rejects_what_the_rust_types_cannot_produce() {
                 s["wifi"]["devices"].as_object_mut().unwrap().remove("new");
             }),
         ),
+        (
+            "the previous schema version",
+            "/schema_version",
+            mutated(|s| s["schema_version"] = json!(2)),
+        ),
+        // The camera's section: nothing but its counts and its grid.
+        (
+            "an unknown field in the camera section",
+            "/camera",
+            mutated(|s| s["camera"]["track_ids"] = json!([17, 18])),
+        ),
+        (
+            "an unknown field in the heat grid",
+            "/camera/heat",
+            mutated(|s| s["camera"]["heat"]["pixels"] = json!([0, 255])),
+        ),
+        (
+            "a negative crossing count",
+            "/camera/crossings/inward",
+            mutated(|s| s["camera"]["crossings"]["inward"] = json!(-1)),
+        ),
+        (
+            "a negative heat cell",
+            "/camera/heat/counts/0",
+            mutated(|s| s["camera"]["heat"]["counts"][0] = json!(-3)),
+        ),
+        (
+            "a fractional heat cell",
+            "/camera/heat/counts/2",
+            mutated(|s| s["camera"]["heat"]["counts"][2] = json!(6.5)),
+        ),
+        (
+            "a negative occupancy mean",
+            "/camera/occupancy/mean",
+            mutated(|s| s["camera"]["occupancy"]["mean"] = json!(-0.5)),
+        ),
+        (
+            "null where the camera's type is not an Option",
+            "/camera/occupancy/max",
+            mutated(|s| s["camera"]["occupancy"]["max"] = Value::Null),
+        ),
+        (
+            "a grid past u16",
+            "/camera/heat/cols",
+            mutated(|s| s["camera"]["heat"]["cols"] = json!(65536)),
+        ),
+        (
+            "an unknown health state",
+            "/camera/health/state",
+            mutated(|s| s["camera"]["health"]["state"] = json!("degraded")),
+        ),
+        (
+            "a missing health count",
+            "/camera/health",
+            mutated(|s| {
+                s["camera"]["health"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("blurred");
+            }),
+        ),
+        (
+            "a missing camera field",
+            "/camera",
+            mutated(|s| {
+                s["camera"].as_object_mut().unwrap().remove("lost_frames");
+            }),
+        ),
     ];
     for (what, at, instance) in &cases {
         assert_invalid(&v, instance, what, at);
@@ -414,7 +544,29 @@ fn summary(opt: Option<u64>) -> Summary {
         window_s: 60,
         epoch: 3,
         k: 5,
-        camera: None,
+        camera: Some(CameraSummary {
+            frames: u64::MAX,
+            lost_frames: 0,
+            crossings: Crossings {
+                inward: 0,
+                outward: u64::MAX,
+            },
+            occupancy: Occupancy {
+                mean: 0.33,
+                max: 4,
+                episodes: 1,
+            },
+            heat: HeatGrid {
+                cols: 2,
+                rows: 2,
+                counts: vec![opt, Some(0), opt, Some(u64::MAX)],
+            },
+            health: CameraHealth {
+                state: "covered".into(),
+                covered: u64::MAX,
+                ..CameraHealth::default()
+            },
+        }),
         wifi: Some(WifiSummary {
             frames: FrameCounts {
                 total: 100,
@@ -481,6 +633,8 @@ fn summary(opt: Option<u64>) -> Summary {
                 "wifi.devices.returning".into(),
                 "wifi.dwell_s[0,60)".into(),
                 "wifi.dwell_s[60,300)".into(),
+                "camera.heat[0,0]".into(),
+                "camera.heat[1,0]".into(),
             ]
         } else {
             vec![]
@@ -500,12 +654,21 @@ fn rust_summaries_validate_with_options_none_and_some() {
         assert_valid(&v, &line);
         assert_eq!(serde_json::from_value::<Summary>(line).unwrap(), s);
     }
+    // Every health state the sensor can report.
+    for state in [
+        "ok", "frozen", "dark", "covered", "blurred", "motion", "absent",
+    ] {
+        let mut s = summary(Some(5));
+        s.camera.as_mut().unwrap().health.state = state.into();
+        assert_valid(&v, &serde_json::to_value(&s).unwrap());
+    }
     // Empty collections are valid too.
     let mut s = summary(None);
     let wifi = s.wifi.as_mut().unwrap();
     wifi.malformed.clear();
     wifi.channels.clear();
     wifi.rssi_dbm = Histogram::default();
+    s.camera.as_mut().unwrap().heat = HeatGrid::default();
     s.suppressed.clear();
     assert_valid(&v, &serde_json::to_value(&s).unwrap());
 }
@@ -530,7 +693,7 @@ fn every_property_is_required_and_described() {
                 .collect();
             // Sensor sections are optional: a rig has the sensors it has.
             if path == "#" {
-                required.push("wifi");
+                required.extend(["wifi", "camera"]);
             }
             required.sort_unstable();
             let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
@@ -554,13 +717,16 @@ fn every_property_is_required_and_described() {
     }
     let mut seen = 0;
     walk("#", &schema(), &mut seen);
-    // 7 top-level + 6 wifi + 10 frames + 3 channel + 10 devices + 2 histogram.
-    assert_eq!(seen, 38);
+    // 8 top-level + 6 wifi + 10 frames + 3 channel + 10 devices + 2 histogram
+    // + 6 camera + 2 crossings + 3 occupancy + 3 heat + 6 health.
+    assert_eq!(seen, 59);
 }
 
 /// Version 1 payloads (published before sensors had sections of their own)
 /// still decode, into a summary with its `wifi` section, and they read the
-/// same as the version 2 example apart from the version number.
+/// same as the version 2 example apart from the version number. Version 2
+/// payloads (no `camera` yet) decode too, and read the same as the current
+/// example without its camera section: the Wi-Fi paths did not change.
 #[test]
 fn a_version_1_summary_still_decodes() {
     let v1 = read_json(V1_EXAMPLE_PATH);
@@ -568,14 +734,52 @@ fn a_version_1_summary_still_decodes() {
     let s: Summary = serde_json::from_value(v1).expect("a v1 summary decodes");
     assert_eq!(s.schema_version, 1);
     assert!(s.wifi.is_some() && s.undescribed.is_empty());
-    let v2: Summary = serde_json::from_value(example()).unwrap();
+    let v2_json = read_json(V2_EXAMPLE_PATH);
+    let v2_validator = validator_of(&read_json(V2_SCHEMA_PATH));
+    assert_valid(&v2_validator, &v2_json);
+    let v2: Summary = serde_json::from_value(v2_json.clone()).expect("a v2 summary decodes");
     assert_eq!(
         Summary {
-            schema_version: SCHEMA_VERSION,
+            schema_version: 2,
             ..s
         },
         v2
     );
+    assert!(v2.camera.is_none() && v2.undescribed.is_empty());
+
+    // The current example is version 2's plus a camera section (and the
+    // paths it withheld).
+    let current: Summary = serde_json::from_value(example()).unwrap();
+    let mut without_camera = current.clone();
+    without_camera.camera = None;
+    without_camera
+        .suppressed
+        .retain(|p| !p.starts_with("camera."));
+    assert_ne!(without_camera, current);
+    assert_eq!(
+        Summary {
+            schema_version: 2,
+            ..without_camera.clone()
+        },
+        v2
+    );
+    // So, apart from the number, each schema takes the other's Wi-Fi-only
+    // summary: a consumer of version 2 reads version 3 by accepting 3.
+    let mut as_v2 = serde_json::to_value(&without_camera).unwrap();
+    as_v2["schema_version"] = json!(2);
+    assert_valid(&v2_validator, &as_v2);
+    // Version 2 did not describe the camera: its schema refuses the section.
+    let mut camera_as_v2 = example();
+    camera_as_v2["schema_version"] = json!(2);
+    assert_invalid(
+        &v2_validator,
+        &camera_as_v2,
+        "a camera section in version 2",
+        "",
+    );
+    let mut as_v3 = v2_json;
+    as_v3["schema_version"] = json!(SCHEMA_VERSION);
+    assert_valid(&validator(), &as_v3);
 }
 
 /// A rig without Wi-Fi publishes no `wifi` section, and the schema takes
@@ -604,6 +808,15 @@ fn sections_are_optional_and_undescribed_ones_are_refused() {
 
     bare.insert(Section::Wifi(Box::new(summary(None).wifi.unwrap())));
     assert!(bare.wifi.is_some());
+
+    // A rig with a camera only.
+    let mut camera = Summary::new(1_704_556_320, 60, 0, 5);
+    camera.insert(Section::Camera(Box::new(summary(Some(5)).camera.unwrap())));
+    let value = serde_json::to_value(&camera).unwrap();
+    assert!(value.get("wifi").is_none() && value.get("camera").is_some());
+    assert_eq!(value["schema_version"], json!(3));
+    assert_valid(&v, &value);
+    assert_eq!(serde_json::from_value::<Summary>(value).unwrap(), camera);
 }
 
 /// The retained status: the example matches the Rust type exactly, the
@@ -634,6 +847,15 @@ fn the_status_message_matches_its_schema() {
                 ..SpoolCounts::default()
             },
             reason: reason.map(String::from),
+            sensors: (state == RigState::Online).then(|| SensorsStatus {
+                kill_switch: Some(SwitchState::Engaged),
+                indicator: Some(false),
+                wifi: Some(SensorState::Stopped),
+                camera: Some(CameraStatus {
+                    state: SensorState::Stopped,
+                    health: "absent".into(),
+                }),
+            }),
         };
         let value: Value = serde_json::from_slice(&s.to_json()).unwrap();
         assert_valid(&v, &value);
@@ -654,4 +876,16 @@ fn the_status_message_matches_its_schema() {
     let mut online = example.clone();
     online["reason"] = json!("why");
     assert_invalid(&v, &online, "a reason without a refusal", "");
+    let mut health = example.clone();
+    health["sensors"]["camera"]["health"] = json!("smiling");
+    assert_invalid(
+        &v,
+        &health,
+        "an unknown camera health",
+        "/sensors/camera/health",
+    );
+    let mut sensor = example.clone();
+    sensor["sensors"]["microphone"] = json!("capturing");
+    assert_invalid(&v, &sensor, "an unknown sensor", "/sensors");
+    assert!(serde_json::from_value::<Status>(sensor).is_err());
 }

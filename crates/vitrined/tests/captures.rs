@@ -124,7 +124,7 @@ fn the_ignore_list_drops_exactly_the_listed_machines() {
 #[test]
 fn every_summary_of_a_real_capture_matches_the_published_json_schema() {
     let schema_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/summary-v2.schema.json");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/summary-v3.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::draft202012::new(&schema).unwrap();

@@ -58,7 +58,8 @@ pub struct Message {
 /// What the stream is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
-    /// Vitrine summaries (`docs/schema/summary-v1.schema.json`).
+    /// Vitrine summaries (`docs/schema/summary-v3.schema.json`, or an
+    /// earlier version).
     Vitrine,
     /// Any JSON: a vendor's stream, checked by its content.
     Json,
@@ -1166,6 +1167,53 @@ mod analyze_tests {
             Expect::Vitrine,
         );
         assert_eq!(results["stream.schema"].findings.len(), 1, "{results:?}");
+    }
+
+    /// Version 3 adds the camera's section: each sensor's part of the
+    /// example, on its own topic, is a known summary, and the heat grid is
+    /// held to k like any count.
+    #[test]
+    fn a_version_3_summary_with_a_camera_section_passes() {
+        let reg = Registry::default();
+        let example = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schema/summary-v3.example.json"
+        ))
+        .unwrap();
+        let summary: vitrine_schema::Summary = serde_json::from_str(&example).unwrap();
+        assert_eq!(summary.schema_version, 3);
+        let parts = summary.per_sensor();
+        let names: Vec<&str> = parts.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["wifi", "camera"]);
+        let envelopes: Vec<(String, vitrine_publish::Envelope)> = parts
+            .into_iter()
+            .map(|(name, summary)| {
+                let e = vitrine_publish::Envelope {
+                    summary,
+                    ..envelope()
+                };
+                (format!("vitrine/s/r/{name}"), e)
+            })
+            .collect();
+        let messages = envelopes
+            .iter()
+            .map(|(topic, e)| msg(topic, &Codec::shipped().encode(e)))
+            .collect();
+        let (results, _) = run(&reg, messages, Expect::Vitrine);
+        assert!(
+            results
+                .values()
+                .all(|r| r.findings.is_empty() && r.status == Status::Passed),
+            "{results:?}"
+        );
+        // A heat cell published below k is a finding.
+        let (topic, camera) = &envelopes[1];
+        let mut json = serde_json::to_value(camera).unwrap();
+        json["summary"]["camera"]["heat"]["counts"][2] = 2.into();
+        let small = Codec::shipped().compress(&serde_json::to_vec(&json).unwrap());
+        let (results, _) = run(&reg, vec![msg(topic, &small)], Expect::Vitrine);
+        assert_eq!(results["stream.k_anonymity"].status, Status::Failed);
+        assert_eq!(results["stream.schema"].status, Status::Passed);
     }
 
     use vitrine_publish::Codec;
