@@ -33,6 +33,8 @@ pub enum Routine {
     BenchReverse,
     /// `cargo xtask bench-scan`.
     BenchScan,
+    /// `cargo xtask bench-camera`.
+    BenchCamera,
     /// HTML report pages to PNG (bench-scan, documentation).
     Report,
     /// `cargo xtask occupancy`.
@@ -53,6 +55,7 @@ impl Routine {
         Routine::Bench,
         Routine::BenchReverse,
         Routine::BenchScan,
+        Routine::BenchCamera,
         Routine::Report,
         Routine::Occupancy,
         Routine::Fuzz,
@@ -70,6 +73,7 @@ impl Routine {
             Routine::Bench => "bench",
             Routine::BenchReverse => "bench-reverse",
             Routine::BenchScan => "bench-scan",
+            Routine::BenchCamera => "bench-camera",
             Routine::Report => "report",
             Routine::Occupancy => "occupancy",
             Routine::Fuzz => "fuzz",
@@ -489,8 +493,22 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         Cmd("taskset"),
         Deb("util-linux"),
-        &[Bench, BenchReverse, BenchScan],
+        &[Bench, BenchReverse, BenchScan, BenchCamera],
         "pins a run to one core",
+    ),
+    req(
+        File("/usr/bin/python3"),
+        Deb("python3"),
+        &[BenchCamera],
+        "runs OpenCV's side of the camera benchmark",
+    ),
+    req(
+        // A package of dependencies only: its documentation link is its file.
+        File("/usr/share/doc/python3-venv"),
+        Deb("python3-venv"),
+        &[BenchCamera],
+        "the camera benchmark's venv (target/bench/camera-venv), where it pip-installs \
+         opencv-python-headless==5.1.0.95 and numpy==2.4.6 from PyPI",
     ),
     req(
         Cmd("hashcat"),

@@ -3,6 +3,7 @@
 
 mod advisories;
 mod bench;
+mod bench_camera;
 mod bench_reverse;
 mod bench_scan;
 mod board;
@@ -145,6 +146,20 @@ enum Cmd {
         /// default runs the first 10.
         #[arg(long, default_value_t = bench_reverse::HCMASK_OUIS)]
         hcmask_ouis: usize,
+    },
+    /// Camera: frames/s of the camera stage on one core next to the same
+    /// pipeline with OpenCV (PyPI, one thread), on the same 640x480 gray
+    /// frames of the dense benchmark scene; writes target/bench/camera.json.
+    BenchCamera {
+        /// Frames in the clip (written to target/bench, removed after).
+        #[arg(long, default_value_t = 2000)]
+        frames: u32,
+        /// Runs of each side; the fastest counts.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Keep target/bench/camera-bench.y4m.
+        #[arg(long)]
+        keep_clip: bool,
     },
     /// Canary scan: GB/s of `vitrine-audit scan` (100 canaries, every
     /// encoding) next to `rg -F` with their clear and hex forms, over a
@@ -298,6 +313,14 @@ fn main() -> anyhow::Result<()> {
         Cmd::BenchReverse { hcmask_ouis } => {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchReverse])?;
             bench_reverse::run(&root, hcmask_ouis)
+        }
+        Cmd::BenchCamera {
+            frames,
+            runs,
+            keep_clip,
+        } => {
+            deps::ensure(&[deps::Routine::Build, deps::Routine::BenchCamera])?;
+            bench_camera::run(&root, frames, runs, keep_clip)
         }
         Cmd::BenchScan { gb } => {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchScan])?;
