@@ -188,7 +188,8 @@ pub struct HeatGrid {
 /// of frames; a frame can be in more than one state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CameraHealth {
-    /// `ok`, or the state of most of the window's last frames: `frozen`
+    /// `ok`, or the worst state that held in at least half of the window's
+    /// frames (worst first: covered, dark, frozen, blurred, motion): `frozen`
     /// (the picture does not change at all, not even its noise), `dark`,
     /// `covered` (dark and featureless: a hand or a cap on the lens),
     /// `blurred` (out of focus), `motion` (most of the picture moving:

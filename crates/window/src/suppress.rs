@@ -73,7 +73,10 @@ impl Suppressor {
             .map(|(i, &n)| self.gate(label(i), n))
             .collect();
         let withheld: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
-        if let [only] = withheld[..] {
+        // A single bin has no other to withhold with it.
+        if let [only] = withheld[..]
+            && counts.len() > 1
+        {
             let second = (0..counts.len())
                 .filter(|&i| i != only && counts[i] > 0)
                 .min_by_key(|&i| counts[i])
@@ -120,5 +123,9 @@ mod tests {
         let g = k.grid("g", 2, &[5, 1, 0, 4]);
         assert_eq!(g, [Some(5), None, Some(0), None]);
         assert_eq!(k.into_suppressed(), ["g[0,1]", "g[1,1]"]);
+        // A grid of one cell withholds that cell alone.
+        let mut k = Suppressor::new(3);
+        assert_eq!(k.grid("one", 1, &[2]), [None]);
+        assert_eq!(k.into_suppressed(), ["one[0,0]"]);
     }
 }
