@@ -77,6 +77,8 @@ pub enum Y4mError {
         offset: u64,
         missing: u64,
     },
+    #[error("{name}: cannot open: {err}")]
+    Open { name: String, err: io::Error },
     #[error("{name}: read error in frame {frame} at byte {offset}: {err}")]
     Io {
         name: String,
@@ -134,7 +136,6 @@ impl Chroma {
 /// A YUV4MPEG2 clip read frame by frame: an iterator of
 /// `Result<Frame, Y4mError>`. After an error it ends, so a truncated clip
 /// gives its whole frames, then the error.
-#[derive(Debug)]
 pub struct Y4mClip<R: Read> {
     reader: R,
     name: String,
@@ -157,10 +158,8 @@ impl Y4mClip<File> {
     /// Opens a clip file; its errors are named by the path.
     pub fn open(path: &Path, start_us: i64) -> Result<Self, Y4mError> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|err| Y4mError::Io {
+        let file = File::open(path).map_err(|err| Y4mError::Open {
             name: name.clone(),
-            frame: 0,
-            offset: 0,
             err,
         })?;
         Y4mClip::new(file, name, start_us)
@@ -450,6 +449,20 @@ impl<R: Read> Y4mClip<R> {
             }
         }
         Ok(())
+    }
+}
+
+/// The clip's shape and position; never the scratch buffer's bytes.
+impl<R: Read> std::fmt::Debug for Y4mClip<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Y4mClip")
+            .field("name", &self.name)
+            .field("size", &(self.width, self.height))
+            .field("rate", &self.rate)
+            .field("chroma", &self.chroma)
+            .field("frame", &self.frame)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
     }
 }
 
@@ -841,11 +854,23 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_the_shape_not_the_buffers() {
+        let bytes = clip("W200 H200 F10:1 C444", 200, 200, 80_000, 1);
+        let clip = Y4mClip::new(&bytes[..], "test.y4m", START).unwrap();
+        let text = format!("{clip:?}");
+        assert!(
+            text.starts_with("Y4mClip { name: \"test.y4m\", size: (200, 200)"),
+            "{text}"
+        );
+        assert!(text.len() < 200, "{text}");
+    }
+
+    #[test]
     fn opening_a_missing_file_names_it() {
         let err = Y4mClip::open(Path::new("/nonexistent/clip.y4m"), 0).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("/nonexistent/clip.y4m: read error"),
+                .starts_with("/nonexistent/clip.y4m: cannot open: "),
             "{err}"
         );
     }

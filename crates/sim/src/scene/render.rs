@@ -10,7 +10,6 @@ use super::{SceneConfig, Walker};
 const NOISE_SLACK: usize = 8192;
 
 /// What stays the same from frame to frame.
-#[derive(Debug)]
 pub(super) struct Canvas {
     background: Vec<u8>,
     noise: Vec<i8>,
@@ -46,6 +45,17 @@ impl Light {
             }
         }
         (drift * (1.0 + change)).clamp(0.5, 1.6)
+    }
+}
+
+/// The light and shadow; not the background's or the noise's bytes.
+impl std::fmt::Debug for Canvas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canvas")
+            .field("light", &self.light)
+            .field("shadow", &self.shadow)
+            .field("shadow_strength", &self.shadow_strength)
+            .finish_non_exhaustive()
     }
 }
 
