@@ -9,12 +9,14 @@
 //! fades into it only after minutes (by then long counted).
 
 /// Foreground threshold: a pixel differs from the background by more than
-/// `T_ABS + background / T_REL_DIV` grey levels. 14 is about four times
-/// the sensor and compression noise of a real clip at half resolution; the
+/// `t + background / T_REL_DIV` grey levels, with `t` the picture's noise
+/// times `NOISE_K` (in 1/4), at least `T_MIN`: about 1 in 100 pixels of
+/// pure noise passes (and the mask's opening takes those away); the
 /// relative part because bright areas are noisier (and compression more
 /// coarse there).
-const T_ABS: i32 = 14;
-const T_REL_DIV: i32 = 16;
+const T_MIN: i32 = 6;
+const NOISE_K4: i32 = 11;
+const T_REL_DIV: i32 = 32;
 
 /// A shadow darkens a pixel to this ratio of its background (in 1/256):
 /// 0.45 to 0.92 where the background has texture to check that it is kept
@@ -34,6 +36,19 @@ pub(crate) struct Background {
     w: usize,
     /// The model, 8.8 fixed point; empty until the first frame.
     bg: Vec<u16>,
+    /// Frames in a row each pixel has differed from the model.
+    age: Vec<u16>,
+    /// The threshold's absolute part, grey levels, and the same smoothed
+    /// in 1/16.
+    t: i32,
+    t16: i32,
+    /// The lowest and highest of the model's 3 x 3 neighbourhood of each
+    /// pixel (grey levels), and scratch: a pixel is foreground only when
+    /// it is unlike all of them, so that a picture shaken by a pixel does
+    /// not light up every edge.
+    lo: Vec<u8>,
+    hi: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl Background {
@@ -41,7 +56,48 @@ impl Background {
         Background {
             w,
             bg: Vec::with_capacity(w * h),
+            age: Vec::with_capacity(w * h),
+            t: T_MIN,
+            t16: T_MIN * 16,
+            lo: vec![0; w * h],
+            hi: vec![0; w * h],
+            scratch: vec![0; w * h],
         }
+    }
+
+    /// The threshold's noise part for the current model (see `T_MIN`):
+    /// the picture's noise measured as the median absolute difference to
+    /// the model over a sparse grid (people are a minority of it).
+    pub(crate) fn measure_noise(&mut self, frame: &[u8]) {
+        let mut hist = [0u32; 256];
+        let mut n = 0u32;
+        let h = frame.len() / self.w;
+        for y in (2..h).step_by(4) {
+            for x in (2..self.w).step_by(4) {
+                let i = y * self.w + x;
+                let d = (i32::from(frame[i]) - i32::from(self.bg[i] >> 8)).unsigned_abs();
+                hist[d.min(255) as usize] += 1;
+                n += 1;
+            }
+        }
+        let mut seen = 0;
+        let mut median = 0;
+        for (d, &c) in hist.iter().enumerate() {
+            seen += c;
+            if seen * 2 >= n {
+                median = d as i32;
+                break;
+            }
+        }
+        // Gaussian noise: sigma = median / 0.6745; plus half a level of
+        // rounding.
+        // At most 12 levels: when most of the picture changes at once the
+        // median measures the change, not the noise. Smoothed over about
+        // eight frames (the noise of a sensor does not jump).
+        let sigma4 = ((median * 4 * 1000 + 337) / 675 + 2).min(48);
+        let t = (sigma4 * NOISE_K4 / 16).max(T_MIN);
+        self.t16 += (t * 16 - self.t16) / 8;
+        self.t = (self.t16 + 8) / 16;
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -53,6 +109,8 @@ impl Background {
     pub(crate) fn reset(&mut self, frame: &[u8]) {
         self.bg.clear();
         self.bg.extend(frame.iter().map(|&p| u16::from(p) << 8));
+        self.age.clear();
+        self.age.resize(frame.len(), 0);
     }
 
     /// The global gain of the frame against the model, in 1/128: the median
@@ -98,9 +156,15 @@ impl Background {
 
     /// The foreground mask of `frame` (255 foreground, 0 background or
     /// shadow).
-    pub(crate) fn segment(&self, frame: &[u8], mask: &mut [u8]) {
+    pub(crate) fn segment(&mut self, frame: &[u8], mask: &mut [u8]) {
         let w = self.w;
         let h = frame.len() / w;
+        let t = self.t;
+        for (m, &b) in mask.iter_mut().zip(&self.bg) {
+            *m = (b >> 8) as u8;
+        }
+        crate::pixels::pass3(mask, &mut self.lo, &mut self.scratch, w, true);
+        crate::pixels::pass3(mask, &mut self.hi, &mut self.scratch, w, false);
         for y in 0..h {
             let yn = if y + 1 < h {
                 y + 1
@@ -111,30 +175,67 @@ impl Background {
             let fd = &frame[yn * w..][..w];
             let b = &self.bg[y * w..][..w];
             let bd = &self.bg[yn * w..][..w];
+            let lo = &self.lo[y * w..][..w];
+            let hi = &self.hi[y * w..][..w];
             let out = &mut mask[y * w..][..w];
             if w < 2 {
-                out[0] = classify(f[0], f[0], fd[0], b[0], b[0], bd[0]);
+                out[0] = classify(t, (lo[0], hi[0]), f[0], f[0], fd[0], b[0], b[0], bd[0]);
                 continue;
             }
             for i in 0..w - 1 {
-                out[i] = classify(f[i], f[i + 1], fd[i], b[i], b[i + 1], bd[i]);
+                out[i] = classify(
+                    t,
+                    (lo[i], hi[i]),
+                    f[i],
+                    f[i + 1],
+                    fd[i],
+                    b[i],
+                    b[i + 1],
+                    bd[i],
+                );
             }
-            out[w - 1] = classify(f[w - 1], f[w - 2], fd[w - 1], b[w - 1], b[w - 2], bd[w - 1]);
+            let i = w - 1;
+            out[i] = classify(
+                t,
+                (lo[i], hi[i]),
+                f[i],
+                f[i - 1],
+                fd[i],
+                b[i],
+                b[i - 1],
+                bd[i],
+            );
         }
     }
 
     /// Learns the frame into the model: at `rate` where the pixel looks
-    /// like background, at a quarter of it where it differs but is outside
-    /// the mask (a shadow, a speck), and at `still_rate` under the mask (a
-    /// person; all in 1/65536 per frame).
-    pub(crate) fn learn(&mut self, frame: &[u8], mask: &[u8], rate: i32, still_rate: i32) {
-        for ((b, &x), &m) in self.bg.iter_mut().zip(frame).zip(mask) {
+    /// like background, at `still_rate` where it does not (a person, their
+    /// shadow, the closed blob around them; all in 1/65536 per frame). A
+    /// pixel unlike the model for `absorb` frames in a row is learned at
+    /// `rate` again: whatever it is has become part of the scene (a thing
+    /// put down; a person standing that long is long counted).
+    pub(crate) fn learn(
+        &mut self,
+        frame: &[u8],
+        mask: &[u8],
+        rate: i32,
+        still_rate: i32,
+        absorb: u16,
+    ) {
+        let t = self.t;
+        for (((b, age), &x), &m) in self
+            .bg
+            .iter_mut()
+            .zip(self.age.iter_mut())
+            .zip(frame)
+            .zip(mask)
+        {
             let bi = i32::from(*b);
             let d = (i32::from(x) << 8) - bi;
-            let r = if m != 0 {
+            let differs = (m != 0) | diff_exceeds(t, x, *b);
+            *age = if differs { age.saturating_add(1) } else { 0 };
+            let r = if differs && *age <= absorb {
                 still_rate
-            } else if diff_exceeds(x, *b) {
-                rate >> 2
             } else {
                 rate
             };
@@ -144,24 +245,30 @@ impl Background {
 
     pub(crate) fn zeroize(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.bg);
+        zeroize::Zeroize::zeroize(&mut self.lo);
+        zeroize::Zeroize::zeroize(&mut self.hi);
+        zeroize::Zeroize::zeroize(&mut self.scratch);
     }
 }
 
 #[inline(always)]
-fn diff_exceeds(x: u8, b: u16) -> bool {
+fn diff_exceeds(t: i32, x: u8, b: u16) -> bool {
     let bv = i32::from(b >> 8);
     let d = (i32::from(x) - bv).abs();
-    d > T_ABS + bv / T_REL_DIV
+    d > t + bv / T_REL_DIV
 }
 
 /// One pixel: `x` with its right (or left) neighbour `xr` and lower (or
 /// upper) neighbour `xd`, and the same three of the background.
 #[inline(always)]
-fn classify(x: u8, xr: u8, xd: u8, b: u16, br: u16, bd: u16) -> u8 {
+#[allow(clippy::too_many_arguments)]
+fn classify(t: i32, (lo, hi): (u8, u8), x: u8, xr: u8, xd: u8, b: u16, br: u16, bd: u16) -> u8 {
     let xi = i32::from(x);
     let bv = i32::from(b >> 8);
     let d = xi - bv;
-    let fg = d.abs() > T_ABS + bv / T_REL_DIV;
+    // Distance to the neighbourhood's range of the model.
+    let beyond = (i32::from(lo) - xi).max(xi - i32::from(hi)).max(0);
+    let fg = beyond > t + bv / T_REL_DIV;
     // Ratio tests without division: x / b within [lo, hi] / 256.
     let x256 = xi << 8;
     let darker = d < 0;
@@ -237,11 +344,21 @@ mod tests {
         let mut bg = Background::new(3, 1);
         bg.reset(&[100, 100, 100]);
         for _ in 0..100 {
-            bg.learn(&[110, 200, 200], &[0, 0, 255], 1311, 22);
+            bg.learn(&[104, 200, 200], &[0, 0, 255], 1311, 22, 150);
         }
-        let v = |i: usize| bg.bg[i] >> 8;
-        assert!(v(0) >= 108, "learned: {}", v(0));
-        assert!((125..150).contains(&v(1)), "learned slower: {}", v(1));
-        assert!(v(2) < 106, "kept: {}", v(2));
+        let v = |b: &Background, i: usize| b.bg[i] >> 8;
+        assert!(v(&bg, 0) >= 103, "learned: {}", v(&bg, 0));
+        assert!(v(&bg, 1) < 106, "a shadow kept out: {}", v(&bg, 1));
+        assert!(v(&bg, 2) < 106, "a person kept out: {}", v(&bg, 2));
+        // Beyond `absorb` frames: part of the scene.
+        for _ in 0..100 {
+            bg.learn(&[104, 200, 200], &[0, 0, 255], 1311, 22, 150);
+        }
+        assert!(
+            v(&bg, 1) > 150 && v(&bg, 2) > 150,
+            "absorbed: {} {}",
+            v(&bg, 1),
+            v(&bg, 2)
+        );
     }
 }

@@ -140,10 +140,11 @@ impl Labeller {
 /// Fragments of one person joined: two blobs whose boxes overlap across
 /// (at least half the narrower width) and lie one above the other within
 /// `gap_frac` of the taller height (legs and torso split by a belt or a
-/// bag of the background's colour), or whose boxes nearly touch (`touch`
-/// pixels). Side by side people stay apart (their boxes do not overlap
-/// across).
-pub(crate) fn merge_fragments(blobs: &mut Vec<Blob>, gap_frac: f32, touch: f32) {
+/// bag of the background's colour) or together no taller than `person_h`
+/// (head and legs of someone dressed like the wall behind them), or whose
+/// boxes nearly touch (`touch` pixels). Side by side people stay apart
+/// (their boxes do not overlap across).
+pub(crate) fn merge_fragments(blobs: &mut Vec<Blob>, gap_frac: f32, touch: f32, person_h: f32) {
     loop {
         let mut merged = false;
         'outer: for i in 0..blobs.len() {
@@ -152,8 +153,9 @@ pub(crate) fn merge_fragments(blobs: &mut Vec<Blob>, gap_frac: f32, touch: f32) 
                 let overlap_x = a.x1.min(b.x1) as f32 - a.x0.max(b.x0) as f32;
                 let gap_y = a.y0.max(b.y0) as f32 - a.y1.min(b.y1) as f32;
                 let gap_x = -overlap_x;
+                let union_h = (a.y1.max(b.y1) - a.y0.min(b.y0)) as f32;
                 let stacked = overlap_x >= 0.5 * a.width().min(b.width())
-                    && gap_y <= gap_frac * a.height().max(b.height());
+                    && (gap_y <= gap_frac * a.height().max(b.height()) || union_h <= person_h);
                 let touching = gap_x <= touch && gap_y <= touch;
                 if stacked || touching {
                     let b = blobs.swap_remove(j);
@@ -237,12 +239,18 @@ mod tests {
         };
         // Torso above legs with a gap of 4: one person.
         let mut blobs = vec![mk(10, 10, 20, 30), mk(11, 34, 19, 50)];
-        merge_fragments(&mut blobs, 0.3, 2.0);
+        merge_fragments(&mut blobs, 0.3, 2.0, 0.0);
         assert_eq!(blobs.len(), 1);
         assert_eq!((blobs[0].y0, blobs[0].y1), (10, 50));
         // Two people side by side, 6 apart: two.
         let mut blobs = vec![mk(10, 10, 20, 50), mk(26, 10, 36, 50)];
-        merge_fragments(&mut blobs, 0.3, 2.0);
+        merge_fragments(&mut blobs, 0.3, 2.0, 100.0);
         assert_eq!(blobs.len(), 2);
+        // A head far above the legs: one person when people are that tall.
+        let mut blobs = vec![mk(12, 0, 18, 8), mk(10, 30, 20, 50)];
+        merge_fragments(&mut blobs, 0.3, 2.0, 40.0);
+        assert_eq!(blobs.len(), 2);
+        merge_fragments(&mut blobs, 0.3, 2.0, 55.0);
+        assert_eq!(blobs.len(), 1);
     }
 }

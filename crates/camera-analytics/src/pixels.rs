@@ -82,10 +82,10 @@ pub(crate) fn fingerprint(luma: &[u8]) -> u64 {
     h ^ luma.len() as u64
 }
 
-/// One pass of a 3 x 3 minimum (`erode`) or maximum (dilate) of a 0/255
-/// mask, `src` into `dst`, both `w` wide; the border repeats the edge (a
+/// One pass of a 3 x 3 minimum (`erode`) or maximum (dilate), of a 0/255
+/// mask or of any plane, `src` into `dst`, both `w` wide; the border repeats the edge (a
 /// person entering at the edge of the picture is not eaten from it).
-fn pass3(src: &[u8], dst: &mut [u8], tmp: &mut [u8], w: usize, erode: bool) {
+pub(crate) fn pass3(src: &[u8], dst: &mut [u8], tmp: &mut [u8], w: usize, erode: bool) {
     let op = |a: u8, b: u8| if erode { a.min(b) } else { a.max(b) };
     // Rows: src into tmp.
     for (s, t) in src.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {

@@ -19,11 +19,15 @@ use crate::tracker::{Params, Tracker};
 use crate::{CameraObservation, CameraSettings, Health};
 
 /// Blobs smaller than this share of the internal picture are noise (a
-/// person far away in a 640x480 picture covers about 0.5 %).
-const MIN_AREA_SHARE: f32 = 0.0015;
+/// person seen from above far from the camera covers about 0.3 %, and
+/// their mask may be a part of that).
+const MIN_AREA_SHARE: f32 = 0.0006;
 /// Fragments one above the other within this share of the taller one's
 /// height are one person.
 const MERGE_GAP: f32 = 0.35;
+/// Fragments one above the other that together are no taller than this
+/// many heights of a whole person are one person.
+const PERSON_MARGIN: f32 = 1.2;
 /// Fragments whose boxes come this close (share of the picture's height)
 /// are one person.
 const MERGE_TOUCH: f32 = 0.01;
@@ -33,6 +37,9 @@ const MERGE_TOUCH: f32 = 0.01;
 /// minutes is still there (a tenth learned after 30 s).
 const LEARN_S: f32 = 5.0;
 const STILL_LEARN_S: f32 = 300.0;
+/// A pixel unlike the model for a minute on end is part of the scene
+/// (people stop for seconds to tens of seconds).
+const ABSORB_S: f32 = 60.0;
 /// After a sudden change of the light (gain beyond 10 %), a second of fast
 /// learning (0.25 s time constant) of what is not foreground, for the
 /// parts of the picture the global gain did not fit.
@@ -199,6 +206,7 @@ fn features(st: &mut State) -> f32 {
             st.fast_frames = st.fps.round() as u32;
         }
     }
+    st.bg.measure_noise(&st.small);
     st.bg.segment(&st.small, &mut st.mask);
     pixels::open_close(&mut st.mask, &mut st.t1, &mut st.t2, st.w);
     let fg = st.mask.iter().filter(|&&m| m != 0).count();
@@ -218,7 +226,8 @@ fn features(st: &mut State) -> f32 {
     let h = st.mask.len() / st.w;
     let min_area = (MIN_AREA_SHARE * st.mask.len() as f32) as u32;
     st.labeller.label(&st.mask, st.w, min_area, &mut st.blobs);
-    merge_fragments(&mut st.blobs, MERGE_GAP, MERGE_TOUCH * h as f32);
+    let person_h = PERSON_MARGIN * st.tracker.person_height();
+    merge_fragments(&mut st.blobs, MERGE_GAP, MERGE_TOUCH * h as f32, person_h);
     let rate = if st.fast_frames > 0 {
         st.fast_frames -= 1;
         st.rate(FAST_LEARN_S)
@@ -226,7 +235,8 @@ fn features(st: &mut State) -> f32 {
         st.rate(LEARN_S)
     };
     let still = st.rate(STILL_LEARN_S);
-    st.bg.learn(&st.small, &st.mask, rate, still);
+    let absorb = (ABSORB_S * st.fps).min(f32::from(u16::MAX - 1)) as u16;
+    st.bg.learn(&st.small, &st.mask, rate, still, absorb);
     share
 }
 

@@ -7,6 +7,21 @@
 use crate::blobs::Blob;
 use crate::geometry::Geometry;
 
+/// A track joins a blob another track has when it had at least this share
+/// of the blob's area alone (two people walking into each other have about
+/// half each; a fragment of a person a few per cent).
+const JOIN_SHARE: f32 = 0.2;
+/// A new blob smaller than this share of a confirmed track's area, its
+/// centre within this share of the track's box width and height from the
+/// track's centre, is a fragment of it.
+const FRAGMENT_SHARE: f32 = 0.5;
+const FRAGMENT_REACH: f32 = 0.75;
+
+/// A track is confirmed only once its blob is at least this share of a
+/// whole person's area (a sliver left on an edge by a shaken picture or a
+/// ghost is not a person; someone walking in grows past it in frames).
+const CONFIRM_SHARE: f32 = 0.15;
+
 /// The tracker's constants, from the frame rate and the picture size.
 #[derive(Debug, Clone)]
 pub(crate) struct Params {
@@ -52,6 +67,11 @@ struct Track {
     /// Last measured box size.
     w: f32,
     h: f32,
+    /// Smoothed blob area while alone in its blob.
+    area: f32,
+    /// The last blob touched the picture's edge: lost there, the track has
+    /// left the picture and does not coast.
+    at_edge: bool,
     hits: u32,
     misses: u32,
     confirmed: bool,
@@ -81,6 +101,12 @@ pub(crate) struct Counts {
 #[derive(Debug)]
 pub(crate) struct Tracker {
     params: Params,
+    /// The height of a whole person in the picture, from confirmed tracks
+    /// alone in their blob and clear of the edges: up quickly and down
+    /// slowly, so that it follows whole people rather than fragments.
+    person_h: f32,
+    /// The same for the area of a whole person.
+    person_a: f32,
     tracks: Vec<Track>,
     /// Scratch: blob index per track, tracks per blob.
     assign: Vec<Option<usize>>,
@@ -92,11 +118,18 @@ impl Tracker {
     pub(crate) fn new(params: Params) -> Tracker {
         Tracker {
             params,
+            person_h: 0.0,
+            person_a: 0.0,
             tracks: Vec::new(),
             assign: Vec::new(),
             share: Vec::new(),
             pairs: Vec::new(),
         }
+    }
+
+    /// The height of a whole person (0 until one was seen).
+    pub(crate) fn person_height(&self) -> f32 {
+        self.person_h
     }
 
     /// Forgets every track (the picture changed as a whole).
@@ -165,6 +198,29 @@ impl Tracker {
                 }
             }
         }
+        // In a shared blob, a track much smaller than the blob was a
+        // fragment of the person it belongs to: it ends (the largest track
+        // stays in any case).
+        for (bi, blob) in blobs.iter().enumerate() {
+            if self.share[bi] < 2 {
+                continue;
+            }
+            let min_area = JOIN_SHARE * blob.area as f32;
+            let largest = (0..self.tracks.len())
+                .filter(|&ti| self.assign[ti] == Some(bi))
+                .max_by(|&a, &b| self.tracks[a].area.total_cmp(&self.tracks[b].area));
+            for ti in 0..self.tracks.len() {
+                if self.assign[ti] == Some(bi)
+                    && Some(ti) != largest
+                    && self.tracks[ti].area < min_area
+                {
+                    self.assign[ti] = None;
+                    self.share[bi] -= 1;
+                    self.tracks[ti].misses = u32::MAX / 2;
+                    self.tracks[ti].confirmed = false;
+                }
+            }
+        }
         let mut counts = Counts::default();
         // Update the tracks.
         for ti in 0..self.tracks.len() {
@@ -186,6 +242,23 @@ impl Tracker {
                     t.y = my;
                     t.w = b.width();
                     t.h = b.height();
+                    t.at_edge =
+                        b.x0 == 0 || b.y0 == 0 || b.x1 as f32 >= geom.w || b.y1 as f32 >= geom.h;
+                    if self.share[bi] == 1 && t.confirmed {
+                        let h = b.height();
+                        let r = if h > self.person_h { 0.05 } else { 0.0005 };
+                        self.person_h += r * (h - self.person_h);
+                        let a = b.area as f32;
+                        let r = if a > self.person_a { 0.05 } else { 0.0005 };
+                        self.person_a += r * (a - self.person_a);
+                    }
+                    if self.share[bi] == 1 {
+                        t.area = if t.hits == 0 {
+                            b.area as f32
+                        } else {
+                            0.7 * t.area + 0.3 * b.area as f32
+                        };
+                    }
                     t.hits += 1;
                     t.misses = 0;
                     let est = people(b) / self.share[bi] as f32;
@@ -200,7 +273,10 @@ impl Tracker {
                     if t.people_est > cur + 0.65 || t.people_est < cur - 0.65 {
                         t.people = (t.people_est.round() as u32).max(1);
                     }
-                    if !t.confirmed && t.hits >= p.confirm_hits {
+                    if !t.confirmed
+                        && t.hits >= p.confirm_hits
+                        && t.area >= CONFIRM_SHARE * self.person_a
+                    {
                         t.confirmed = true;
                         counts.inward += t.pending[0] * t.people;
                         counts.outward += t.pending[1] * t.people;
@@ -241,16 +317,18 @@ impl Tracker {
             }
         }
         // Drop the lost: tentative tracks at their first miss, confirmed
-        // ones after coasting.
+        // ones after coasting, unless last seen at the picture's edge (they
+        // walked out).
         self.tracks.retain(|t| {
-            if t.confirmed {
+            if t.confirmed && !t.at_edge {
                 t.misses <= p.coast
             } else {
                 t.misses == 0
             }
         });
-        // New tracks for blobs nobody took, unless the blob lies within a
-        // confirmed track's box (a fragment of that person).
+        // New tracks for blobs nobody took, unless the blob is small and
+        // near a confirmed track's box (a fragment of that person: feet,
+        // a hand).
         for (bi, b) in blobs.iter().enumerate() {
             if self.share.get(bi).copied().unwrap_or(0) > 0 {
                 continue;
@@ -258,8 +336,9 @@ impl Tracker {
             let fragment = self.tracks.iter().any(|t| {
                 t.confirmed
                     && t.misses == 0
-                    && (b.cx - t.x).abs() <= 0.5 * t.w
-                    && (b.cy - t.y).abs() <= 0.5 * t.h
+                    && (b.area as f32) < FRAGMENT_SHARE * t.area
+                    && (b.cx - t.x).abs() <= FRAGMENT_REACH * t.w
+                    && (b.cy - t.y).abs() <= FRAGMENT_REACH * t.h
             });
             if fragment {
                 continue;
@@ -282,6 +361,8 @@ impl Tracker {
                 vy: 0.0,
                 w: b.width(),
                 h: b.height(),
+                area: b.area as f32,
+                at_edge: false,
                 hits: 1,
                 misses: 0,
                 confirmed: p.confirm_hits <= 1,
