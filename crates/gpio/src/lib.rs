@@ -258,6 +258,18 @@ impl Gpio {
         Ok(())
     }
 
+    /// The same bundle with `switch` as its kill switch (the test-only
+    /// file switch, in place of a line).
+    pub fn with_switch(mut self, switch: Box<dyn KillSwitch>) -> Self {
+        self.switch = Some(switch);
+        self
+    }
+
+    /// Whether an indicator is configured.
+    pub fn has_indicator(&self) -> bool {
+        self.indicator.is_some()
+    }
+
     /// Whether any sensor captures (and so whether the indicator is lit).
     pub fn any_capturing(&self) -> bool {
         !self.capturing.is_empty()

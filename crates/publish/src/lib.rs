@@ -19,6 +19,6 @@ pub mod payload;
 pub mod spool;
 
 pub use broker::{Broker, TlsPem};
-pub use mqtt::{BrokerConfig, Publisher};
+pub use mqtt::{BrokerConfig, Publisher, StatusHandle};
 pub use payload::{Codec, Envelope, PayloadError};
 pub use spool::{Entry, Spool, SpoolError, SpoolPolicy, SpoolStats};

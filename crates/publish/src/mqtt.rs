@@ -290,30 +290,15 @@ impl Publisher {
         })
     }
 
-    /// The sensors' state changed: publishes the retained status with it
-    /// now if connected, and with every status from now on.
-    pub fn set_sensors(&self, sensors: SensorsStatus) {
-        let mut f = self.shared.0.lock().expect("flight lock");
-        if f.sensors.as_ref() == Some(&sensors) {
-            return;
-        }
-        f.sensors = Some(sensors);
-        if f.connected && !f.stop {
-            let body = status(
-                &self.cfg,
-                RigState::Online,
-                &self.spool.lock().expect("spool lock"),
-                f.sensors.clone(),
-            );
-            f.unnumbered.push_back(None);
-            if self
-                .client
-                .try_publish(&self.status_topic, QoS::AtLeastOnce, true, body)
-                .is_err()
-            {
-                // The client's queue is full; the next status carries it.
-                f.unnumbered.pop_back();
-            }
+    /// A handle that updates the sensors' state in the retained status
+    /// ([`StatusHandle::set_sensors`]), for the loop that knows it.
+    pub fn status_handle(&self) -> StatusHandle {
+        StatusHandle {
+            shared: self.shared.clone(),
+            spool: self.spool.clone(),
+            client: self.client.clone(),
+            status_topic: self.status_topic.clone(),
+            cfg: self.cfg.clone(),
         }
     }
 
@@ -369,6 +354,53 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         if !self.threads.is_empty() {
             self.stop();
+        }
+    }
+}
+
+/// Updates the sensors' part of a publisher's retained status.
+#[derive(Clone)]
+pub struct StatusHandle {
+    shared: Arc<(Mutex<Flight>, Condvar)>,
+    spool: Arc<Mutex<Spool>>,
+    client: Client,
+    status_topic: String,
+    cfg: BrokerConfig,
+}
+
+impl std::fmt::Debug for StatusHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusHandle")
+            .field("status_topic", &self.status_topic)
+            .finish()
+    }
+}
+
+impl StatusHandle {
+    /// The sensors' state changed: publishes the retained status with it
+    /// now if connected, and with every status from now on.
+    pub fn set_sensors(&self, sensors: SensorsStatus) {
+        let mut f = self.shared.0.lock().expect("flight lock");
+        if f.sensors.as_ref() == Some(&sensors) {
+            return;
+        }
+        f.sensors = Some(sensors);
+        if f.connected && !f.stop {
+            let body = status(
+                &self.cfg,
+                RigState::Online,
+                &self.spool.lock().expect("spool lock"),
+                f.sensors.clone(),
+            );
+            f.unnumbered.push_back(None);
+            if self
+                .client
+                .try_publish(&self.status_topic, QoS::AtLeastOnce, true, body)
+                .is_err()
+            {
+                // The client's queue is full; the next status carries it.
+                f.unnumbered.pop_back();
+            }
         }
     }
 }

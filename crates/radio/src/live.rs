@@ -52,11 +52,19 @@ impl LiveConfig {
 pub trait EventSource {
     /// The next event; returns within about the poll time.
     fn next_event(&mut self) -> Event<'_>;
+
+    /// Stops capture (the kill switch): the device is released until
+    /// capture is resumed; the next event after that is a start.
+    fn set_stopped(&mut self, stopped: bool);
 }
 
 impl EventSource for LiveCapture {
     fn next_event(&mut self) -> Event<'_> {
         LiveCapture::next_event(self)
+    }
+
+    fn set_stopped(&mut self, stopped: bool) {
+        LiveCapture::set_stopped(self, stopped);
     }
 }
 
@@ -143,6 +151,8 @@ pub struct LiveCapture {
     drops_base: u64,
     buf: Vec<u8>,
     absence_reported: bool,
+    /// Stopped by the kill switch: no monitor interface, nothing read.
+    stopped: bool,
 }
 
 impl std::fmt::Debug for LiveCapture {
@@ -168,7 +178,24 @@ impl LiveCapture {
             drops_base: 0,
             buf: Vec::with_capacity(2048),
             absence_reported: false,
+            stopped: false,
         })
+    }
+
+    /// Stops capture and removes the monitor interface (`true`), or lets
+    /// it start again (`false`). While stopped, [`LiveCapture::next_event`]
+    /// waits the poll time and says `Idle`.
+    pub fn set_stopped(&mut self, stopped: bool) {
+        self.stopped = stopped;
+        if stopped {
+            if let Some(mut r) = self.running.take()
+                && let Ok(s) = r.cap.stats()
+            {
+                self.drops_base += u64::from(s.dropped);
+            }
+        } else {
+            self.next_attempt = Instant::now();
+        }
     }
 
     pub fn stats(&mut self) -> LiveStats {
@@ -228,6 +255,10 @@ impl LiveCapture {
         // goes now, not when a later frame happens to overwrite it.
         zeroize::Zeroize::zeroize(&mut self.buf);
         let now = Instant::now();
+        if self.stopped {
+            std::thread::sleep(self.cfg.poll);
+            return Event::Idle;
+        }
         if self.running.is_none() {
             if now < self.next_attempt {
                 std::thread::sleep(self.cfg.poll.min(self.next_attempt - now));

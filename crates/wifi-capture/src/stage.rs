@@ -40,6 +40,12 @@ impl CaptureStage {
         self.pseudonymizer.epoch()
     }
 
+    /// Replaces the key now (the kill switch): the old one is overwritten
+    /// in place, and every pseudonym handed out before is meaningless.
+    pub fn wipe_key(&mut self) {
+        self.pseudonymizer.rotate();
+    }
+
     pub fn key_is_locked(&self) -> bool {
         self.pseudonymizer.key_is_locked()
     }
