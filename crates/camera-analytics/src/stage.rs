@@ -21,7 +21,7 @@ use crate::{CameraObservation, CameraSettings, Health};
 /// Blobs smaller than this share of the internal picture are noise (a
 /// person seen from above far from the camera covers about 0.3 %, and
 /// their mask may be a part of that).
-const MIN_AREA_SHARE: f32 = 0.0006;
+const MIN_AREA_SHARE: f32 = 0.0003;
 /// Fragments one above the other within this share of the taller one's
 /// height are one person.
 const MERGE_GAP: f32 = 0.35;
@@ -72,6 +72,7 @@ struct State {
     t1: Vec<u8>,
     t2: Vec<u8>,
     acc: Vec<u32>,
+    sums: Vec<u16>,
     bg: Background,
     labeller: Labeller,
     blobs: Vec<Blob>,
@@ -97,6 +98,7 @@ impl Drop for State {
         self.t1.zeroize();
         self.t2.zeroize();
         self.acc.zeroize();
+        self.sums.zeroize();
         self.bg.zeroize();
     }
 }
@@ -120,6 +122,7 @@ impl State {
             t1: vec![0; w * h],
             t2: vec![0; w * h],
             acc: vec![0; w],
+            sums: vec![0; w * h],
             bg: Background::new(w, h),
             labeller: Labeller::default(),
             blobs: Vec::new(),
@@ -173,9 +176,14 @@ impl CameraStage {
         drop(image);
 
         let stats = health::stats(&st.small, st.w);
+        pixels::box3(&mut st.small, &mut st.sums, st.w);
         let fg_share = features(st);
+        // Nothing of the frame stays until the next one.
         st.small.fill(0);
+        st.sums.fill(0);
         st.mask.fill(0);
+        st.t1.fill(0);
+        st.t2.fill(0);
         let health: Health = st.monitor.check(print, stats, fg_share);
 
         let blobs = std::mem::take(&mut st.blobs);

@@ -20,7 +20,7 @@ const FRAGMENT_REACH: f32 = 0.75;
 /// A track is confirmed only once its blob is at least this share of a
 /// whole person's area (a sliver left on an edge by a shaken picture or a
 /// ghost is not a person; someone walking in grows past it in frames).
-const CONFIRM_SHARE: f32 = 0.15;
+const CONFIRM_SHARE: f32 = 0.1;
 
 /// The tracker's constants, from the frame rate and the picture size.
 #[derive(Debug, Clone)]

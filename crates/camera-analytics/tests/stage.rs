@@ -177,11 +177,11 @@ fn occupancy_counts_squares_inside_the_region_only() {
 
 #[test]
 fn heat_cells_are_entered_once_each() {
-    // 16 x 12 grid on 160 x 120: cells of 10 x 10. A square centred on
+    // 16 x 12 grid on 160 x 120: cells of 10 x 10. A square in the middle of
     // row 5 walking right from column 2 to column 12, 2 pixels a frame,
     // then standing.
-    let mut path: Vec<_> = (0..=50).map(|k| vec![(17 + 2 * k, 47, 6)]).collect();
-    path.extend(std::iter::repeat_n(vec![(117, 47, 6)], 10));
+    let mut path: Vec<_> = (0..=50).map(|k| vec![(17 + 2 * k, 52, 6)]).collect();
+    path.extend(std::iter::repeat_n(vec![(117, 52, 6)], 10));
     let (_, _, obs) = run(CameraSettings::default(), &path);
     let cells: Vec<u16> = obs.iter().flat_map(|o| o.entered_cells.clone()).collect();
     // Confirmed after three frames at x 21..25 (column 2); then each
