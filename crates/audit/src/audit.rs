@@ -69,7 +69,7 @@ pub fn run(
     }
     if let Some(p) = &plan.process {
         let pids = memory::pids_named(&p.name);
-        results.push(memory::run(&ctx, &p.name, &pids));
+        results.extend(memory::run(&ctx, &p.name, &pids));
         let facts: Vec<_> = pids
             .iter()
             .filter_map(|&pid| {
@@ -119,6 +119,7 @@ pub fn run(
                 kind: match c.value {
                     vitrine_canary::CanaryValue::Mac(_) => "mac".into(),
                     vitrine_canary::CanaryValue::Ssid(_) => "ssid".into(),
+                    vitrine_canary::CanaryValue::Visual(_) => "visual".into(),
                 },
                 emitted: c.emitted.iter().map(|t| checks::rfc3339(*t)).collect(),
             })

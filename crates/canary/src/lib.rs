@@ -4,14 +4,17 @@
 //! - [`registry`]: the canaries of one audit and when they were emitted.
 //! - [`encoding`]: every form searched for, each with a stable name.
 //! - [`scan`]: one pass over the data finds every form of every canary.
+//! - [`visual`]: patches of pixels shown to a camera, and their search.
 
 pub mod encoding;
 pub mod registry;
 pub mod scan;
+pub mod visual;
 
 pub use encoding::{Algorithm, Case, Encoding, Input, Spelling};
 pub use registry::{Canary, CanaryValue, Registry, RegistryError};
 pub use scan::{Match, Scanner};
+pub use visual::{VisualCanary, VisualMatch, VisualScanner};
 
 /// Parses a MAC in any of the spellings searched for ([`Spelling::ALL`]):
 /// colons, dashes, dots or spaces between octets, groups of two or three

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::encoding::{Form, mac_forms, ssid_forms};
+use crate::visual::VisualCanary;
 
 /// What a canary is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +22,9 @@ pub enum CanaryValue {
     Mac([u8; 6]),
     /// A network name a canary device probes for.
     Ssid(String),
+    /// A patch of pixels shown to a camera ([`crate::visual`]); searched
+    /// by [`crate::visual::VisualScanner`], not by the byte forms.
+    Visual(VisualCanary),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,25 +33,41 @@ pub struct Canary {
     pub id: String,
     #[serde(flatten)]
     pub value: CanaryValue,
-    /// When it was sent over the air (or planted), oldest first.
+    /// When it was sent over the air (or planted; a visual canary: shown
+    /// to the camera), oldest first.
     #[serde(default, with = "rfc3339_list")]
     pub emitted: Vec<OffsetDateTime>,
 }
 
 impl Canary {
-    /// Every form this canary is searched for in.
+    /// Every byte form this canary is searched for in (none for a visual
+    /// canary: its rows are searched by [`crate::visual::VisualScanner`]).
     pub fn forms(&self) -> Vec<Form> {
         match &self.value {
             CanaryValue::Mac(mac) => mac_forms(mac),
             CanaryValue::Ssid(s) => ssid_forms(s.as_bytes()),
+            CanaryValue::Visual(_) => Vec::new(),
         }
     }
 
     pub fn mac(&self) -> Option<[u8; 6]> {
         match self.value {
             CanaryValue::Mac(m) => Some(m),
-            CanaryValue::Ssid(_) => None,
+            _ => None,
         }
+    }
+
+    /// A visual canary's patch seed.
+    pub fn visual(&self) -> Option<VisualCanary> {
+        match self.value {
+            CanaryValue::Visual(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The last time it was emitted (a visual canary: last shown).
+    pub fn last_emitted(&self) -> Option<OffsetDateTime> {
+        self.emitted.last().copied()
     }
 
     /// The first time it was emitted.
@@ -286,11 +306,60 @@ impl Registry {
         })
     }
 
-    /// Notes that every canary was emitted at `at`.
+    /// Notes that every canary sent over the air (MACs, SSIDs) was
+    /// emitted at `at`.
     pub fn mark_emitted(&mut self, at: OffsetDateTime) {
         for c in &mut self.canaries {
-            c.emitted.push(at);
+            if c.visual().is_none() {
+                c.emitted.push(at);
+            }
         }
+    }
+
+    /// Notes that every visual canary was shown to the camera at `at`.
+    pub fn mark_shown(&mut self, at: OffsetDateTime) {
+        for c in &mut self.canaries {
+            if c.visual().is_some() {
+                c.emitted.push(at);
+            }
+        }
+    }
+
+    /// Adds a visual canary (`visual-01`, ...). Its patch's seed comes from
+    /// the registry's seed (a ChaCha20 stream of its own, so the other
+    /// canaries stay what the seed made them), or from the system's
+    /// generator for a registry without one.
+    pub fn add_visual(&mut self) -> &Canary {
+        let n = self
+            .canaries
+            .iter()
+            .filter(|c| c.visual().is_some())
+            .count();
+        let seed = match self.seed {
+            Some(seed) => {
+                let mut rng = ChaCha20Rng::seed_from_u64(seed);
+                rng.set_stream(1);
+                (0..=n)
+                    .map(|_| rng.random::<u64>())
+                    .last()
+                    .expect("one seed")
+            }
+            None => rand::rng().random(),
+        };
+        self.canaries.push(Canary {
+            id: format!("visual-{:02}", n + 1),
+            value: CanaryValue::Visual(VisualCanary { seed }),
+            emitted: Vec::new(),
+        });
+        self.canaries.last().expect("just pushed")
+    }
+
+    /// The visual canaries, with their index in the registry.
+    pub fn visuals(&self) -> impl Iterator<Item = (usize, &Canary, VisualCanary)> {
+        self.canaries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.visual().map(|v| (i, c, v)))
     }
 
     pub fn get(&self, id: &str) -> Option<&Canary> {
@@ -304,7 +373,7 @@ impl Registry {
     pub fn ssids(&self) -> impl Iterator<Item = (&Canary, &str)> {
         self.canaries.iter().filter_map(|c| match &c.value {
             CanaryValue::Ssid(s) => Some((c, s.as_str())),
-            CanaryValue::Mac(_) => None,
+            _ => None,
         })
     }
 }

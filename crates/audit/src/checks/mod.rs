@@ -35,9 +35,11 @@ macro_rules! checks {
 checks! {
     STORAGE_CANARY = "storage.canary", Critical, "No canary on disk, in any encoding";
     STORAGE_MEDIA = "storage.media", High, "No camera images or video kept";
+    STORAGE_FRAMES = "storage.frames", High, "No raw camera frames kept";
     STORAGE_RETENTION = "storage.retention", Medium, "No data kept past its retention";
     JOURNAL_CANARY = "journal.canary", Critical, "No canary in the system journal";
     MEMORY_CANARY = "memory.canary", High, "No canary in the daemon's memory past the in-memory retention";
+    MEMORY_FRAMES = "memory.frames", High, "No camera frame in the daemon's memory once processed";
     STREAM_SCHEMA = "stream.schema", Medium, "Every published message follows the summary schema";
     STREAM_K_ANONYMITY = "stream.k_anonymity", High, "Every published bin counts at least k devices";
     STREAM_CANARY = "stream.canary", Critical, "No canary in the published stream, in any encoding";

@@ -2,12 +2,14 @@
 //! read whole, for canaries in any encoding (inside compressed files and
 //! archives too, within bounds: [`containers`]; SQLite keeps short values
 //! contiguous in its pages, so databases and their `-wal` journals are read
-//! as they are), for camera images and video ([`media`]), for files older
+//! as they are), for camera images and video ([`media`]), for raw frames
+//! (the pixels of visual canaries, YUV4MPEG2 clips: [`frames`]), for files older
 //! than their retention, and for key material. Every place that could not
 //! be read is named in the report ([`walk`]), and makes the checks
 //! incomplete rather than passed.
 
 pub mod containers;
+pub mod frames;
 pub mod media;
 pub mod walk;
 
@@ -20,11 +22,11 @@ use std::time::SystemTime;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use vitrine_canary::Match;
+use vitrine_canary::{Match, VisualScanner};
 
 use super::{
-    Context, KEYS_ON_DISK, Outcome, STORAGE_CANARY, STORAGE_MEDIA, STORAGE_RETENTION, keys,
-    megabytes, thousands,
+    Context, KEYS_ON_DISK, Outcome, STORAGE_CANARY, STORAGE_FRAMES, STORAGE_MEDIA,
+    STORAGE_RETENTION, keys, megabytes, thousands,
 };
 use crate::report::{CheckResult, Evidence};
 use containers::Inside;
@@ -52,20 +54,22 @@ struct Totals {
     decompressed: u64,
 }
 
-/// The three checks fed by the walk.
+/// The four checks fed by the walk.
 struct Outcomes {
     canary: Outcome,
     media: Outcome,
+    frames: Outcome,
     key: Outcome,
     on_disk: keys::OnDisk,
 }
 
 impl Outcomes {
-    /// A place none of the three could read.
+    /// A place none of the four could read.
     fn not_read(&mut self, path: &Path, reason: &str) {
         let shown = path.display().to_string();
         self.canary.not_read(shown.clone(), reason);
         self.media.not_read(shown.clone(), reason);
+        self.frames.not_read(shown.clone(), reason);
         self.key.not_read(shown, reason);
     }
 }
@@ -74,6 +78,7 @@ impl Outcomes {
 pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
     let walked = walk::walk(&scope.roots, &scope.exclude);
     let packages = media::Packages::load(&scope.roots);
+    let visual = VisualScanner::new(ctx.registry);
     let files = &walked.files;
     let total_bytes: u64 = files.iter().map(|(_, len)| len).sum();
     let bar = if scope.progress {
@@ -91,6 +96,7 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
     let out = Mutex::new(Outcomes {
         canary: Outcome::new(STORAGE_CANARY),
         media: Outcome::new(STORAGE_MEDIA),
+        frames: Outcome::new(STORAGE_FRAMES),
         key: Outcome::new(KEYS_ON_DISK),
         on_disk: keys::OnDisk::default(),
     });
@@ -107,7 +113,7 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
     // One file per task: a few large files among thousands of small ones
     // would otherwise leave one thread with most of the bytes.
     files.par_iter().with_max_len(1).for_each(|(path, len)| {
-        let result = scan_file(ctx, &packages, path, &out);
+        let result = scan_file(ctx, &packages, &visual, path, &out);
         let mut t = totals.lock().unwrap();
         t.files += 1;
         t.bytes += len;
@@ -149,6 +155,7 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
     let Outcomes {
         mut canary,
         mut media,
+        mut frames,
         mut key,
         on_disk,
     } = out.into_inner().unwrap();
@@ -159,9 +166,11 @@ pub fn run(ctx: &Context<'_>, scope: &StorageScope) -> Vec<CheckResult> {
         thousands(t.files)
     ));
     key.examined(format!("{} files under {roots}", thousands(t.files)));
+    frames.examined(frames::examined(ctx.registry, t.files, &roots));
     vec![
         canary.finish(),
         media.finish(),
+        frames.finish(),
         retention(ctx, scope),
         key.finish(),
     ]
@@ -183,6 +192,7 @@ const OFFSETS_LISTED: usize = 5;
 fn scan_file(
     ctx: &Context<'_>,
     packages: &media::Packages,
+    visual: &VisualScanner,
     path: &Path,
     out: &Mutex<Outcomes>,
 ) -> std::io::Result<u64> {
@@ -210,6 +220,11 @@ fn scan_file(
         && let Some(kind) = media_kind(head)
     {
         media_finding(packages, path, &shown, kind, whole.as_deref(), out)?;
+    }
+    let raw = frames::examine(ctx, visual, path, head, whole.as_deref())?;
+    if !raw.is_empty() {
+        let o = &mut *out.lock().unwrap();
+        raw.report(ctx, &shown, &mut o.frames);
     }
     let mut keys_seen = keys::OnDisk::examine(path, head, whole.as_deref());
     // A lone token in a file a package shipped unchanged (lintian's lists
