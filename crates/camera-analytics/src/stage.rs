@@ -19,8 +19,8 @@ use crate::tracker::{Params, Tracker};
 use crate::{CameraObservation, CameraSettings, Health};
 
 /// Blobs smaller than this share of the internal picture are noise (a
-/// person seen from above far from the camera covers about 0.3 %, and
-/// their mask may be a part of that).
+/// person seen from above far from the camera covers about 0.3 %; one
+/// dressed in the floor's shade may show only their head, a tenth of it).
 const MIN_AREA_SHARE: f32 = 0.0003;
 /// Fragments one above the other within this share of the taller one's
 /// height are one person.
@@ -187,7 +187,7 @@ impl CameraStage {
         let health: Health = st.monitor.check(print, stats, fg_share);
 
         let blobs = std::mem::take(&mut st.blobs);
-        let counts = st.tracker.update(&blobs, &st.geom, people);
+        let counts = st.tracker.update(&blobs, &st.geom);
         st.blobs = blobs;
         CameraObservation {
             inward: counts.inward,
@@ -246,9 +246,4 @@ fn features(st: &mut State) -> f32 {
     let absorb = (ABSORB_S * st.fps).min(f32::from(u16::MAX - 1)) as u16;
     st.bg.learn(&st.small, &st.mask, rate, still, absorb);
     share
-}
-
-/// How many people a blob's size suggests.
-fn people(_b: &Blob) -> f32 {
-    1.0
 }

@@ -22,6 +22,25 @@ const FRAGMENT_REACH: f32 = 0.75;
 /// ghost is not a person; someone walking in grows past it in frames).
 const CONFIRM_SHARE: f32 = 0.1;
 
+/// A blob of one track is taken for several people once its area is this
+/// many times one person's (a person's own blob varies by a third with
+/// arms, pose and place in the picture; two side by side make twice), and
+/// only after this many blobs of one person alone were measured.
+const MERGED_AREA: f32 = 1.7;
+const SINGLE_SAMPLES: u32 = 50;
+
+/// How many people a blob's area makes: one, unless it is well beyond
+/// `single_a`, the area of one person alone (people walking together so
+/// close that their blobs merged).
+fn people(b: &Blob, single_a: f32, single_n: u32) -> f32 {
+    let a = b.area as f32;
+    if single_n >= SINGLE_SAMPLES && a >= MERGED_AREA * single_a {
+        a / single_a
+    } else {
+        1.0
+    }
+}
+
 /// The tracker's constants, from the frame rate and the picture size.
 #[derive(Debug, Clone)]
 pub(crate) struct Params {
@@ -102,11 +121,15 @@ pub(crate) struct Counts {
 pub(crate) struct Tracker {
     params: Params,
     /// The height of a whole person in the picture, from confirmed tracks
-    /// alone in their blob and clear of the edges: up quickly and down
-    /// slowly, so that it follows whole people rather than fragments.
+    /// of one person alone in their blob: up quickly and down slowly, so
+    /// that it follows whole people rather than fragments.
     person_h: f32,
     /// The same for the area of a whole person.
     person_a: f32,
+    /// The mean area of one person alone (tracks of one person, alone in
+    /// their blob and clear of the edges) and how many blobs made it.
+    single_a: f32,
+    single_n: u32,
     tracks: Vec<Track>,
     /// Scratch: blob index per track, tracks per blob.
     assign: Vec<Option<usize>>,
@@ -120,6 +143,8 @@ impl Tracker {
             params,
             person_h: 0.0,
             person_a: 0.0,
+            single_a: 0.0,
+            single_n: 0,
             tracks: Vec::new(),
             assign: Vec::new(),
             share: Vec::new(),
@@ -137,14 +162,8 @@ impl Tracker {
         self.tracks.clear();
     }
 
-    /// One frame's blobs, with `people(blob)` the number of people a blob's
-    /// size suggests.
-    pub(crate) fn update(
-        &mut self,
-        blobs: &[Blob],
-        geom: &Geometry,
-        people: impl Fn(&Blob) -> f32,
-    ) -> Counts {
+    /// One frame's blobs.
+    pub(crate) fn update(&mut self, blobs: &[Blob], geom: &Geometry) -> Counts {
         let p = self.params.clone();
         // Predict.
         for t in &mut self.tracks {
@@ -244,13 +263,18 @@ impl Tracker {
                     t.h = b.height();
                     t.at_edge =
                         b.x0 == 0 || b.y0 == 0 || b.x1 as f32 >= geom.w || b.y1 as f32 >= geom.h;
-                    if self.share[bi] == 1 && t.confirmed {
+                    if self.share[bi] == 1 && t.confirmed && t.people == 1 {
                         let h = b.height();
                         let r = if h > self.person_h { 0.05 } else { 0.0005 };
                         self.person_h += r * (h - self.person_h);
                         let a = b.area as f32;
                         let r = if a > self.person_a { 0.05 } else { 0.0005 };
                         self.person_a += r * (a - self.person_a);
+                        if !t.at_edge {
+                            self.single_n = self.single_n.saturating_add(1);
+                            let r = (1.0 / self.single_n as f32).max(0.01);
+                            self.single_a += r * (a - self.single_a);
+                        }
                     }
                     if self.share[bi] == 1 {
                         t.area = if t.hits == 0 {
@@ -261,7 +285,8 @@ impl Tracker {
                     }
                     t.hits += 1;
                     t.misses = 0;
-                    let est = people(b) / self.share[bi] as f32;
+                    let est = people(b, self.person_a.max(self.single_a), self.single_n)
+                        / self.share[bi] as f32;
                     t.people_est = if t.hits == 1 {
                         est
                     } else {
@@ -353,7 +378,7 @@ impl Tracker {
                     0
                 }
             });
-            let est = people(b);
+            let est = people(b, self.person_a.max(self.single_a), self.single_n);
             self.tracks.push(Track {
                 x: b.cx,
                 y: b.cy,
@@ -393,5 +418,56 @@ impl Tracker {
             }
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CameraSettings, CountingLine, Point};
+
+    fn blob(cx: f32, cy: f32, w: u32, h: u32) -> Blob {
+        let (x0, y0) = ((cx - w as f32 / 2.0) as u32, (cy - h as f32 / 2.0) as u32);
+        Blob {
+            area: w * h,
+            x0,
+            y0,
+            x1: x0 + w,
+            y1: y0 + h,
+            cx,
+            cy,
+        }
+    }
+
+    #[test]
+    fn a_blob_twice_a_person_is_two_people() {
+        let settings = CameraSettings {
+            line: Some(CountingLine {
+                a: Point { x: 0.0, y: 0.5 },
+                b: Point { x: 1.0, y: 0.5 },
+                inside: Point { x: 0.5, y: 0.0 },
+            }),
+            ..CameraSettings::default()
+        };
+        let geom = Geometry::new(&settings, 100, 100);
+        let mut tracker = Tracker::new(Params::new(10.0, 100.0));
+        let walk = |w: u32, tracker: &mut Tracker| {
+            let (mut inward, mut most) = (0, 0);
+            for k in 0..70 {
+                let c = tracker.update(&[blob(50.0, 85.0 - k as f32, w, 20)], &geom);
+                inward += c.inward;
+                most = most.max(c.occupancy);
+            }
+            for _ in 0..10 {
+                tracker.update(&[], &geom);
+            }
+            (inward, most)
+        };
+        // One person alone: their area is learnt.
+        assert_eq!(walk(10, &mut tracker), (1, 1));
+        // Two side by side in one blob.
+        assert_eq!(walk(20, &mut tracker), (2, 2));
+        // A person a third larger is still one.
+        assert_eq!(walk(13, &mut tracker), (1, 1));
     }
 }
