@@ -135,16 +135,20 @@ fn lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     rx
 }
 
-/// `vitrine-audit scan DIR --process NAME` with the registry; exit code and
-/// report.
-fn audit(dir: &Path, root: &Path, process: &str, reg: &Registry) -> (i32, Value) {
+/// `vitrine-audit scan DIR --process NAME` with the registry and the
+/// policy `policy` (TOML); exit code and report.
+fn audit(dir: &Path, root: &Path, process: &str, reg: &Registry, policy: &str) -> (i32, Value) {
     let reg_path = dir.join("canaries.json");
     reg.save(&reg_path).unwrap();
+    let policy_path = dir.join("policy.toml");
+    std::fs::write(&policy_path, policy).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_vitrine-audit"))
         .arg("scan")
         .arg(root)
         .args(["--process", process, "--registry"])
         .arg(&reg_path)
+        .arg("--policy")
+        .arg(&policy_path)
         .arg("--key")
         .arg(dir.join("report-key"))
         .arg("--out")
@@ -217,7 +221,7 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
     // Shown just now: frames may still be in processing, so memory.frames
     // passes; the files are findings whenever they were written.
     reg.mark_shown(shown);
-    let (code, report) = audit(dir.path(), &rig, "vendord", &reg);
+    let (code, report) = audit(dir.path(), &rig, "vendord", &reg, "");
     assert_eq!(code, 1);
     assert_eq!(check(&report, "memory.frames")["status"], "passed");
     let files: BTreeSet<(String, String)> = evidence(&report, "storage.frames")
@@ -271,7 +275,7 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
         .iter_mut()
         .filter(|c| c.visual().is_some())
         .for_each(|c| c.emitted = vec![shown - time::Duration::seconds(30)]);
-    let (code, report) = audit(dir.path(), &rig, "vendord", &reg);
+    let (code, report) = audit(dir.path(), &rig, "vendord", &reg, "");
     assert_eq!(code, 1);
     let found = evidence(&report, "memory.frames");
     let forms: BTreeSet<&str> = found
@@ -313,6 +317,27 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
     // The report names the canary, never its seed.
     let seed = visual(&reg).seed.to_string();
     assert!(!report.to_string().contains(&seed));
+
+    // A vendor whose policy keeps raw frames an hour: the files, written
+    // seconds ago, are set aside, and frames may live that long in memory.
+    let (_, report) = audit(
+        dir.path(),
+        &rig,
+        "vendord",
+        &reg,
+        "[retention]\nraw_frames_s = 3600\n",
+    );
+    let frames = check(&report, "storage.frames");
+    assert_eq!(frames["status"], "passed", "{frames:#}");
+    assert_eq!(frames["set_aside"]["total"], 3, "{frames:#}");
+    assert!(
+        frames["set_aside"]["listed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("within the policy's 3600 s"),
+        "{frames:#}"
+    );
+    assert_eq!(check(&report, "memory.frames")["status"], "passed");
 }
 
 /// What a camera section may hold: the schema's fields, nothing else.
@@ -400,7 +425,7 @@ fn compliant_run(shown_frames: std::ops::Range<usize>) -> (i32, Value, Vec<Strin
     let wait = Duration::from_secs(vitrine_audit::checks::memory::FRAME_GRACE_S as u64 + 1);
     std::thread::sleep(wait.saturating_sub(fed.elapsed()));
     reg.mark_shown(shown);
-    let (code, report) = audit(dir.path(), &rig, "vitrined-cam", &reg);
+    let (code, report) = audit(dir.path(), &rig, "vitrined-cam", &reg, "");
     // Still running, mid-stream.
     assert!(std::fs::read_to_string(format!("/proc/{}/comm", daemon.0.id())).is_ok());
     drop(stdin);
