@@ -1,10 +1,9 @@
 //! The real clip (`camera/one-by-one-person-detection.mp4` in the shared
 //! captures): six people, one at a time, walk in from the bottom, stand at
-//! a table and leave. Decoded by ffmpeg to a YUV4MPEG2 clip under the
-//! target folder, read by the project's reader.
+//! a table and leave. Decoded by ffmpeg to gray YUV4MPEG2 through a pipe
+//! (no copy on disk) and read by the project's reader.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use vitrine_camera_analytics::{CameraSettings, CameraStage, CountingLine, Point};
 use vitrine_camera_capture::y4m::Y4mClip;
@@ -20,17 +19,13 @@ const EPISODES: [(usize, usize); 6] = [
     (1236, 1360),
 ];
 
-fn decoded_clip() -> PathBuf {
+/// ffmpeg decoding the clip to gray YUV4MPEG2 on its standard output,
+/// as a user would for `vitrined replay --clip -` (no copy on disk).
+fn decoder() -> Child {
     let src = vitrine_testkit::captures_dir().join("camera/one-by-one-person-detection.mp4");
     assert!(src.is_file(), "the clip is expected at {}", src.display());
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("one-by-one-640x360.y4m");
-    // 1394 frames of 640x360 gray, with header and frame lines.
-    if std::fs::metadata(&out).is_ok_and(|m| m.len() > 1394 * 640 * 360) {
-        return out;
-    }
-    let tmp = out.with_extension("partial");
-    let status = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i"])
+    Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-nostdin", "-i"])
         .arg(&src)
         .args([
             "-vf",
@@ -39,19 +34,13 @@ fn decoded_clip() -> PathBuf {
             "gray",
             "-f",
             "yuv4mpegpipe",
+            "-",
         ])
-        .arg(&tmp)
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| {
             panic!("ffmpeg is needed to decode the clip (Debian package ffmpeg): {e}")
-        });
-    assert!(
-        status.success(),
-        "ffmpeg failed to decode {}",
-        src.display()
-    );
-    std::fs::rename(&tmp, &out).unwrap();
-    out
+        })
 }
 
 /// Runs of occupied frames, as (first, last) frame numbers.
@@ -76,8 +65,8 @@ fn episodes(occupancy: &[u32]) -> Vec<(usize, usize)> {
 
 #[test]
 fn six_people_one_at_a_time() {
-    let path = decoded_clip();
-    let clip = Y4mClip::open(&path, 0).unwrap();
+    let mut ffmpeg = decoder();
+    let clip = Y4mClip::new(ffmpeg.stdout.take().unwrap(), "ffmpeg", 0).unwrap();
     let fps = clip.fps() as f32;
     // A line across the lower third, inward upwards.
     let p = |x, y| Point { x, y };
@@ -104,6 +93,10 @@ fn six_people_one_at_a_time() {
         occupancy.push(obs.occupancy);
         unhealthy += usize::from(obs.health != Default::default());
     }
+    assert!(
+        ffmpeg.wait().unwrap().success(),
+        "ffmpeg failed to decode the clip"
+    );
     let found = episodes(&occupancy);
     println!(
         "clip: {} frames, {inward} inward, {outward} outward",
