@@ -74,6 +74,32 @@ fn describe_base(base: &str, truncated: Option<&str>) -> Option<Plain> {
             "Nothing is hidden: anyone who reads the file has the address.",
         ));
     }
+    // A visual canary's pixels: `pixels(1/2)/interleaved`.
+    if let Some((scale, layout)) = base
+        .strip_prefix("pixels(1/")
+        .and_then(|s| s.split_once(")/"))
+    {
+        let size = match scale {
+            "1" => "at full size".to_owned(),
+            n if n.parse::<u8>().is_ok() => {
+                format!("at 1/{n} of full size (a thumbnail, or analytics' working picture)")
+            }
+            _ => return None,
+        };
+        let layout = match layout {
+            "8-bit" => "one byte a pixel",
+            "interleaved" => {
+                "with a byte between two pixels (YUYV, 16-bit samples, a fixed-point model)"
+            }
+            _ => return None,
+        };
+        return Some(readable(
+            format!(
+                "rows of the visual canary's pixels, {size}, {layout}: a camera frame or a copy of one"
+            ),
+            "Nothing is hidden: the bytes are the picture the camera saw.",
+        ));
+    }
     // Reports written before the `clear(...)` name carried the spelling alone.
     if let Some(w) = spelling_words(base) {
         return Some(readable(
@@ -361,6 +387,9 @@ mod tests {
             ("ssid-hex-upper", Reversible::Readable),
             ("ssid-base64", Reversible::Readable),
             ("sha512(ssid)/hex-lower", Reversible::ByHashing),
+            ("pixels(1/1)/8-bit", Reversible::Readable),
+            ("pixels(1/2)/interleaved", Reversible::Readable),
+            ("pixels(1/x)/8-bit", Reversible::Unknown),
             ("rot13(colon-lower)", Reversible::Unknown),
         ] {
             assert_eq!(describe(name).reversible, rev, "{name}");
