@@ -13,6 +13,8 @@ struct Result {
     counted: (u32, u32),
     frames: u32,
     within_1: u32,
+    /// Frames with any health flag (the scenes' camera is healthy).
+    unhealthy: u32,
 }
 
 fn settings(c: &SceneConfig) -> CameraSettings {
@@ -38,6 +40,7 @@ fn run(name: &'static str, config: SceneConfig) -> Result {
         counted: (0, 0),
         frames: scene.frames(),
         within_1: 0,
+        unhealthy: 0,
     };
     for f in 0..scene.frames() {
         let mut img = RawImage::zeroed(scene.width(), scene.height());
@@ -48,6 +51,7 @@ fn run(name: &'static str, config: SceneConfig) -> Result {
         r.counted.0 += obs.inward;
         r.counted.1 += obs.outward;
         r.within_1 += u32::from(obs.occupancy.abs_diff(truth.occupancy) <= 1);
+        r.unhealthy += u32::from(obs.health != Default::default());
     }
     r
 }
@@ -82,8 +86,8 @@ fn standard_scenes_count_within_five_per_cent() {
         v
     });
     println!(
-        "{:<28} {:>9} {:>9} {:>11} {:>11} {:>8}",
-        "scene", "truth in", "truth out", "counted in", "counted out", "occ ±1 %"
+        "{:<28} {:>9} {:>9} {:>11} {:>11} {:>8} {:>9}",
+        "scene", "truth in", "truth out", "counted in", "counted out", "occ ±1 %", "unhealthy"
     );
     let mut total = Result {
         name: "total",
@@ -91,16 +95,18 @@ fn standard_scenes_count_within_five_per_cent() {
         counted: (0, 0),
         frames: 0,
         within_1: 0,
+        unhealthy: 0,
     };
     for r in &results {
         println!(
-            "{:<28} {:>9} {:>9} {:>11} {:>11} {:>8.1}",
+            "{:<28} {:>9} {:>9} {:>11} {:>11} {:>8.1} {:>9}",
             r.name,
             r.truth.0,
             r.truth.1,
             r.counted.0,
             r.counted.1,
-            share(r.within_1, r.frames)
+            share(r.within_1, r.frames),
+            r.unhealthy
         );
         total.truth.0 += r.truth.0;
         total.truth.1 += r.truth.1;
@@ -108,19 +114,21 @@ fn standard_scenes_count_within_five_per_cent() {
         total.counted.1 += r.counted.1;
         total.frames += r.frames;
         total.within_1 += r.within_1;
+        total.unhealthy += r.unhealthy;
     }
     let (ein, eout) = (
         error(total.counted.0, total.truth.0),
         error(total.counted.1, total.truth.1),
     );
     println!(
-        "{:<28} {:>9} {:>9} {:>11} {:>11} {:>8.1}   (in {ein:+.1} %, out {eout:+.1} %)",
+        "{:<28} {:>9} {:>9} {:>11} {:>11} {:>8.1} {:>9}   (in {ein:+.1} %, out {eout:+.1} %)",
         total.name,
         total.truth.0,
         total.truth.1,
         total.counted.0,
         total.counted.1,
-        share(total.within_1, total.frames)
+        share(total.within_1, total.frames),
+        total.unhealthy
     );
     assert!(
         total.truth.0 > 100 && total.truth.1 > 100,
@@ -131,6 +139,12 @@ fn standard_scenes_count_within_five_per_cent() {
     assert!(
         share(total.within_1, total.frames) >= 90.0,
         "occupancy pooled"
+    );
+    // Light steps of up to 30 % are not a dark, blurred or covered camera.
+    assert!(
+        share(total.unhealthy, total.frames) <= 1.0,
+        "health flags in {} frames",
+        total.unhealthy
     );
     for r in &results {
         assert!(
