@@ -144,6 +144,25 @@ fn a_square_that_stops_before_the_line_and_goes_back_is_none() {
 }
 
 #[test]
+fn a_square_standing_forty_seconds_is_present_throughout() {
+    // Walks in, stands 40 s (400 frames at 10 frames/s), walks on.
+    let mut path = vertical(70, 100, 70, 16);
+    path.extend(std::iter::repeat_n(vec![(70, 70, 16)], 400));
+    path.extend(vertical(70, 70, 10, 16));
+    let (i, o, obs) = run(CameraSettings::default(), &path);
+    assert_eq!((i, o), (0, 0), "no line");
+    // From its confirmation to the end of its path.
+    let present = &obs[10 + 3..10 + path.len()];
+    assert!(present.iter().all(|o| o.occupancy == 1));
+    assert!(
+        obs[..10]
+            .iter()
+            .chain(&obs[obs.len() - 3..])
+            .all(|o| o.occupancy == 0)
+    );
+}
+
+#[test]
 fn jitter_on_the_line_counts_once() {
     // Up to the line (centre on row 60), then up and down across it by
     // two pixels, then on up.
