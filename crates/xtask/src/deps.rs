@@ -223,6 +223,18 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "finds libpcap (host and arm64)",
     ),
     req(
+        File("/usr/lib/llvm-14/lib/libclang.so"),
+        Deb("libclang-dev"),
+        &[Build],
+        "bindgen (through the v4l crate) generates the V4L2 bindings of vitrine-camera-capture",
+    ),
+    req(
+        File("/usr/include/linux/videodev2.h"),
+        Deb("linux-libc-dev"),
+        &[Build],
+        "the kernel's V4L2 header those bindings are generated from",
+    ),
+    req(
         File("/etc/ssl/certs/ca-certificates.crt"),
         Deb("ca-certificates"),
         &[Build],
@@ -361,6 +373,12 @@ pub const REQUIREMENTS: &[Requirement] = &[
         Deb("libpcap-dev:arm64"),
         &[Cross],
         "arm64 libpcap to link against",
+    ),
+    req(
+        File("/usr/aarch64-linux-gnu/include/linux/videodev2.h"),
+        Deb("linux-libc-dev-arm64-cross"),
+        &[Cross],
+        "arm64 kernel headers: bindgen, given the target, finds them beside the cross gcc",
     ),
     req(
         Cmd("dpkg-deb"),
