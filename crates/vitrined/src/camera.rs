@@ -33,6 +33,15 @@ pub fn settings(cfg: &CameraConfig, fps: f64) -> CameraSettings {
     }
 }
 
+/// Standard input as a file of its own, read without std's buffer (which
+/// would keep a copy of the last pixels read, never zeroized).
+pub fn stdin_unbuffered() -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    Ok(std::fs::File::from(
+        std::io::stdin().as_fd().try_clone_to_owned()?,
+    ))
+}
+
 /// What the camera went through, for the closing log line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CameraStats {
@@ -83,6 +92,18 @@ impl Camera {
         self.stats.frames += 1;
         let obs = self.stage.process(frame.image);
         windows.push(self.id, ts, obs, &mut |s| emit(s));
+    }
+
+    /// Frames the source says it lost (dropped by the driver, not decoded).
+    pub fn lost(
+        &mut self,
+        windows: &mut Windows,
+        ts_us: i64,
+        n: u32,
+        emit: &mut dyn FnMut(Summary),
+    ) {
+        self.stats.lost += u64::from(n);
+        windows.push(self.id, ts_us, LostFrames(n), &mut |s| emit(s));
     }
 
     pub fn stats(&self) -> CameraStats {

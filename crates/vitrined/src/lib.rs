@@ -75,6 +75,29 @@ impl<'s> Pipeline<'s> {
         }
     }
 
+    /// Frames the camera should have delivered at `ts_us` and did not.
+    #[cfg(feature = "live")]
+    pub(crate) fn lost_frames(&mut self, ts_us: i64, n: u32, emit: &mut dyn FnMut(Summary)) {
+        self.advance(ts_us, emit);
+        if let Some(camera) = self.camera.as_mut() {
+            let windows = &mut self.stats.windows;
+            camera.lost(self.agg.windows_mut(), ts_us, n, &mut |s| {
+                *windows += 1;
+                emit(s);
+            });
+        }
+    }
+
+    /// The kill switch: the epoch key is replaced in place (the old one
+    /// overwritten) and every sensor forgets what it made; the open
+    /// window keeps its counts as numbers.
+    #[cfg(feature = "live")]
+    pub(crate) fn wipe_keys(&mut self) {
+        self.stage.wipe_key();
+        self.agg.rotate_epoch();
+        self.stats.rotations += 1;
+    }
+
     /// Closes every window that ends by `ts_us`, then rotates the key if its
     /// epoch is over: windows close first, so that they carry the epoch
     /// they were counted in.

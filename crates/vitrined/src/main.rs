@@ -1,6 +1,6 @@
 //! `vitrined`: the Vitrine sensing daemon.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,6 +103,12 @@ enum Command {
         /// Kernel filter, pcap syntax [default: capture.filter, else `type mgt`].
         #[arg(long, value_name = "BPF")]
         filter: Option<String>,
+        /// Camera: a V4L2 device (`/dev/video0`; GREY, YUYV or MJPEG), or `-`
+        /// for a YUV4MPEG2 stream on standard input (a Pi camera module
+        /// through rpicam-vid and ffmpeg, docs/camera.md) [default:
+        /// camera.device; none: no camera].
+        #[arg(long, value_name = "DEVICE")]
+        camera: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
         #[command(flatten)]
@@ -356,6 +362,7 @@ fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
             monitor,
             channels,
             filter,
+            camera,
             opts,
             publish,
             ..
@@ -366,6 +373,7 @@ fn configure(cli: &Cli) -> Result<Configured, ConfigError> {
             o.monitor.clone_from(monitor);
             o.channels.clone_from(channels);
             o.filter.clone_from(filter);
+            o.camera_device.clone_from(camera);
         }
         Command::Demo { opts, .. } => opts.overrides(&mut o),
         Command::Firstboot(_) => {}
@@ -467,6 +475,9 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
                 ..aggregate_config(&settings)
             };
             let sim = vitrined::demo::sim_config(minutes, seed, arrivals_per_hour);
+            // The camera's truth for the closing explanation (the scene is
+            // drawn again, frame by frame, in the pipeline).
+            let door = vitrined::demo::door_scene(&sim);
             let work =
                 std::env::temp_dir().join(format!("vitrine-demo-{}", vitrine_privacy::random_id()));
             let broker = vitrined::demo::LocalBroker::start(&work.join("broker"));
@@ -480,7 +491,8 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             println!(
                 "Simulating {minutes} minutes of a shop with about {arrivals_per_hour:.0} people an hour walking by or in,\n\
                  carrying phones, laptops and watches of several makes, each probing for Wi-Fi the way real ones do\n\
-                 (some change their MAC address at every scan). Every frame goes through the real pipeline."
+                 (some change their MAC address at every scan), and a camera over the door counting who goes in and out.\n\
+                 Every frame and every image goes through the real pipeline."
             );
             let (summaries, truth, published) = match &broker {
                 Ok(b) => {
@@ -522,8 +534,9 @@ fn run(command: Command, configured: Configured) -> anyhow::Result<ExitCode> {
             drop(broker);
             let _ = std::fs::remove_dir_all(&work);
             println!(
-                "\n{}",
-                vitrined::demo::report(&summaries, &truth, cfg.window_s)
+                "\n{}\n{}",
+                vitrined::demo::report(&summaries, &truth, cfg.window_s),
+                vitrined::demo::camera_report(&summaries, &door)
             );
             if let Some((count, bytes)) = published {
                 let days = f64::from(minutes) / 1440.0;
@@ -571,34 +584,69 @@ fn live(
         filter = %cfg.filter,
         "live capture"
     );
+    // Lines requested before capture starts: a wrong chip or a busy line
+    // stops the daemon here, not after it has captured anything.
+    let mut gpio = open_gpio(&settings.gpio)?;
     // Capture starts in the loop (and restarts there after a loss).
     let mut capture = vitrine_radio::LiveCapture::new(cfg)?;
+    let mut camera: Option<Box<dyn vitrined::live::CameraEvents>> =
+        settings.camera.device.as_ref().map(|device| {
+            let c = &settings.camera;
+            tracing::info!(device = %device.display(), width = c.width, height = c.height, fps = c.fps, "camera capture");
+            if device.as_os_str() == "-" {
+                Box::new(vitrined::live::StdinCamera::start()) as Box<dyn vitrined::live::CameraEvents>
+            } else {
+                Box::new(vitrined::live::V4l2Camera::new(
+                    vitrine_camera_capture::v4l2::V4l2Config::new(device, c.width, c.height, c.fps),
+                ))
+            }
+        });
+    let camera_settings =
+        vitrined::camera::settings(&settings.camera, f64::from(settings.camera.fps));
     let mut out = (publisher.is_none()).then(|| Output::new(format));
     let mut supervisor = vitrined::live::Systemd::new();
     let mut spool_error = None;
-    let stats = vitrined::live::run_live(
-        &mut capture,
-        &mut stage,
-        aggregate_config(settings),
-        &stop,
-        &mut supervisor,
-        &mut vitrined::live::now_us,
-        &mut |s| {
-            if let Some(o) = out.as_mut() {
-                o.write(&s);
-            }
-            if let Some(p) = publisher.as_mut()
-                && let Err(e) = p.push(s)
-            {
-                let e = anyhow::Error::from(e);
-                tracing::error!(error = %format_args!("{e:#}"), "could not spool a summary");
-                spool_error.get_or_insert(e);
-            }
-        },
-    );
+    let status_sink = publisher.as_ref().map(|p| p.status_sink());
+    let mut on_status = |s: vitrine_schema::SensorsStatus| {
+        if let Some(sink) = &status_sink {
+            sink.set_sensors(s);
+        }
+    };
+    let stats = {
+        let mut sensors = vitrined::live::LiveSensors {
+            wifi: &mut capture,
+            camera: camera
+                .as_deref_mut()
+                .map(|c| (c as &mut dyn vitrined::live::CameraEvents, camera_settings)),
+            gpio: &mut gpio,
+            on_status: &mut on_status,
+        };
+        vitrined::live::run_live_with(
+            &mut sensors,
+            &mut stage,
+            aggregate_config(settings),
+            &stop,
+            &mut supervisor,
+            &mut vitrined::live::now_us,
+            &mut |s| {
+                if let Some(o) = out.as_mut() {
+                    o.write(&s);
+                }
+                if let Some(p) = publisher.as_mut()
+                    && let Err(e) = p.push(s)
+                {
+                    let e = anyhow::Error::from(e);
+                    tracing::error!(error = %format_args!("{e:#}"), "could not spool a summary");
+                    spool_error.get_or_insert(e);
+                }
+            },
+        )
+    };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let radio = capture.stats();
     drop(capture); // removes the monitor interface
+    drop(camera); // stops the camera's thread, closes the device
+    drop(gpio); // puts the indicator out, releases the lines
     if let Some(o) = out {
         o.finish().context("writing summaries")?;
     }
@@ -622,6 +670,32 @@ fn live(
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The configured GPIO lines, requested; none configured: a bundle that
+/// does nothing.
+#[cfg(feature = "live")]
+fn open_gpio(cfg: &vitrine_config::GpioConfig) -> anyhow::Result<vitrine_gpio::Gpio> {
+    use vitrine_gpio::{ChipId, Gpio, LineSpec};
+    let line = |(line, active_low): (u32, bool)| LineSpec {
+        chip: ChipId::parse(&cfg.chip),
+        line,
+        active_low,
+    };
+    let indicator = cfg.indicator.map(line);
+    let switch = cfg.kill_switch.map(line);
+    let mut gpio = Gpio::open(indicator.as_ref(), switch.as_ref())?;
+    if let Some(path) = &cfg.test_only_kill_switch_file {
+        let file = vitrine_gpio::test_file::FileSwitch::open(path)?;
+        gpio = gpio.with_switch(Box::new(file));
+    }
+    if let Some(i) = &indicator {
+        tracing::info!(indicator = %i, "recording indicator");
+    }
+    if let Some(s) = &switch {
+        tracing::info!(kill_switch = %s, "kill switch");
+    }
+    Ok(gpio)
 }
 
 /// Starts publishing when a broker is configured: the spool is opened (and
@@ -705,19 +779,18 @@ struct Replay {
     speed: Option<f64>,
 }
 
-/// A clip from a file, or from standard input for `-`.
-fn open_clip(path: &std::path::Path, start_us: i64) -> anyhow::Result<Y4mClip<Box<dyn Read>>> {
-    let (reader, name): (Box<dyn Read>, String) = if path.as_os_str() == "-" {
-        (Box::new(std::io::stdin().lock()), "stdin".into())
+/// A clip from a file, or from standard input for `-`; read unbuffered
+/// (a buffer would keep a copy of pixels the clip reader cannot zeroize).
+fn open_clip(path: &std::path::Path, start_us: i64) -> anyhow::Result<Y4mClip<std::fs::File>> {
+    if path.as_os_str() == "-" {
+        Ok(Y4mClip::new(
+            vitrined::camera::stdin_unbuffered()?,
+            "stdin",
+            start_us,
+        )?)
     } else {
-        let file = std::fs::File::open(path)
-            .with_context(|| format!("opening the clip {}", path.display()))?;
-        (
-            Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
-            path.display().to_string(),
-        )
-    };
-    Ok(Y4mClip::new(reader, name, start_us)?)
+        Ok(Y4mClip::open(path, start_us)?)
+    }
 }
 
 /// The time of a capture file's first packet, for a clip beside it.

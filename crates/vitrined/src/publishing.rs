@@ -89,9 +89,9 @@ impl Publishing {
         &self.broker
     }
 
-    /// The sensors' state changed: the retained status says so now.
-    pub fn set_sensors(&self, sensors: vitrine_schema::SensorsStatus) {
-        self.publisher.set_sensors(sensors);
+    /// A handle that puts the sensors' state in the retained status.
+    pub fn status_sink(&self) -> vitrine_publish::StatusHandle {
+        self.publisher.status_handle()
     }
 
     /// Spools a summary durably, one payload per sensor on the sensor's

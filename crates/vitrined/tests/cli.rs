@@ -86,6 +86,34 @@ fn the_demo_prints_a_table_and_compares_with_the_truth() {
         .filter(|s| !s.is_empty())
         .collect();
     assert_eq!(nums[0], nums[1], "{line}");
+    // The camera's columns, joined from its own topic, on every row, and
+    // its crossings beside the scene's truth: 5 minutes at 10 frames/s.
+    assert!(text.contains("images    in   out people"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("2024-")).collect();
+    assert!(rows.iter().all(|r| r.contains("   600 ")), "{rows:?}");
+    let camera = text
+        .lines()
+        .find(|l| l.contains("The camera watched the door"))
+        .expect("the camera's part of the report");
+    assert!(camera.contains("in 3000 simulated frames"), "{camera}");
+    let truth = text
+        .lines()
+        .find(|l| l.contains("the scene's truth"))
+        .unwrap();
+    let counted: Vec<u64> = numbers_after(camera, "counted");
+    let true_: Vec<u64> = numbers_after(truth, "truth:");
+    assert_eq!(counted.len(), 2, "{camera}");
+    for (c, t) in counted.iter().zip(&true_) {
+        assert!(c.abs_diff(*t) <= 1 + t / 10, "{camera} / {truth}");
+    }
+}
+
+/// The numbers in `line` after `word`.
+fn numbers_after(line: &str, word: &str) -> Vec<u64> {
+    let rest = &line[line.find(word).expect(word) + word.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 #[test]

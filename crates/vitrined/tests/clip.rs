@@ -164,3 +164,51 @@ fn bad_clips_give_a_clear_error_and_the_windows_read_before_it() {
     assert_eq!(frames, [100, 20]);
     assert!(stderr.contains("frame 120"), "{stderr}");
 }
+
+/// A Pi camera module's path (docs/camera.md): `rpicam-vid --codec yuv420`
+/// writes raw I420 frames, ffmpeg wraps them as YUV4MPEG2, and the daemon
+/// reads that on standard input. Here the raw stream is generated.
+#[test]
+fn a_raw_yuv420_stream_wrapped_by_ffmpeg_is_read_on_stdin() {
+    let (w, h, frames) = (64usize, 48usize, 30usize);
+    let mut raw = Vec::new();
+    for i in 0..frames {
+        raw.extend((0..w * h).map(|p| ((p * 3 + i * 7) % 251) as u8));
+        raw.extend(std::iter::repeat_n(128u8, w * h / 2));
+    }
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-s", &format!("{w}x{h}"), "-r", "10", "-i", "-"])
+        .args(["-f", "yuv4mpegpipe", "-pix_fmt", "gray", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg is installed by the test command (Debian package ffmpeg)");
+    let mut to_ffmpeg = ffmpeg.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || to_ffmpeg.write_all(&raw));
+    let daemon = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+        .args(["replay", "--window", "1", "--clip", "-"])
+        .args(["--clip-start", "2024-01-06T15:52:00Z"])
+        .stdin(ffmpeg.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(ffmpeg.wait().unwrap().success());
+    assert!(
+        daemon.status.success(),
+        "{}",
+        String::from_utf8_lossy(&daemon.stderr)
+    );
+    let s = summaries(&daemon);
+    assert_eq!(camera_frames(&s), [10, 10, 10]);
+    assert_eq!(s[2]["window_start"], "2024-01-06T15:52:02Z");
+}
