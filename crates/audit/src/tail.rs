@@ -13,6 +13,9 @@ pub fn run(broker: &Broker, topic: &str, format: Format, count: Option<u64>) -> 
     let client_id = format!("vitrine-audit-tail-{}", std::process::id());
     let mut out = std::io::stdout().lock();
     let mut shown = 0u64;
+    // The columns of the last summary shown: a summary of another sensor
+    // (a camera's, on `vitrine/+/+/+`) brings its own header.
+    let mut layout = None;
     subscribe(broker, &client_id, topic, |received| {
         // Everything printed comes from other devices: control characters
         // escaped (serde_json leaves DEL and C1 as they are).
@@ -39,9 +42,13 @@ pub fn run(broker: &Broker, topic: &str, format: Format, count: Option<u64>) -> 
                     .into_owned(),
                     Format::Table => {
                         let mut text = String::new();
-                        if shown.is_multiple_of(40) {
+                        let this = vitrine_schema::table::Layout::of(&envelope.summary);
+                        if shown.is_multiple_of(40) || layout != Some(this) {
+                            layout = Some(this);
                             // The summary table's header, with a rig column in front.
-                            for (i, line) in vitrine_schema::table::header().lines().enumerate() {
+                            for (i, line) in
+                                vitrine_schema::table::header_for(this).lines().enumerate()
+                            {
                                 text += &format!(
                                     "{:<24} {line}\n",
                                     if i == 0 { "rig #seq" } else { "" }
@@ -52,7 +59,7 @@ pub fn run(broker: &Broker, topic: &str, format: Format, count: Option<u64>) -> 
                         let mark = if unknown.is_empty() { "" } else { " +unknown fields" };
                         text + &printable(&format!(
                             "{rig:<24} {}{mark}",
-                            vitrine_schema::table::row(&envelope.summary)
+                            vitrine_schema::table::row_for(&envelope.summary, this)
                         ))
                     }
                 }

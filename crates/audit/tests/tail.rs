@@ -24,11 +24,22 @@ fn tail(
     format: &str,
     count: usize,
 ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    tail_topic(broker, "vitrine/+/+/wifi", format, count)
+}
+
+fn tail_topic(
+    broker: &Broker,
+    topic: &str,
+    format: &str,
+    count: usize,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine-audit"))
         .args([
             "tail",
             "--broker",
             &broker.url(),
+            "--topic",
+            topic,
             "--format",
             format,
             "--count",
@@ -118,5 +129,72 @@ fn tail_prints_each_summary_once_whatever_the_duplicates() {
         rows[4].contains("#4") && rows[4].contains("2024-01-06 15:52:00"),
         "{}",
         rows[4]
+    );
+}
+
+#[test]
+fn tail_shows_a_camera_summary_with_the_camera_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let (mut table_tail, table_lines) = tail_topic(&broker, "vitrine/+/+/camera", "table", 2);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/schema/summary-v3.example.json"
+    );
+    let whole: Summary = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let (_, camera) = whole
+        .per_sensor()
+        .into_iter()
+        .find(|(name, _)| name == "camera")
+        .expect("the v3 example has a camera section");
+    let cfg = BrokerConfig::new(
+        vitrine_publish::Broker::from_url(&broker.url()).unwrap(),
+        "store-7",
+        "rig-a",
+        "b007",
+    )
+    .unwrap();
+    let spool = Arc::new(Mutex::new(
+        Spool::open(&dir.path().join("spool"), SpoolPolicy::default()).unwrap(),
+    ));
+    let codec = Codec::shipped();
+    for seq in [0, 1] {
+        let e = Envelope {
+            site: cfg.site.clone(),
+            rig: cfg.rig.clone(),
+            boot: cfg.boot.clone(),
+            seq,
+            summary: camera.clone(),
+        };
+        spool
+            .lock()
+            .unwrap()
+            .push(1_700_000_000, &cfg.topic("camera"), &codec.encode(&e))
+            .unwrap();
+    }
+    let publisher = Publisher::start(&cfg, spool.clone(), codec.dictionary().to_vec()).unwrap();
+    assert!(publisher.drain(Duration::from_secs(20)));
+    publisher.finish();
+    assert!(table_tail.wait().unwrap().success());
+    let table: Vec<String> = table_lines.try_iter().collect();
+    assert!(
+        table[0].contains("images") && table[0].contains("people"),
+        "{table:?}"
+    );
+    assert!(!table[0].contains("probes"), "no Wi-Fi columns: {table:?}");
+    let c = camera.camera.as_ref().unwrap();
+    let rows: Vec<&String> = table
+        .iter()
+        .filter(|l| l.starts_with("store-7/rig-a"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{table:?}");
+    let expected = format!(
+        "{:>6} {:>5} {:>5}",
+        c.frames, c.crossings.inward, c.crossings.outward
+    );
+    assert!(
+        rows[0].contains(&expected),
+        "{} lacks {expected:?}",
+        rows[0]
     );
 }
