@@ -833,13 +833,8 @@ impl V4l2Source {
             Err(RecvTimeoutError::Disconnected) => {
                 if self.dead_reported {
                     std::thread::sleep(self.poll);
-                    return Event::Idle;
                 }
-                self.dead_reported = true;
-                Event::Lost(V4l2Error::Thread {
-                    device: self.device.clone(),
-                    reason: "it ended".into(),
-                })
+                self.thread_ended()
             }
         }
     }
@@ -853,17 +848,19 @@ impl V4l2Source {
         match rx.try_recv() {
             Ok(ev) => ev,
             Err(std::sync::mpsc::TryRecvError::Empty) => Event::Idle,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                if self.dead_reported {
-                    return Event::Idle;
-                }
-                self.dead_reported = true;
-                Event::Lost(V4l2Error::Thread {
-                    device: self.device.clone(),
-                    reason: "it ended".into(),
-                })
-            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => self.thread_ended(),
         }
+    }
+
+    /// The capture thread is gone: said once, then `Idle`.
+    fn thread_ended(&mut self) -> Event {
+        if std::mem::replace(&mut self.dead_reported, true) {
+            return Event::Idle;
+        }
+        Event::Lost(V4l2Error::Thread {
+            device: self.device.clone(),
+            reason: "it ended".into(),
+        })
     }
 
     pub fn stats(&self) -> V4l2Stats {

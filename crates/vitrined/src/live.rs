@@ -380,9 +380,7 @@ pub fn run_live_with(
                     reported.set(|s| {
                         s.kill_switch = Some(SwitchState::Engaged);
                         s.wifi = Some(SensorState::Stopped);
-                        if let Some(c) = &mut s.camera {
-                            c.state = SensorState::Stopped;
-                        }
+                        camera_state(s, SensorState::Stopped);
                     });
                     tracing::warn!(
                         "kill switch engaged: every sensor stopped, the epoch key wiped"
@@ -398,9 +396,7 @@ pub fn run_live_with(
                     reported.set(|s| {
                         s.kill_switch = Some(SwitchState::Released);
                         s.wifi = Some(SensorState::Lost);
-                        if let Some(c) = &mut s.camera {
-                            c.state = SensorState::Lost;
-                        }
+                        camera_state(s, SensorState::Lost);
                     });
                     tracing::info!("kill switch released: capture starts again");
                     supervisor.status("kill switch released; starting capture");
@@ -448,18 +444,14 @@ pub fn run_live_with(
                             tracing::info!(camera = ?n, "camera capture started");
                             set_capturing(sensors.gpio, "camera", true);
                             reported.set(|s| {
-                                if let Some(c) = &mut s.camera {
-                                    c.state = SensorState::Capturing;
-                                }
+                                camera_state(s, SensorState::Capturing);
                             });
                         }
                         CameraEvent::Lost(e) => {
                             tracing::warn!(error = %e, "camera capture stopped: the camera went away; windows keep being published, and capture resumes when it returns");
                             set_capturing(sensors.gpio, "camera", false);
                             reported.set(|s| {
-                                if let Some(c) = &mut s.camera {
-                                    c.state = SensorState::Lost;
-                                }
+                                camera_state(s, SensorState::Lost);
                             });
                         }
                         CameraEvent::Idle => break,
@@ -484,6 +476,13 @@ pub fn run_live_with(
     set_capturing(sensors.gpio, "wifi", false);
     set_capturing(sensors.gpio, "camera", false);
     stats
+}
+
+/// The camera's state in the status, on a rig that has one.
+fn camera_state(s: &mut SensorsStatus, state: SensorState) {
+    if let Some(c) = &mut s.camera {
+        c.state = state;
+    }
 }
 
 /// How often the loop looks at an engaged kill switch (and closes windows).
