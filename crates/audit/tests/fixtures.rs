@@ -834,11 +834,20 @@ fn leaky_journal_is_caught_through_journald_and_journalctl() {
         let policy = policy_file(dir.path(), f.name);
         let vendord = fixtures::vendord(dir.path()).unwrap();
         let pid_file = dir.path().join("vendord.pid");
-        let mut script = format!("echo $$ > '{}'; printf '%s\\n'", pid_file.display());
+        // The lines go through a file, not the command line: journald also
+        // records the sender's _CMDLINE when it reads it in time.
+        let lines_file = dir.path().join("lines");
+        let mut lines = String::new();
         for line in fixtures::journal_lines(f.name, &reg) {
-            assert!(!line.contains('\''));
-            script += &format!(" '{line}'");
+            lines += &line;
+            lines.push('\n');
         }
+        std::fs::write(&lines_file, lines).unwrap();
+        let script = format!(
+            "echo $$ > '{}'; while IFS= read -r l; do printf '%s\\n' \"$l\"; done < '{}'",
+            pid_file.display(),
+            lines_file.display()
+        );
         let before = OffsetDateTime::now_utc();
         let journal = match with_private_journald(
             &dir.path().join("run"),
