@@ -8,7 +8,8 @@
 //!   published a simulated store into a mosquitto on loopback, drawn as a
 //!   terminal (text, so SVG: crisp and small).
 //!
-//! `pieces.svg`, how the parts fit, is drawn by hand and checked in.
+//! `pieces.svg`, how the parts fit, and `wiring.svg`, the recording lamp and
+//! kill switch on the 40-pin header, are drawn by hand and checked in.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
