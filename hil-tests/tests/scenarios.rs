@@ -737,7 +737,9 @@ fn i_the_camera_counts_a_scene_looped_into_vivid_and_the_kill_switch_stops_it() 
          [gpio]\nchip = \"{chip}\"\nindicator = {line}\n\
          test_only_kill_switch_file = \"{TEST_RUN_DIR}/kill-switch\"\n",
         rig.config(15),
-        (rate.round() as u32).clamp(1, 60),
+        // The rate of distinct frames: vivid shows each scene frame
+        // `repeat` times and the analytics passes over the repeats.
+        c.fps,
         point(c.line.0),
         point(c.line.1),
         point(c.inside),
