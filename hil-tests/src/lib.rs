@@ -46,6 +46,14 @@ pub struct RigFile {
     pub injector_interface: String,
     pub channel: u8,
     pub camera: Option<String>,
+    /// A V4L2 output device whose frames come out of `camera` (vivid's
+    /// output with its "Loop Video" control): the camera scenario shows its
+    /// scene through it. Unset: that scenario is skipped.
+    pub camera_loop: Option<String>,
+    /// The GPIO chip and a free line for the recording indicator, whose
+    /// level the rig reads in /sys/kernel/debug/gpio.
+    pub gpio_chip: Option<String>,
+    pub indicator_line: Option<u32>,
     /// Shell commands (run on the rig) that remove and return the capture
     /// adapter, e.g. a USB unbind and bind.
     pub unplug: String,
@@ -240,6 +248,15 @@ impl Rig {
         line["sent"].as_u64().expect("a count of frames sent")
     }
 
+    /// The level of `line` on `chip` (`/dev/gpiochip0` or `gpiochip0`) as
+    /// the kernel reads it from the controller, while the daemon holds it
+    /// (`/sys/kernel/debug/gpio` lists requested lines only): `None` when
+    /// the daemon does not hold it.
+    pub fn gpio_level(&self, chip: &str, line: u32) -> Option<bool> {
+        let debug = self.run("cat /sys/kernel/debug/gpio");
+        parse_gpio_level(&debug, chip, line, DAEMON_CONSUMER)
+    }
+
     /// The kernel's boot id: changes at every boot.
     pub fn boot_id(&self) -> String {
         self.run("cat /proc/sys/kernel/random/boot_id")
@@ -290,24 +307,31 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Subscribes to the summaries of the rig configured with `settings`
-    /// (its site and rig ids name the topic). With `persistent`, the broker
-    /// queues summaries for this client while the broker or the client is
-    /// away (a fixed client id per scenario).
+    /// Subscribes to the Wi-Fi summaries of the rig configured with
+    /// `settings` (its site and rig ids name the topic). With `persistent`,
+    /// the broker queues summaries for this client while the broker or the
+    /// client is away (a fixed client id per scenario).
     pub fn start(
         rig: &Rig,
         settings: &vitrine_config::Settings,
         client_id: &str,
         persistent: bool,
     ) -> Self {
+        Self::start_sensor(rig, settings, "wifi", client_id, persistent)
+    }
+
+    /// The same for the summaries of `sensor` (`wifi`, `camera`).
+    pub fn start_sensor(
+        rig: &Rig,
+        settings: &vitrine_config::Settings,
+        sensor: &str,
+        client_id: &str,
+        persistent: bool,
+    ) -> Self {
         let broker = rig.broker();
         let got = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let ids = settings
-            .broker
-            .as_ref()
-            .expect("the rig's configuration publishes");
-        let topic = format!("vitrine/{}/{}/wifi", ids.site, ids.rig);
+        let topic = topic_of(settings, sensor);
         let (g, s, id) = (got.clone(), stop.clone(), client_id.to_string());
         let thread = std::thread::spawn(move || {
             let _ = vitrine_publish::consume::subscribe_session(
@@ -370,6 +394,138 @@ impl Drop for Collector {
     }
 }
 
+/// `vitrine/<site>/<rig>/<leaf>` of the rig configured with `settings`.
+fn topic_of(settings: &vitrine_config::Settings, leaf: &str) -> String {
+    let ids = settings
+        .broker
+        .as_ref()
+        .expect("the rig's configuration publishes");
+    format!("vitrine/{}/{}/{leaf}", ids.site, ids.rig)
+}
+
+/// Follows the rig's retained status (`vitrine/<site>/<rig>/status`) in a
+/// background subscriber.
+#[derive(Debug)]
+pub struct StatusWatcher {
+    latest: Arc<Mutex<Option<vitrine_schema::Status>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StatusWatcher {
+    pub fn start(rig: &Rig, settings: &vitrine_config::Settings, client_id: &str) -> Self {
+        let broker = rig.broker();
+        let latest = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        let topic = topic_of(settings, "status");
+        let (l, s, id) = (latest.clone(), stop.clone(), client_id.to_string());
+        let thread = std::thread::spawn(move || {
+            let _ = vitrine_publish::consume::subscribe_raw(
+                &broker,
+                &id,
+                &[topic],
+                false,
+                |incoming| {
+                    if let vitrine_publish::consume::Incoming::Message { payload, .. } = incoming
+                        && let Ok(status) = serde_json::from_slice(payload)
+                    {
+                        *l.lock().unwrap() = Some(status);
+                    }
+                    if s.load(Ordering::Relaxed) {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            );
+        });
+        StatusWatcher {
+            latest,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits until the latest status satisfies `ok`; returns it.
+    pub fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut ok: impl FnMut(&vitrine_schema::Status) -> bool,
+    ) -> vitrine_schema::Status {
+        let started = Instant::now();
+        loop {
+            let latest = self.latest.lock().unwrap().clone();
+            if let Some(s) = latest.filter(|s| ok(s)) {
+                return s;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {what}; the status: {:?}",
+                self.latest.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for StatusWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The consumer name the daemon requests its lines under
+/// (`vitrine_gpio::CONSUMER`).
+const DAEMON_CONSUMER: &str = "vitrined";
+
+/// In `/sys/kernel/debug/gpio`: the chip's block (`gpiochip0: GPIOs
+/// 512-519, ...`), then its requested lines (` gpio-512 (name|consumer) out
+/// hi`); the line's level when `consumer` holds it.
+fn parse_gpio_level(debug: &str, chip: &str, line: u32, consumer: &str) -> Option<bool> {
+    let chip = chip.trim_start_matches("/dev/");
+    let mut base = None;
+    for l in debug.lines() {
+        if let Some(rest) = l.strip_prefix(&format!("{chip}: GPIOs ")) {
+            base = rest
+                .split(['-', ','])
+                .next()
+                .and_then(|b| b.trim().parse::<u32>().ok());
+            continue;
+        }
+        if l.starts_with("gpiochip") {
+            base = None;
+            continue;
+        }
+        let Some(base) = base else { continue };
+        let Some((gpio, rest)) = l
+            .trim_start()
+            .strip_prefix("gpio-")
+            .and_then(|r| r.split_once(' '))
+        else {
+            continue;
+        };
+        if gpio.parse::<u32>().ok() != Some(base + line) {
+            continue;
+        }
+        let (names, state) = rest.split_once(')')?;
+        let holder = names.split('|').nth(1).unwrap_or_default().trim();
+        if holder != consumer {
+            return None;
+        }
+        let mut words = state.split_whitespace();
+        return match (words.next(), words.next()) {
+            (Some("out"), Some("hi")) | (Some("in"), Some("hi")) => Some(true),
+            (Some(_), Some("lo")) => Some(false),
+            _ => None,
+        };
+    }
+    None
+}
+
 /// Seconds since the Unix epoch on this machine.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -406,6 +562,35 @@ fn time_of(rfc3339: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_held_line_s_level_is_read_from_the_gpio_debug_listing() {
+        // As Linux 6.1 prints it for QEMU's PL061 (the power key on line 3).
+        let debug = "gpiochip0: GPIOs 512-519, parent: platform/9030000.pl061, 9030000.pl061:\n                      gpio-512 (                    |vitrined            ) out hi \n                      gpio-515 (                    |GPIO Key Poweroff   ) in  lo IRQ ACTIVE LOW\n\n\
+                     gpiochip1: GPIOs 520-527, parent: platform/x, x:\n                      gpio-520 (                    |vitrined            ) out lo \n";
+        assert_eq!(
+            super::parse_gpio_level(debug, "/dev/gpiochip0", 0, "vitrined"),
+            Some(true)
+        );
+        assert_eq!(
+            super::parse_gpio_level(debug, "gpiochip1", 0, "vitrined"),
+            Some(false)
+        );
+        // Held by someone else, or not held at all.
+        assert_eq!(
+            super::parse_gpio_level(debug, "gpiochip0", 3, "vitrined"),
+            None
+        );
+        assert_eq!(
+            super::parse_gpio_level(debug, "gpiochip0", 1, "vitrined"),
+            None
+        );
+        let lo = debug.replacen("out hi", "out lo", 1);
+        assert_eq!(
+            super::parse_gpio_level(&lo, "gpiochip0", 0, "vitrined"),
+            Some(false)
+        );
+    }
+
     #[test]
     fn rfc3339_window_starts_convert_to_unix_seconds() {
         assert_eq!(super::time_of("1970-01-01T00:00:00Z"), 0);

@@ -621,3 +621,267 @@ fn h_an_upgrade_keeps_a_daemon_and_a_timer_the_admin_disabled_disabled() {
         "the upgrade restarted the daemon on the new binary"
     );
 }
+
+/// The rig side of the camera scenario: vivid's output set up and fed.
+const VIVID_LOOP: &str = include_str!("../rig/vivid-loop.sh");
+
+/// Where the scene and the feeder live on the rig (a disk, not /tmp, which
+/// a reboot empties and which can be small).
+const SCENE_DIR: &str = "/var/tmp/vitrine-scene";
+
+/// The test-only kill switch and the feeder's flags: outside the unit's
+/// private /tmp, readable by the daemon.
+const TEST_RUN_DIR: &str = "/run/vitrine-test";
+
+/// The feeder and the files stop and go however the scenario ends.
+struct Feeder<'a>(&'a vitrine_hil_tests::Rig);
+
+impl Drop for Feeder<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.sh(&format!(
+            "[ -f {TEST_RUN_DIR}/feed.pid ] && kill -- -$(cat {TEST_RUN_DIR}/feed.pid); \
+             rm -rf {SCENE_DIR} {TEST_RUN_DIR}"
+        ));
+    }
+}
+
+/// The camera on the rig end to end: the dense benchmark scene (640x480,
+/// 10 frames/s, its truth known) is written into vivid's video output,
+/// which vivid loops into the capture device the daemon reads under
+/// systemd; the crossings it publishes on the camera topic are those of the
+/// scene within 5 % each way. The recording indicator is a real line of the
+/// rig's GPIO chip (the PL061 on the emulated board), high while capturing.
+/// The kill switch is the test-only file source (`[gpio]
+/// test_only_kill_switch_file`: nothing can drive a PL061 input), through
+/// the same switch trait as a line: engaged, the status says so with both
+/// sensors stopped, the line goes low and no frame is counted; released,
+/// capture resumes.
+#[test]
+#[ignore = "needs a rig: cargo xtask hil"]
+fn i_the_camera_counts_a_scene_looped_into_vivid_and_the_kill_switch_stops_it() {
+    use std::io::Write;
+    use vitrine_hil_tests::{StatusWatcher, unix_now};
+    use vitrine_schema::{SensorState, SwitchState};
+    use vitrine_sim::scene::{Scene, SceneConfig};
+
+    let rig = rig();
+    let f = &rig.file;
+    let (Some(camera), Some(output), Some(chip), Some(line)) = (
+        f.camera.clone(),
+        f.camera_loop.clone(),
+        f.gpio_chip.clone(),
+        f.indicator_line,
+    ) else {
+        eprintln!("skipped: the rig file names no camera_loop, gpio_chip or indicator_line");
+        return;
+    };
+
+    // 90 s of the dense scene with groups and light changes, and its truth.
+    let scene = Scene::new(SceneConfig::benchmark(900)).unwrap();
+    let (w, h) = (scene.width(), scene.height());
+    let truths = scene.truths();
+    let truth_in: u32 = truths.iter().map(|t| t.inward).sum();
+    let truth_out: u32 = truths.iter().map(|t| t.outward).sum();
+    // The lead-in shown before and after the scene: its first 2 s, nobody
+    // in them.
+    let leadin = 2 * scene.config().fps as usize;
+    assert!(
+        truths[..leadin]
+            .iter()
+            .all(|t| t.occupancy == 0 && t.inward == 0 && t.outward == 0),
+        "the scene starts empty"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("scene.grey.zst");
+    {
+        let mut out = zstd::Encoder::new(std::fs::File::create(&clip).unwrap(), 3).unwrap();
+        let mut luma = vec![0u8; (w * h) as usize];
+        for frame in 0..scene.frames() {
+            scene.render(frame, &mut luma);
+            out.write_all(&luma).unwrap();
+        }
+        out.finish().unwrap();
+    }
+
+    // vivid is set up while nothing streams from it.
+    let _feeder = Feeder(rig);
+    rig.run(&format!(
+        "systemctl stop vitrined; rm -rf {SCENE_DIR} {TEST_RUN_DIR} && mkdir -p {SCENE_DIR} {TEST_RUN_DIR} && \
+         chmod 755 {TEST_RUN_DIR} && echo 0 > {TEST_RUN_DIR}/kill-switch && chmod 644 {TEST_RUN_DIR}/kill-switch"
+    ));
+    let script = format!("{SCENE_DIR}/vivid-loop.sh");
+    assert!(
+        rig.sh_with_input(&format!("cat > {script}"), VIVID_LOOP.as_bytes())
+            .status
+            .success()
+    );
+    rig.put(&clip, &format!("{SCENE_DIR}/scene.grey.zst"));
+    let rate: f64 = rig
+        .run(&format!("sh {script} setup {camera} {output} {w} {h}"))
+        .trim()
+        .parse()
+        .expect("the setup prints the capture's frames per second");
+    // Each scene frame shown for a tenth of a second at vivid's rate.
+    let repeat = (rate / f64::from(scene.config().fps)).round().max(1.0) as u32;
+    rig.run(&format!(
+        "cd {TEST_RUN_DIR} && setsid sh {script} feed {output} {w} {h} {repeat} {leadin} \
+         {SCENE_DIR}/scene.grey.zst {TEST_RUN_DIR} </dev/null >/dev/null 2>&1 & echo $! > {TEST_RUN_DIR}/feed.pid"
+    ));
+
+    let c = scene.config();
+    let point = |p: (f32, f32)| format!("[{}, {}]", p.0, p.1);
+    let region: Vec<String> = c.region.iter().map(|&p| point(p)).collect();
+    let toml = format!(
+        "{}\n[camera]\ndevice = \"{camera}\"\nwidth = {w}\nheight = {h}\nfps = {}\n\
+         line = [{}, {}]\ninside = {}\nregion = [{}]\n\n\
+         [gpio]\nchip = \"{chip}\"\nindicator = {line}\n\
+         test_only_kill_switch_file = \"{TEST_RUN_DIR}/kill-switch\"\n",
+        rig.config(15),
+        // The rate of distinct frames: vivid shows each scene frame
+        // `repeat` times and the analytics passes over the repeats.
+        c.fps,
+        point(c.line.0),
+        point(c.line.1),
+        point(c.inside),
+        region.join(", ")
+    );
+    let settings = rig.configure(&toml);
+    let status = StatusWatcher::start(rig, &settings, "hil-camera-status");
+    let collector = Collector::start_sensor(rig, &settings, "camera", "hil-camera", false);
+    let capturing = status.wait_until(
+        "the camera to capture with the lamp lit",
+        Duration::from_secs(60),
+        |s| {
+            s.sensors.as_ref().is_some_and(|x| {
+                x.camera
+                    .as_ref()
+                    .is_some_and(|c| c.state == SensorState::Capturing)
+                    && x.indicator == Some(true)
+                    && x.kill_switch == Some(SwitchState::Released)
+            })
+        },
+    );
+    let boot = capturing.boot.clone();
+    assert_eq!(
+        rig.gpio_level(&chip, line),
+        Some(true),
+        "the indicator's line is driven high while capturing"
+    );
+    // The background learns the empty floor for a while, then the scene.
+    std::thread::sleep(Duration::from_secs(10));
+    rig.run(&format!("touch {TEST_RUN_DIR}/play"));
+    let started = std::time::Instant::now();
+    rig.wait_for("the scene to be shown", Duration::from_secs(900), || {
+        rig.sh(&format!("test -e {TEST_RUN_DIR}/played"))
+            .status
+            .success()
+    });
+    eprintln!(
+        "scene of {} frames shown in {:.0} s at {rate} frames/s (each {repeat} times)",
+        scene.frames(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(rig.gpio_level(&chip, line), Some(true));
+    // Every window holding a scene frame is published.
+    let played = unix_now() as i64 + 1;
+    let got = collector.wait_until(
+        "the camera window after the scene",
+        Duration::from_secs(120),
+        |g| {
+            g.iter()
+                .any(|e| e.boot == boot && window_start_s(&e.summary) > played)
+        },
+    );
+    let cams: Vec<&vitrine_schema::CameraSummary> = got
+        .iter()
+        .filter(|e| e.boot == boot)
+        .filter_map(|e| e.summary.camera.as_ref())
+        .collect();
+    let inward: u64 = cams.iter().map(|c| c.crossings.inward).sum();
+    let outward: u64 = cams.iter().map(|c| c.crossings.outward).sum();
+    let frames: u64 = cams.iter().map(|c| c.frames).sum();
+    let lost: u64 = cams.iter().map(|c| c.lost_frames).sum();
+    let health: Vec<&str> = cams.iter().map(|c| c.health.state.as_str()).collect();
+    eprintln!(
+        "camera: crossings in {inward} out {outward} (truth {truth_in} {truth_out}), \
+         {frames} frames, {lost} lost, health {health:?}"
+    );
+    let within =
+        |got: u64, truth: u32| (got as f64 - f64::from(truth)).abs() <= 0.05 * f64::from(truth);
+    assert!(
+        within(inward, truth_in) && within(outward, truth_out),
+        "crossings within 5 % each way: in {inward} of {truth_in}, out {outward} of {truth_out}"
+    );
+
+    // The kill switch, engaged.
+    let engaged_at = unix_now() as i64 + 1;
+    rig.run(&format!("echo 1 > {TEST_RUN_DIR}/kill-switch"));
+    let stopped = status.wait_until(
+        "the status to say the kill switch stopped both sensors",
+        Duration::from_secs(30),
+        |s| {
+            s.sensors.as_ref().is_some_and(|x| {
+                x.kill_switch == Some(SwitchState::Engaged)
+                    && x.wifi == Some(SensorState::Stopped)
+                    && x.camera
+                        .as_ref()
+                        .is_some_and(|c| c.state == SensorState::Stopped)
+                    && x.indicator == Some(false)
+            })
+        },
+    );
+    eprintln!("engaged: {:?}", stopped.sensors);
+    assert_eq!(
+        rig.gpio_level(&chip, line),
+        Some(false),
+        "the indicator's line is driven low while the switch is engaged"
+    );
+    let window_s = i64::from(settings.window_s);
+    let got = collector.wait_until(
+        "a camera window wholly after the switch engaged",
+        Duration::from_secs(120),
+        |g| {
+            g.iter()
+                .any(|e| e.boot == boot && window_start_s(&e.summary) > engaged_at)
+        },
+    );
+    let after: Vec<u64> = got
+        .iter()
+        .filter(|e| e.boot == boot && window_start_s(&e.summary) > engaged_at)
+        .map(|e| e.summary.camera.as_ref().map_or(0, |c| c.frames))
+        .collect();
+    assert!(
+        after.iter().all(|&n| n == 0),
+        "no frame is counted while the switch is engaged: {after:?}"
+    );
+
+    // Released: capture resumes, the lamp is lit again.
+    let released_at = unix_now() as i64 + 1;
+    rig.run(&format!("echo 0 > {TEST_RUN_DIR}/kill-switch"));
+    status.wait_until(
+        "the camera to capture again after the switch is released",
+        Duration::from_secs(60),
+        |s| {
+            s.sensors.as_ref().is_some_and(|x| {
+                x.kill_switch == Some(SwitchState::Released)
+                    && x.camera
+                        .as_ref()
+                        .is_some_and(|c| c.state == SensorState::Capturing)
+                    && x.indicator == Some(true)
+            })
+        },
+    );
+    assert_eq!(rig.gpio_level(&chip, line), Some(true));
+    collector.wait_until(
+        "a camera window with frames after the release",
+        Duration::from_secs(60 + 2 * window_s as u64),
+        |g| {
+            g.iter().any(|e| {
+                e.boot == boot
+                    && window_start_s(&e.summary) >= released_at - window_s
+                    && window_start_s(&e.summary) + window_s > released_at
+                    && e.summary.camera.as_ref().is_some_and(|c| c.frames > 0)
+            })
+        },
+    );
+}

@@ -90,6 +90,11 @@ impl Monitor {
         }
     }
 
+    /// Whether a frame with this fingerprint repeats the last one exactly.
+    pub(crate) fn repeats(&self, print: u64) -> bool {
+        self.last_print == Some(print)
+    }
+
     /// The frame's health from its fingerprint, statistics and share of
     /// foreground.
     pub(crate) fn check(&mut self, print: u64, s: Stats, foreground: f32) -> Health {

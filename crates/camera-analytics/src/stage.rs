@@ -13,7 +13,7 @@ use vitrine_privacy::RawImage;
 use crate::background::Background;
 use crate::blobs::{Blob, Labeller, merge_fragments};
 use crate::geometry::Geometry;
-use crate::health::{self, Monitor};
+use crate::health::{self, Monitor, Stats};
 use crate::pixels;
 use crate::tracker::{Params, Tracker};
 use crate::{CameraObservation, CameraSettings, Health};
@@ -82,6 +82,9 @@ struct State {
     fps: f32,
     fast_frames: u32,
     upset: u32,
+    /// The last analysed frame's statistics, share of foreground and
+    /// occupancy, for the frames that repeat it.
+    last: (Stats, f32, u32),
 }
 
 impl std::fmt::Debug for State {
@@ -132,6 +135,7 @@ impl State {
             fps,
             fast_frames: 0,
             upset: 0,
+            last: (Stats::default(), 0.0, 0),
         }
     }
 
@@ -166,6 +170,18 @@ impl CameraStage {
         }
         let st = self.state.as_mut().unwrap();
         let print = pixels::fingerprint(image.luma());
+        if st.monitor.repeats(print) {
+            // The source repeated its last buffer (a driver or a loop
+            // that shows a frame again): nothing moved, so nothing is
+            // learnt or tracked; it still counts towards a frozen source.
+            drop(image);
+            let (stats, fg_share, occupancy) = st.last;
+            return CameraObservation {
+                occupancy,
+                health: st.monitor.check(print, stats, fg_share),
+                ..CameraObservation::default()
+            };
+        }
         pixels::downsample(
             image.luma(),
             width as usize,
@@ -189,6 +205,7 @@ impl CameraStage {
         let blobs = std::mem::take(&mut st.blobs);
         let counts = st.tracker.update(&blobs, &st.geom);
         st.blobs = blobs;
+        st.last = (stats, fg_share, counts.occupancy);
         CameraObservation {
             inward: counts.inward,
             outward: counts.outward,

@@ -292,7 +292,8 @@ impl Board {
                 "# The emulated board, written by `cargo xtask hil`.\n\
                  name = \"qemu\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"root\"\nidentity = \"{}\"\n\
                  broker = \"mqtt://127.0.0.1:{}\"\nrig_interface = \"wlan0\"\ninjector_interface = \"wlan1\"\n\
-                 channel = 6\ncamera = \"/dev/video0\"\n\
+                 channel = 6\ncamera = \"/dev/video0\"\ncamera_loop = \"/dev/video1\"\n\
+                 gpio_chip = \"/dev/gpiochip0\"\nindicator_line = 0\n\
                  unplug = \"modprobe -r mac80211_hwsim\"\nreplug = \"modprobe mac80211_hwsim radios=3\"\n\
                  console = \"{}\"\n",
                 self.ssh_port,

@@ -95,6 +95,11 @@ pub fn packages(root: &Path, arch: &str) -> anyhow::Result<Vec<PathBuf>> {
                 0o644,
             ),
             (
+                root.join("packaging/60-vitrine-gpio.rules"),
+                "lib/udev/rules.d/60-vitrine-gpio.rules",
+                0o644,
+            ),
+            (
                 root.join("packaging/vitrine.toml"),
                 "etc/vitrine/vitrine.toml",
                 0o644,
