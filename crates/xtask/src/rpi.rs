@@ -36,8 +36,29 @@ pub const IMAGE: &str = "target/rpi/vitrine-rpi-arm64.img";
 const BOOT_LABEL: &str = "VITRINEBOOT";
 const ROOT_LABEL: &str = "vitrine-root";
 const DATA_LABEL: &str = "vitrine-data";
-/// Where the data partition is mounted.
-const DATA_MOUNT: &str = "/var/lib/vitrine-data";
+/// Where the data partition is mounted: outside the folders the self-audit
+/// searches (see [`SELF_AUDIT_ROOTS`]). Each of its folders is bound to its
+/// own place and searched there; through the partition's own mount point
+/// the self-audit would also read its own state (its canaries in clear,
+/// which it leaves out by their path under /var/lib/vitrine-audit) and
+/// files its rules know by their real path (systemd's random seed).
+const DATA_MOUNT: &str = "/mnt/vitrine-data";
+/// The folders `vitrine-audit self` searches by default
+/// (crates/audit/src/cli.rs, `--root`).
+#[cfg(test)]
+const SELF_AUDIT_ROOTS: [&str; 11] = [
+    "/var/lib",
+    "/var/log",
+    "/var/cache",
+    "/var/spool",
+    "/var/tmp",
+    "/tmp",
+    "/etc",
+    "/home",
+    "/root",
+    "/srv",
+    "/opt",
+];
 /// The first partition starts at 4 MiB, as on Raspberry Pi OS images: an SD
 /// card's erase blocks are aligned.
 const FIRST_MB: u64 = 4;
@@ -918,11 +939,11 @@ mod tests {
                 .split(',')
                 .any(|o| o == "ro")
         );
-        assert!(t.contains("LABEL=vitrine-data  /var/lib/vitrine-data  ext4  rw,"));
+        assert!(t.contains("LABEL=vitrine-data  /mnt/vitrine-data  ext4  rw,"));
         assert!(t.contains(
-            "/var/lib/vitrine-data/etc-vitrine  /etc/vitrine  none  bind,x-systemd.requires-mounts-for=/var/lib/vitrine-data  0  0\n"
+            "/mnt/vitrine-data/etc-vitrine  /etc/vitrine  none  bind,x-systemd.requires-mounts-for=/mnt/vitrine-data  0  0\n"
         ));
-        assert!(t.contains("/var/lib/vitrine-data/var-lib-vitrine  /var/lib/vitrine  none  bind"));
+        assert!(t.contains("/mnt/vitrine-data/var-lib-vitrine  /var/lib/vitrine  none  bind"));
         assert!(t.contains("tmpfs  /tmp  tmpfs"));
         // Every line but comments has six fields.
         for l in t.lines().filter(|l| !l.starts_with('#')) {
@@ -935,13 +956,33 @@ mod tests {
             [
                 "/",
                 "/boot/firmware",
-                "/var/lib/vitrine-data",
+                "/mnt/vitrine-data",
                 "/tmp",
                 "/var/tmp",
                 "/etc/vitrine",
                 "/var/lib/vitrine"
             ]
         );
+    }
+
+    /// The self-audit reads the data partition through the folders bound
+    /// from it, each where its rules expect it, and never through the
+    /// partition's own mount point (its state, left out by path, would be
+    /// read there).
+    #[test]
+    fn the_self_audit_searches_the_data_folders_where_they_are_bound() {
+        let recipe: Recipe =
+            toml::from_str(include_str!("../../../images/rpi/recipe.toml")).unwrap();
+        let under = |path: &str, root: &str| path == root || path.starts_with(&format!("{root}/"));
+        assert!(!SELF_AUDIT_ROOTS.iter().any(|r| under(DATA_MOUNT, r)));
+        for d in &recipe.data_dirs {
+            assert!(
+                SELF_AUDIT_ROOTS.iter().any(|r| under(d, r)),
+                "{d} is not searched"
+            );
+        }
+        assert!(under("/var/lib/vitrine", "/var/lib"));
+        assert!(!under("/var/library", "/var/lib"));
     }
 
     #[test]
