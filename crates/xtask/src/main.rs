@@ -16,6 +16,7 @@ mod payloads;
 mod pictures;
 mod render;
 mod rpi;
+mod rpi_virt;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -103,7 +104,8 @@ enum Cmd {
         #[arg(long)]
         xz: bool,
         /// Then boot a copy under `qemu-system-aarch64 -M raspi3b` until
-        /// systemd has started vitrined (software emulation: minutes).
+        /// systemd has started vitrined, and one under `-M virt` until its
+        /// self-audit passed (software emulation: minutes).
         #[arg(long)]
         boot_check: bool,
         /// Longest wait for the boot check, in minutes.
@@ -376,7 +378,8 @@ fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
         fresh::run(root, deps::TEST_COMMAND)?;
         hil(root, None, None)?;
         // The Raspberry Pi image under -M raspi3b: a refused first boot,
-        // then a good one (about 6 minutes with a rebuild).
+        // then a good one; then under -M virt with simulated radios, where
+        // its self-audit must pass.
         let image = rpi::image(root, false)?;
         rpi::boot_check(root, &image, std::time::Duration::from_secs(15 * 60))?;
     }

@@ -106,7 +106,7 @@ fn sfdisk_script(parts: &[Part; 3], disk_id: u32) -> String {
 
 /// The data partition's folder for a writable path: `/etc/vitrine` is
 /// `etc-vitrine`.
-fn data_name(path: &str) -> String {
+pub(crate) fn data_name(path: &str) -> String {
     path.trim_matches('/').replace('/', "-")
 }
 
@@ -450,7 +450,7 @@ fn next_pow2(n: u64) -> u64 {
 }
 
 /// `kernel=` and `initramfs` of config.txt.
-fn boot_files(config_txt: &str) -> anyhow::Result<(String, String)> {
+pub(crate) fn boot_files(config_txt: &str) -> anyhow::Result<(String, String)> {
     let mut kernel = None;
     let mut initrd = None;
     for line in config_txt.lines().map(str::trim) {
@@ -468,7 +468,7 @@ fn boot_files(config_txt: &str) -> anyhow::Result<(String, String)> {
 
 /// Partition starts, in bytes, from the disk's table.
 /// Each partition's start and length in bytes.
-fn partitions(disk: &Path) -> anyhow::Result<Vec<(u64, u64)>> {
+pub(crate) fn partitions(disk: &Path) -> anyhow::Result<Vec<(u64, u64)>> {
     let out = Command::new("sfdisk")
         .arg("--json")
         .arg(disk)
@@ -499,14 +499,14 @@ fn partitions(disk: &Path) -> anyhow::Result<Vec<(u64, u64)>> {
 /// What the console says about the daemon, or about a boot that will not
 /// reach it.
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub(crate) enum Verdict {
     Reached,
     Failed(String),
     Waiting,
 }
 
 /// The console without its colours (ESC [ ... letter).
-fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -530,7 +530,7 @@ const BROKEN_BOOT: [&str; 3] = [
     "You are in emergency mode",
 ];
 
-fn broken(console: &str) -> Option<Verdict> {
+pub(crate) fn broken(console: &str) -> Option<Verdict> {
     BROKEN_BOOT.iter().find_map(|bad| {
         console.find(bad).map(|at| {
             let line = console[at..].lines().next().unwrap_or(bad);
@@ -607,8 +607,10 @@ const REFUSED_ON_CONSOLE: &str = "/boot/firmware/vitrine.toml:6:12: windows.leng
 /// must name it and systemd must not start the daemon), then with a good
 /// one (systemd must start the daemon). After the second boot, no file on
 /// any partition may hold the configuration's password but the one the
-/// first boot made for it. Returns the second boot's time from QEMU's start
-/// to the daemon started. The consoles are in target/rpi/boot-check/.
+/// first boot made for it. Then boots it a third time under `-M virt`
+/// until its self-audit passed ([`crate::rpi_virt::self_audit_boot`]).
+/// Returns the second boot's time from QEMU's start to the daemon started.
+/// The consoles are in target/rpi/boot-check/.
 pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Result<Duration> {
     crate::deps::ensure(&[crate::deps::Routine::Rpi])?;
     let work = root.join("target/rpi/boot-check");
@@ -655,6 +657,9 @@ pub fn boot_check(root: &Path, image: &Path, timeout: Duration) -> anyhow::Resul
         t.as_secs_f64(),
         work.display()
     );
+    // Third: the root booted as the emulated board boots, where the
+    // self-audit must pass.
+    crate::rpi_virt::self_audit_boot(root, image, timeout)?;
     Ok(t)
 }
 
@@ -816,38 +821,7 @@ fn secrets_check(work: &Path, secret: &[u8]) -> anyhow::Result<()> {
     if files.join("boot/vitrine.toml").exists() {
         bail!("the first-boot file is still on the boot partition after it was applied");
     }
-    // The data partition's files, read with debugfs (no mount).
-    let data = work.join("data.ext4");
-    {
-        let mut src = File::open(&sd)?;
-        let mut dst = File::create(&data)?;
-        src.seek(SeekFrom::Start(parts[2].0))?;
-        std::io::copy(&mut src.take(parts[2].1), &mut dst)?;
-    }
-    // QEMU was stopped as a power cut would: replay the journal and settle
-    // the bitmaps as the next boot's fsck would (exit 1 and 2: corrected).
-    let fsck = Command::new("e2fsck")
-        .args(["-f", "-y"])
-        .arg(&data)
-        .stdout(Stdio::null())
-        .status()
-        .context("running e2fsck on the data partition")?;
-    if !matches!(fsck.code(), Some(0..=2)) {
-        bail!("e2fsck on the data partition after the first boot: {fsck}");
-    }
-    std::fs::create_dir_all(files.join("data"))?;
-    crate::run(
-        Command::new("debugfs")
-            .arg("-R")
-            .arg(format!("rdump / {}", files.join("data").display()))
-            .arg(&data),
-    )
-    .context("the data partition's files (debugfs rdump)")?;
-    // debugfs says it could not open the file system and exits 0.
-    if std::fs::read_dir(files.join("data"))?.next().is_none() {
-        bail!("debugfs read no file from the data partition");
-    }
-    let _ = std::fs::remove_file(&data);
+    data_partition_files(&sd, parts[2], work, &files.join("data"))?;
 
     let mut holders = Vec::new();
     let mut stack = vec![files.clone()];
@@ -892,6 +866,50 @@ fn secrets_check(work: &Path, secret: &[u8]) -> anyhow::Result<()> {
         }
         let keep = carry.len().saturating_sub(secret.len());
         carry.drain(..keep);
+    }
+    Ok(())
+}
+
+/// The files of the data partition (`part`: start and length in bytes) of
+/// the disk `sd`, read without mounting it into `dst`, after a boot that
+/// ended as a power cut would; `scratch` holds the partition's copy
+/// meanwhile.
+pub(crate) fn data_partition_files(
+    sd: &Path,
+    part: (u64, u64),
+    scratch: &Path,
+    dst: &Path,
+) -> anyhow::Result<()> {
+    let data = scratch.join("data.ext4");
+    {
+        let mut src = File::open(sd)?;
+        let mut out = File::create(&data)?;
+        src.seek(SeekFrom::Start(part.0))?;
+        std::io::copy(&mut src.take(part.1), &mut out)?;
+    }
+    // QEMU was stopped as a power cut would: replay the journal and settle
+    // the bitmaps as the next boot's fsck would (exit 1 and 2: corrected).
+    let fsck = Command::new("e2fsck")
+        .args(["-f", "-y"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .status()
+        .context("running e2fsck on the data partition")?;
+    if !matches!(fsck.code(), Some(0..=2)) {
+        bail!("e2fsck on the data partition after the boot: {fsck}");
+    }
+    std::fs::create_dir_all(dst)?;
+    crate::run(
+        Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("rdump / {}", dst.display()))
+            .arg(&data),
+    )
+    .context("the data partition's files (debugfs rdump)")?;
+    let _ = std::fs::remove_file(&data);
+    // debugfs says it could not open the file system and exits 0.
+    if std::fs::read_dir(dst)?.next().is_none() {
+        bail!("debugfs read no file from the data partition");
     }
     Ok(())
 }
