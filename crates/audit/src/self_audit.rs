@@ -62,7 +62,13 @@ pub fn run(args: SelfArgs) -> anyhow::Result<ExitCode> {
     let broker = stream::rig_broker(&rig)?;
     let site = rig.site.clone().unwrap_or_else(|| "+".into());
     let rig_name = rig.rig.clone().unwrap_or_else(|| "+".into());
-    let topics = vec![format!("vitrine/{site}/{rig_name}/#")];
+    let prefix = rig
+        .broker
+        .as_ref()
+        .map_or(vitrine_config::defaults::TOPIC_PREFIX, |b| {
+            b.topic_prefix.as_str()
+        });
+    let topics = vec![format!("{prefix}/{site}/{rig_name}/#")];
     // Watch the stream from before the canaries go out until after the
     // windows they fall in are published.
     // Recorded in the state directory, the one place the service may write.

@@ -77,6 +77,8 @@ fn tail_prints_each_summary_once_whatever_the_duplicates() {
     let (mut table_tail, table_lines) = tail(&broker, "table", 5);
 
     // Five summaries, the third spooled twice: a duplicate as QoS 1 allows.
+    // The first three compressed, the rest plain JSON: a rig switched to
+    // `payload = "json"` with payloads of the other format still spooled.
     let cfg = BrokerConfig::new(
         vitrine_publish::Broker::from_url(&broker.url()).unwrap(),
         "store-7",
@@ -88,7 +90,12 @@ fn tail_prints_each_summary_once_whatever_the_duplicates() {
         Spool::open(&dir.path().join("spool"), SpoolPolicy::default()).unwrap(),
     ));
     let codec = Codec::shipped();
-    for seq in [0, 1, 2, 2, 3, 4] {
+    for (i, seq) in [0, 1, 2, 2, 3, 4].into_iter().enumerate() {
+        let format = if i < 3 {
+            vitrine_config::PayloadFormat::Zstd
+        } else {
+            vitrine_config::PayloadFormat::Json
+        };
         let e = Envelope {
             site: cfg.site.clone(),
             rig: cfg.rig.clone(),
@@ -99,7 +106,11 @@ fn tail_prints_each_summary_once_whatever_the_duplicates() {
         spool
             .lock()
             .unwrap()
-            .push(1_700_000_000, &cfg.topic("wifi"), &codec.encode(&e))
+            .push(
+                1_700_000_000,
+                &cfg.topic("wifi"),
+                &codec.encode_as(format, &e),
+            )
             .unwrap();
     }
     let publisher = Publisher::start(&cfg, spool.clone(), codec.dictionary().to_vec()).unwrap();

@@ -23,7 +23,8 @@ pub use read::{MAX_FILE_BYTES, ReadError, read_bounded, read_text};
 use rules::Key;
 pub use settings::{
     BrokerClient, BrokerOptions, BrokerSettings, CameraConfig, CaptureSettings, ConfigFile,
-    GpioConfig, Origin, Overrides, Secrets, Settings, Sourced, SpoolSettings, defaults,
+    GpioConfig, Origin, Overrides, PayloadFormat, Secrets, Settings, Sourced, SpoolSettings,
+    defaults,
 };
 
 /// Exit status for a bad configuration (sysexits' `EX_CONFIG`).
@@ -114,6 +115,10 @@ pub(crate) struct Broker {
     pub(crate) username: Option<Spanned<String>>,
     /// A file holding the password (kept out of this file).
     pub(crate) password_file: Option<Spanned<String>>,
+    /// `zstd` (default) or `json`.
+    pub(crate) payload: Option<Spanned<String>>,
+    /// The topics' first levels (default `vitrine`).
+    pub(crate) topic_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -198,6 +203,8 @@ impl RigConfig {
         check(r::CERT_FILE, &b.cert_file, r::path)?;
         check(r::KEY_FILE, &b.key_file, r::path)?;
         check(r::USERNAME, &b.username, r::username)?;
+        check(r::PAYLOAD, &b.payload, r::payload)?;
+        check(r::TOPIC_PREFIX, &b.topic_prefix, r::topic_prefix)?;
         check(r::PASSWORD_FILE, &b.password_file, r::path)?;
         let w = &self.windows;
         check(r::WINDOW_LENGTH, &w.length_s, r::window_length)?;

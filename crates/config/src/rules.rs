@@ -33,6 +33,8 @@ pub const CERT_FILE: Key = key("broker.cert_file", "--tls-cert");
 pub const KEY_FILE: Key = key("broker.key_file", "--tls-key");
 pub const USERNAME: Key = key("broker.username", "--username");
 pub const PASSWORD_FILE: Key = key("broker.password_file", "--password-file");
+pub const PAYLOAD: Key = key("broker.payload", "--payload");
+pub const TOPIC_PREFIX: Key = key("broker.topic_prefix", "--topic-prefix");
 pub const WINDOW_LENGTH: Key = key("windows.length_s", "--window");
 pub const K: Key = key("windows.k", "--k");
 pub const PRESENCE_RSSI: Key = key("windows.presence_rssi_dbm", "--presence-rssi");
@@ -64,6 +66,34 @@ fn within<T: PartialOrd>(v: &T, range: RangeInclusive<T>, message: &str) -> Resu
     } else {
         Err(message.to_string())
     }
+}
+
+/// The payloads' format: `zstd` (JSON compressed with the shipped
+/// dictionary, for metered uplinks) or `json` (the same envelope, plain).
+pub fn payload(v: &str) -> Result<(), String> {
+    match v {
+        "zstd" | "json" => Ok(()),
+        _ => Err("must be \"zstd\" (compressed with the shipped dictionary) or \"json\"".into()),
+    }
+}
+
+/// The topics' first levels (`vitrine`, `lab/vitrine`): the rig's topics
+/// are `<prefix>/<site>/<rig>/...`.
+pub fn topic_prefix(v: &str) -> Result<(), String> {
+    if v.is_empty()
+        || v.len() > 128
+        || v.starts_with('$')
+        || v.split('/').any(str::is_empty)
+        || v.contains(['+', '#'])
+        || v.chars().any(char::is_control)
+    {
+        return Err(
+            "must be 1 to 128 characters of topic levels separated by /, none empty, \
+             without + # or control characters, not starting with $ (the broker's own topics)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Site and rig ids: they are MQTT topic levels and part of the client id.

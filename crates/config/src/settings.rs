@@ -31,6 +31,8 @@ pub mod defaults {
     pub const EPOCH_HOURS: u64 = 24;
     pub const MAX_DEVICES: u64 = 200_000;
     pub const SPOOL_DIR: &str = "/var/lib/vitrine/spool";
+    /// The topics' first level.
+    pub const TOPIC_PREFIX: &str = "vitrine";
     pub const RETENTION_DAYS: u64 = 7;
     pub const MAX_MB: u64 = 64;
     pub const CHANNELS: &str = "1,6,11";
@@ -147,6 +149,8 @@ pub struct Overrides {
     pub key_file: Option<PathBuf>,
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
+    pub payload: Option<String>,
+    pub topic_prefix: Option<String>,
     pub window_s: Option<u32>,
     pub k: Option<u32>,
     pub presence_rssi_dbm: Option<i64>,
@@ -219,6 +223,39 @@ pub struct BrokerSettings {
     pub client: BrokerClient,
     pub site: String,
     pub rig: String,
+    pub payload: PayloadFormat,
+    /// The topics' first levels: `<prefix>/<site>/<rig>/...`.
+    pub topic_prefix: String,
+}
+
+/// How summaries are encoded on the wire (`broker.payload`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// The envelope's JSON compressed with zstd and the shipped dictionary:
+    /// the smallest, for metered uplinks.
+    #[default]
+    Zstd,
+    /// The same envelope as plain JSON, for tools that read JSON off the
+    /// broker (mosquitto_sub, Home Assistant, Node-RED, Telegraf).
+    Json,
+}
+
+impl PayloadFormat {
+    /// A value [`crate::rules::payload`] accepted.
+    pub fn from_checked(v: &str) -> PayloadFormat {
+        if v == "json" {
+            PayloadFormat::Json
+        } else {
+            PayloadFormat::Zstd
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadFormat::Zstd => "zstd",
+            PayloadFormat::Json => "json",
+        }
+    }
 }
 
 /// How to reach a broker, for the publisher and for every consumer
@@ -317,6 +354,20 @@ impl Settings {
         let site = m.value(r::SITE, &o.site, |c| &c.site, r::id, text)?;
         let rig = m.value(r::RIG, &o.rig, |c| &c.rig, r::id, text)?;
         let client = broker_client(&m, r::BROKER_URL, o)?;
+        let payload = m.value(
+            r::PAYLOAD,
+            &o.payload,
+            |c| &c.broker.payload,
+            r::payload,
+            text,
+        )?;
+        let topic_prefix = m.value(
+            r::TOPIC_PREFIX,
+            &o.topic_prefix,
+            |c| &c.broker.topic_prefix,
+            r::topic_prefix,
+            text,
+        )?;
         let number = |v: &u32| v.to_string();
         let window = m.value(
             r::WINDOW_LENGTH,
@@ -436,6 +487,11 @@ impl Settings {
                     client,
                     site: site.clone().map(|s| s.value).unwrap_or_default(),
                     rig: rig.clone().map(|s| s.value).unwrap_or_default(),
+                    payload: payload.map_or(PayloadFormat::Zstd, |p| {
+                        PayloadFormat::from_checked(&p.value)
+                    }),
+                    topic_prefix: topic_prefix
+                        .map_or_else(|| defaults::TOPIC_PREFIX.to_string(), |p| p.value),
                 })
             }
         };

@@ -107,6 +107,61 @@ fn topic_breaking_ids_and_bad_urls_are_refused() {
 }
 
 #[test]
+fn payload_format_and_topic_prefix_are_checked_and_resolved() {
+    let defaults = resolve(GOOD, &Overrides::default()).unwrap();
+    let b = defaults.broker.unwrap();
+    assert_eq!(
+        (b.payload, b.topic_prefix.as_str()),
+        (PayloadFormat::Zstd, "vitrine")
+    );
+
+    let set = GOOD.replace(
+        "url = \"mqtt://broker.example:1883\"",
+        "url = \"mqtt://broker.example:1883\"\npayload = \"json\"\ntopic_prefix = \"lab/vitrine\"",
+    );
+    let b = resolve(&set, &Overrides::default())
+        .unwrap()
+        .broker
+        .unwrap();
+    assert_eq!(
+        (b.payload, b.topic_prefix.as_str()),
+        (PayloadFormat::Json, "lab/vitrine")
+    );
+    // The command line overrides the file, by the same rules.
+    let o = Overrides {
+        payload: Some("zstd".into()),
+        topic_prefix: Some("shops".into()),
+        ..Overrides::default()
+    };
+    let b = resolve(&set, &o).unwrap().broker.unwrap();
+    assert_eq!(
+        (b.payload, b.topic_prefix.as_str()),
+        (PayloadFormat::Zstd, "shops")
+    );
+    let bad = Overrides {
+        payload: Some("gzip".into()),
+        ..Overrides::default()
+    };
+    let e = resolve(GOOD, &bad).unwrap_err().to_string();
+    assert!(e.contains("--payload") && e.contains("\"zstd\""), "{e}");
+
+    for (value, key) in [
+        ("payload = \"xml\"", "broker.payload"),
+        ("topic_prefix = \"a//b\"", "broker.topic_prefix"),
+        ("topic_prefix = \"a/+\"", "broker.topic_prefix"),
+        ("topic_prefix = \"$SYS\"", "broker.topic_prefix"),
+        ("topic_prefix = \"\"", "broker.topic_prefix"),
+    ] {
+        let text = GOOD.replace(
+            "url = \"mqtt://broker.example:1883\"",
+            &format!("url = \"mqtt://broker.example:1883\"\n{value}"),
+        );
+        let (line, _, got, _) = error(&text);
+        assert_eq!((line, got.as_str()), (7, key), "{value}");
+    }
+}
+
+#[test]
 fn tls_and_credentials_must_come_complete() {
     let tls = GOOD.replace("mqtt://broker", "mqtts://broker");
     assert_eq!(

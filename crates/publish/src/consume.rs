@@ -69,7 +69,7 @@ pub enum DecodeError {
     Decompress(std::io::Error),
     #[error("decompresses to more than {} MiB", DECODED_LIMIT >> 20)]
     TooLarge,
-    #[error("not a zstd payload")]
+    #[error("neither a zstd frame nor JSON")]
     NotZstd,
     #[error("not a summary envelope: {0}")]
     Json(serde_json::Error),
@@ -161,7 +161,7 @@ impl Dictionaries {
     }
 
     /// Decompresses one zstd frame with the dictionary it names, up to
-    /// `limit` bytes.
+    /// `limit` bytes; a plain JSON payload is returned as it is.
     pub fn decompress(&mut self, payload: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
         read_bounded(self.decoder(payload)?, limit)
     }
@@ -182,13 +182,20 @@ impl Dictionaries {
         Ok(out)
     }
 
-    fn decoder<'p>(&mut self, payload: &'p [u8]) -> Result<impl Read + 'p, DecodeError> {
+    /// A zstd frame's decoder, or a plain JSON payload (`broker.payload =
+    /// "json"`) as it is: a rig may switch formats with payloads of the
+    /// other still spooled, so each payload is told by its first byte.
+    fn decoder<'p>(&mut self, payload: &'p [u8]) -> Result<Box<dyn Read + 'p>, DecodeError> {
+        if payload.trim_ascii_start().starts_with(b"{") {
+            return Ok(Box::new(payload));
+        }
         if !payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             return Err(DecodeError::NotZstd);
         }
         let id = frame_dictionary_id(payload).unwrap_or(0);
         let codec = self.get(id).ok_or(DecodeError::UnknownDictionary(id))?;
         zstd::stream::read::Decoder::with_dictionary(payload, codec.dictionary())
+            .map(|d| Box::new(d) as Box<dyn Read + 'p>)
             .map_err(DecodeError::Decompress)
     }
 }
@@ -566,6 +573,34 @@ mod tests {
         other_site.site = "t".into();
         assert!(d.first(wifi, &other_site));
         assert_eq!(dict_topic_of("vitrine/+/+/wifi"), "vitrine/+/+/dict");
+    }
+
+    #[test]
+    fn plain_json_payloads_decode_like_compressed_ones() {
+        let mut dicts = Dictionaries::default();
+        let e = envelope("r", "b", 3);
+        let codec = Codec::shipped();
+        let json = codec.encode_as(vitrine_config::PayloadFormat::Json, &e);
+        assert_eq!(json, serde_json::to_vec(&e).unwrap());
+        let zstd = codec.encode_as(vitrine_config::PayloadFormat::Zstd, &e);
+        assert!(zstd.len() < json.len());
+        let (a, b) = (
+            decode(&mut dicts, &json).unwrap(),
+            decode(&mut dicts, &zstd).unwrap(),
+        );
+        assert_eq!((a.envelope.seq, &a.json), (3, &b.json));
+        // Leading white space is still JSON; anything else neither.
+        let spaced = [b" \n".as_slice(), &json].concat();
+        assert!(decode(&mut dicts, &spaced).is_ok());
+        assert!(matches!(
+            decode(&mut dicts, b"\x00garbage"),
+            Err(DecodeError::NotZstd)
+        ));
+        // The bound holds for plain payloads too.
+        assert!(matches!(
+            dicts.decompress(&json, json.len() - 1),
+            Err(DecodeError::TooLarge)
+        ));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! sent again. Consumers drop the duplicates per stream (topic, rig, boot,
 //! seq; [`crate::consume::Dedup`]).
 //!
-//! Topics (see docs/publishing.md): `vitrine/<site>/<rig>/wifi` (payloads),
+//! Topics (see docs/publishing.md): `<prefix>/<site>/<rig>/wifi` (payloads;
+//! the prefix is `vitrine` unless configured),
 //! `…/status` (retained; `online`/`offline` with version, boot id and the
 //! spool's counters, `offline` also as last
 //! will), `…/dict` (retained: the zstd dictionary).
@@ -20,6 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rumqttc::{Client, ConnectionError, Event, LastWill, Outgoing, Packet, QoS};
+use vitrine_config::PayloadFormat;
 use vitrine_schema::{RigState, SensorsStatus, SpoolCounts, Status};
 
 use crate::broker::Broker;
@@ -33,6 +35,10 @@ pub struct BrokerConfig {
     pub rig: String,
     /// Random per daemon run; stamped into payloads and the status.
     pub boot: String,
+    /// The topics' first levels (`vitrine` unless configured).
+    pub prefix: String,
+    /// How summaries are encoded.
+    pub payload: PayloadFormat,
 }
 
 impl BrokerConfig {
@@ -49,11 +55,24 @@ impl BrokerConfig {
             site: site.to_owned(),
             rig: rig.to_owned(),
             boot: boot.to_owned(),
+            prefix: vitrine_config::defaults::TOPIC_PREFIX.to_owned(),
+            payload: PayloadFormat::Zstd,
         })
     }
 
+    /// Topics under `prefix` (checked by [`vitrine_config::rules::topic_prefix`]).
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        prefix.clone_into(&mut self.prefix);
+        self
+    }
+
+    pub fn with_payload(mut self, payload: PayloadFormat) -> Self {
+        self.payload = payload;
+        self
+    }
+
     pub fn topic(&self, leaf: &str) -> String {
-        format!("vitrine/{}/{}/{leaf}", self.site, self.rig)
+        format!("{}/{}/{}/{leaf}", self.prefix, self.site, self.rig)
     }
 
     /// Stable across restarts, so the broker resumes the session.

@@ -1,5 +1,6 @@
 //! Payload encoding: an [`Envelope`] as JSON, compressed with zstd and the
-//! dictionary that ships with the daemon.
+//! dictionary that ships with the daemon (the default), or plain
+//! (`broker.payload = "json"`).
 //!
 //! A payload is one plain zstd frame, so the standard tool decodes it:
 //! `zstd -d -D summary-v1.zdict`. The frame header carries the dictionary's
@@ -67,6 +68,16 @@ impl Codec {
 
     pub fn dictionary(&self) -> &[u8] {
         &self.dict
+    }
+
+    /// The envelope in `format`: compressed, or plain JSON.
+    pub fn encode_as(&self, format: vitrine_config::PayloadFormat, envelope: &Envelope) -> Vec<u8> {
+        match format {
+            vitrine_config::PayloadFormat::Zstd => self.encode(envelope),
+            vitrine_config::PayloadFormat::Json => {
+                serde_json::to_vec(envelope).expect("envelopes always serialize")
+            }
+        }
     }
 
     pub fn encode(&self, envelope: &Envelope) -> Vec<u8> {

@@ -192,7 +192,8 @@ pub fn hex_payload(line: &str) -> Option<Vec<u8>> {
 /// duplicates QoS 1 allows by (rig, boot, seq) as a consumer must; checks
 /// that first arrivals come in sequence order.
 pub fn distinct_payloads(sub: Subscriber, n: usize) -> Vec<Vec<u8>> {
-    let codec = vitrine_publish::Codec::shipped();
+    // Either payload format, as consumers tell them apart.
+    let mut dicts = vitrine_publish::consume::Dictionaries::default();
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -203,7 +204,9 @@ pub fn distinct_payloads(sub: Subscriber, n: usize) -> Vec<Vec<u8>> {
         let Some(bytes) = hex_payload(&line) else {
             continue;
         };
-        let e = codec.decode(&bytes).unwrap();
+        let e = vitrine_publish::consume::decode(&mut dicts, &bytes)
+            .unwrap()
+            .envelope;
         if seen.insert((e.rig, e.boot, e.seq)) {
             assert_eq!(e.seq, out.len() as u64, "first arrivals in sequence order");
             out.push(bytes);

@@ -505,11 +505,19 @@ pub fn simulate_live(
                         halves.insert(part.window_start.clone(), part);
                         continue;
                     }
-                    Some(mut other) => {
-                        other.wifi = other.wifi.or(part.wifi);
-                        other.camera = other.camera.or(part.camera);
-                        other.suppressed.extend(part.suppressed);
-                        other
+                    Some(other) => {
+                        // Whichever topic's part came first, the Wi-Fi
+                        // part's withheld entries come first, as in the
+                        // summary the parts were split from.
+                        let (mut whole, camera) = if other.wifi.is_some() {
+                            (other, part)
+                        } else {
+                            (part, other)
+                        };
+                        whole.wifi = whole.wifi.or(camera.wifi);
+                        whole.camera = whole.camera.or(camera.camera);
+                        whole.suppressed.extend(camera.suppressed);
+                        whole
                     }
                 };
                 if failed.is_none() {

@@ -605,8 +605,8 @@ fn status_target(text: &str, to: &Path) -> Result<BrokerConfig, String> {
             .and_then(|(_, v)| v.get_ref().as_table())
             .unwrap_or(&empty)
     };
-    let (broker, secrets) = (table("broker"), table("secrets"));
-    let url = string(broker, "url").ok_or("the file names no broker.url")?;
+    let (broker_table, secrets) = (table("broker"), table("secrets"));
+    let url = string(broker_table, "url").ok_or("the file names no broker.url")?;
     let parsed = BrokerUrl::parse(&url).map_err(|e| format!("broker.url: {e}"))?;
     let id = |name: &str| {
         string(top, name)
@@ -619,11 +619,11 @@ fn status_target(text: &str, to: &Path) -> Result<BrokerConfig, String> {
     // the configuration folder).
     let secret = |inline: &str, file_key: &str| -> Option<String> {
         string(secrets, inline).or_else(|| {
-            let path = to.join(string(broker, file_key)?);
+            let path = to.join(string(broker_table, file_key)?);
             vitrine_config::read_text(&path, "secret").ok()
         })
     };
-    let username = string(broker, "username").filter(|u| rules::username(u).is_ok());
+    let username = string(broker_table, "username").filter(|u| rules::username(u).is_ok());
     let password = secret("mqtt_password", "password_file")
         .map(|p| p.trim_end_matches(['\r', '\n']).to_string());
     let tls = if parsed.tls {
@@ -644,7 +644,10 @@ fn status_target(text: &str, to: &Path) -> Result<BrokerConfig, String> {
         password,
         tls,
     };
-    BrokerConfig::new(broker, &site, &rig, &vitrine_privacy::random_id())
+    let prefix = string(broker_table, "topic_prefix")
+        .filter(|p| rules::topic_prefix(p).is_ok())
+        .unwrap_or_else(|| vitrine_config::defaults::TOPIC_PREFIX.to_string());
+    Ok(BrokerConfig::new(broker, &site, &rig, &vitrine_privacy::random_id())?.with_prefix(&prefix))
 }
 
 /// The entry `name` of a table, with its key.

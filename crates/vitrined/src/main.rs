@@ -232,6 +232,15 @@ struct PublishOpts {
     /// refused when others than its owner may read it.
     #[arg(long, value_name = "FILE", requires = "username")]
     password_file: Option<PathBuf>,
+    /// Payload format: `zstd` (the envelope's JSON compressed with the
+    /// shipped dictionary, about a tenth of its size) or `json` (plain, for
+    /// mosquitto_sub, Home Assistant, Node-RED, Telegraf) [default: zstd]
+    #[arg(long, value_name = "FORMAT")]
+    payload: Option<String>,
+    /// The topics' first levels: `<PREFIX>/<site>/<rig>/wifi`
+    /// [default: vitrine]
+    #[arg(long, value_name = "PREFIX")]
+    topic_prefix: Option<String>,
 }
 
 /// `--clip-start`: RFC 3339, as Unix microseconds.
@@ -338,6 +347,8 @@ impl PublishOpts {
         o.key_file.clone_from(&self.tls_key);
         o.username.clone_from(&self.username);
         o.password_file.clone_from(&self.password_file);
+        o.payload.clone_from(&self.payload);
+        o.topic_prefix.clone_from(&self.topic_prefix);
     }
 }
 
@@ -709,7 +720,9 @@ fn start_publishing(
     };
     let broker =
         vitrine_publish::BrokerConfig::new(broker, &b.site, &b.rig, &vitrine_privacy::random_id())
-            .map_err(anyhow::Error::msg)?;
+            .map_err(anyhow::Error::msg)?
+            .with_prefix(&b.topic_prefix)
+            .with_payload(b.payload);
     let policy = vitrine_publish::SpoolPolicy {
         retention_s: settings.spool.retention_days * 86_400,
         // At most 1 TiB, by its rule.

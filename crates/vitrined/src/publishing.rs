@@ -118,7 +118,7 @@ impl Publishing {
                 summary,
             };
             *seq += 1;
-            let payload = self.codec.encode(&envelope);
+            let payload = self.codec.encode_as(self.broker.payload, &envelope);
             self.bytes += payload.len() as u64;
             let topic = self.broker.topic(&sensor);
             let mut spool = self.spool.lock().expect("spool lock");

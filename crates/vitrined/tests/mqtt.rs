@@ -436,3 +436,129 @@ fn a_broker_requiring_client_certificates_accepts_the_rig_with_one() {
         "refused without a client certificate"
     );
 }
+
+/// The envelope's JSON Schema with the summary's inlined where it refers
+/// to it by name (`summary-v3.schema.json`, beside it in docs/schema/),
+/// so that no reference is fetched.
+fn envelope_validator() -> jsonschema::Validator {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let mut envelope = read("envelope-v1.schema.json");
+    let reference = &envelope["properties"]["summary"]["$ref"];
+    assert_eq!(reference, "summary-v3.schema.json");
+    let mut summary = read("summary-v3.schema.json");
+    let summary = summary.as_object_mut().unwrap();
+    summary.remove("$id");
+    summary.remove("$schema");
+    // Its `#/$defs/...` pointers then resolve at the envelope's root.
+    if let Some(defs) = summary.remove("$defs") {
+        envelope["$defs"] = defs;
+    }
+    envelope["properties"]["summary"] = serde_json::Value::Object(summary.clone());
+    jsonschema::draft202012::new(&envelope).unwrap()
+}
+
+#[test]
+fn json_payloads_are_the_envelope_as_published_under_the_configured_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let pcap = capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap");
+    let replay = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .args(["replay", "--window", "3600", "--pcap"])
+            .arg(&pcap)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let expected = replay(&[]);
+    assert!(expected.len() > 5);
+
+    let sub = broker.subscribe("lab/vitrine/store-7/rig-a/wifi", 10_000);
+    let spool = dir.path().join("spool");
+    replay(&[
+        "--publish",
+        &broker.url(),
+        "--site",
+        "store-7",
+        "--rig",
+        "rig-a",
+        "--payload",
+        "json",
+        "--topic-prefix",
+        "lab/vitrine",
+        "--spool",
+        spool.to_str().unwrap(),
+    ]);
+    let payloads = distinct_payloads(sub, expected.len());
+    let validator = envelope_validator();
+    for (i, (payload, want)) in payloads.iter().zip(&expected).enumerate() {
+        // What mosquitto_sub printed is the envelope's JSON itself.
+        let envelope: serde_json::Value = serde_json::from_slice(payload)
+            .unwrap_or_else(|e| panic!("payload {i} is not JSON: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&envelope)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "payload {i}: {errors:?}");
+        assert_eq!(&envelope["summary"], want, "payload {i}");
+        assert_eq!(envelope["seq"], i as u64);
+        assert_eq!(
+            (&envelope["site"], &envelope["rig"]),
+            (&"store-7".into(), &"rig-a".into())
+        );
+    }
+    // The status is under the prefix too.
+    let status = hex_lines(broker.subscribe("lab/vitrine/store-7/rig-a/status", 1)).remove(0);
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status["spool"]["acknowledged"], expected.len() as u64);
+
+    // The schema refuses what is not an envelope.
+    let mut bad: serde_json::Value = serde_json::from_slice(&payloads[0]).unwrap();
+    bad["mac"] = "60:8b:0e:2a:65:2b".into();
+    assert!(!validator.is_valid(&bad));
+    bad.as_object_mut().unwrap().remove("mac");
+    bad["seq"] = (-1).into();
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn a_bad_payload_format_or_prefix_stops_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (option, value) in [("--payload", "gzip"), ("--topic-prefix", "a/+/b")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vitrined"))
+            .args(["replay", "--pcap"])
+            .arg(capture("lab-occupancy/sc6-61_2023-04-13_anonymized.pcap"))
+            .args([
+                "--publish",
+                "mqtt://127.0.0.1:1",
+                "--site",
+                "s",
+                "--rig",
+                "r",
+                option,
+                value,
+                "--spool",
+            ])
+            .arg(dir.path().join("spool"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{option}: {stderr}");
+        assert!(stderr.contains(option), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(!dir.path().join("spool").exists(), "nothing starts");
+    }
+}
