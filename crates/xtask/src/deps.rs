@@ -244,8 +244,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         File("/usr/sbin/mosquitto"),
         Deb("mosquitto"),
-        &[Demo, TestHost],
-        "the broker of MQTT tests; the demo's (else rumqttd, embedded)",
+        &[Demo, TestHost, Rpi],
+        "the broker of MQTT tests; the demo's (else rumqttd, embedded); the Pi image's self-audit boot",
     ),
     req(
         Cmd("mosquitto_passwd"),
@@ -256,8 +256,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         Cmd("mosquitto_sub"),
         Deb("mosquitto-clients"),
-        &[TestHost],
-        "the subscriber of MQTT tests",
+        &[TestHost, Rpi],
+        "the subscriber of MQTT tests and of the Pi image's self-audit boot",
     ),
     req(
         Cmd("mosquitto_pub"),
