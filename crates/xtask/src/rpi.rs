@@ -449,6 +449,48 @@ fn next_pow2(n: u64) -> u64 {
     n.max(1).next_power_of_two()
 }
 
+/// The FAT boot partition of an image file, read and written with mtools
+/// in place (no loop device, no mount).
+pub(crate) struct BootPartition {
+    /// mtools' name for it: `<image>@@<offset>`.
+    fat: String,
+}
+
+impl BootPartition {
+    /// The partition at `(offset, length)` of `image`.
+    pub(crate) fn of(image: &Path, part: (u64, u64)) -> Self {
+        BootPartition {
+            fat: format!("{}@@{}", image.display(), part.0),
+        }
+    }
+
+    /// Copies `name` out into `dir`; its path there.
+    pub(crate) fn copy_out(&self, name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+        let dst = dir.join(name);
+        crate::run(
+            Command::new("mcopy")
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .args(["-n", "-i", &self.fat])
+                .arg(format!("::/{name}"))
+                .arg(&dst),
+        )
+        .with_context(|| format!("{name} from the boot partition"))?;
+        Ok(dst)
+    }
+
+    /// Copies `file` in as `name`.
+    pub(crate) fn copy_in(&self, file: &Path, name: &str) -> anyhow::Result<()> {
+        crate::run(
+            Command::new("mcopy")
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .args(["-i", &self.fat])
+                .arg(file)
+                .arg(format!("::/{name}")),
+        )
+        .with_context(|| format!("{name} onto the boot partition"))
+    }
+}
+
 /// `kernel=` and `initramfs` of config.txt.
 pub(crate) fn boot_files(config_txt: &str) -> anyhow::Result<(String, String)> {
     let mut kernel = None;
@@ -692,38 +734,19 @@ fn boot(
     if parts.len() != 3 {
         bail!("{} has {} partitions, not 3", image.display(), parts.len());
     }
-    let fat = format!("{}@@{}", sd.display(), parts[0].0);
-    let mcopy_out = |name: &str| -> anyhow::Result<PathBuf> {
-        let dst = work.join(name);
-        crate::run(
-            Command::new("mcopy")
-                .env("MTOOLS_SKIP_CHECK", "1")
-                .args(["-n", "-i", &fat])
-                .arg(format!("::/{name}"))
-                .arg(&dst),
-        )
-        .with_context(|| format!("{name} from the boot partition"))?;
-        Ok(dst)
-    };
-    let config_txt = std::fs::read_to_string(mcopy_out("config.txt")?)?;
-    let cmdline = std::fs::read_to_string(mcopy_out("cmdline.txt")?)?;
+    let boot = BootPartition::of(sd.as_path(), parts[0]);
+    let config_txt = std::fs::read_to_string(boot.copy_out("config.txt", &work)?)?;
+    let cmdline = std::fs::read_to_string(boot.copy_out("cmdline.txt", &work)?)?;
     let (kernel, initrd) = boot_files(&config_txt)?;
-    let kernel = mcopy_out(&kernel)?;
-    let initrd = mcopy_out(&initrd)?;
-    let dtb = mcopy_out("bcm2837-rpi-3-b.dtb")?;
+    let kernel = boot.copy_out(&kernel, &work)?;
+    let initrd = boot.copy_out(&initrd, &work)?;
+    let dtb = boot.copy_out("bcm2837-rpi-3-b.dtb", &work)?;
 
     // The rig's configuration, where an auditor writes it: vitrine.toml on
     // the boot partition, applied by vitrine-firstboot.service.
     let config_file = work.join("vitrine.toml");
     std::fs::write(&config_file, config)?;
-    crate::run(
-        Command::new("mcopy")
-            .env("MTOOLS_SKIP_CHECK", "1")
-            .args(["-i", &fat])
-            .arg(&config_file)
-            .arg("::/vitrine.toml"),
-    )
-    .context("vitrine.toml onto the boot partition")?;
+    boot.copy_in(&config_file, "vitrine.toml")?;
     std::fs::remove_file(&config_file)?;
 
     // The console: the boot partition's cmdline.txt names the mini UART

@@ -555,42 +555,23 @@ fn boot_and_read(
     if parts.len() != 3 {
         bail!("{} has {} partitions, not 3", image.display(), parts.len());
     }
-    let fat = format!("{}@@{}", sd.display(), parts[0].0);
-    let mcopy_out = |name: &str| -> anyhow::Result<PathBuf> {
-        let dst = work.join(name);
-        crate::run(
-            Command::new("mcopy")
-                .env("MTOOLS_SKIP_CHECK", "1")
-                .args(["-n", "-i", &fat])
-                .arg(format!("::/{name}"))
-                .arg(&dst),
-        )
-        .with_context(|| format!("{name} from the boot partition"))?;
-        Ok(dst)
-    };
-    let config_txt = std::fs::read_to_string(mcopy_out("config.txt")?)?;
-    let cmdline = std::fs::read_to_string(mcopy_out("cmdline.txt")?)?;
+    let boot = rpi::BootPartition::of(sd, parts[0]);
+    let config_txt = std::fs::read_to_string(boot.copy_out("config.txt", work)?)?;
+    let cmdline = std::fs::read_to_string(boot.copy_out("cmdline.txt", work)?)?;
     let (kernel_name, initrd_name) = rpi::boot_files(&config_txt)?;
     let version = kernel_name
         .strip_prefix("vmlinuz-")
         .with_context(|| format!("config.txt's kernel {kernel_name} is no vmlinuz-<version>"))?
         .to_string();
-    let kernel = mcopy_out(&kernel_name)?;
-    let pi_initrd = mcopy_out(&initrd_name)?;
+    let kernel = boot.copy_out(&kernel_name, work)?;
+    let pi_initrd = boot.copy_out(&initrd_name, work)?;
     let initrd = test_initrd(root, sd, parts[1], &version, &pi_initrd, work)?;
     std::fs::remove_file(&pi_initrd)?;
 
     let (port, broker, sub) = broker(work)?;
     let config_file = work.join("vitrine.toml");
     std::fs::write(&config_file, firstboot_config(port))?;
-    crate::run(
-        Command::new("mcopy")
-            .env("MTOOLS_SKIP_CHECK", "1")
-            .args(["-i", &fat])
-            .arg(&config_file)
-            .arg("::/vitrine.toml"),
-    )
-    .context("vitrine.toml onto the boot partition")?;
+    boot.copy_in(&config_file, "vitrine.toml")?;
 
     let console = work.join("console.log");
     let append = test_cmdline(&cmdline);
