@@ -38,6 +38,13 @@
 //!   MAC, scans channels 1–11, WPS element 00:50:f2) and an ESP32-based
 //!   wearable (global MAC, five IEs). Devices of one model share the same IE
 //!   bytes apart from SSID and DS channel, as real ones do.
+//! - **Probe variants** (opt in, [`Simulator::with_probe_variants`]): the
+//!   iPhone, Samsung Android 13 and Pixel models also scan 5 GHz (36–48),
+//!   where they send OFDM-only Supported Rates, no Extended Supported Rates
+//!   or DS element, the 40 MHz/SGI-40 HT bits and VHT, and 30 % of their
+//!   bursts cut or drop Extended Capabilities, some adding a vendor element.
+//!   Rate sets per band, A-MPDU, MCS set and other HT bits stay the
+//!   model's own; MACs, sequence numbers and ground truth behave as without.
 //! - **Scanning**: a burst sends 1–3 wildcard probes 1–4 ms apart on each
 //!   channel (1, 6, 11), 15–40 ms per channel, plus — with a per-model
 //!   probability, if the device has preferred networks — one directed probe
@@ -74,6 +81,7 @@ mod pcap;
 pub mod scene;
 mod sim;
 mod truth;
+mod variants;
 
 pub use config::{DeviceSpec, SimConfig, SimError};
 pub use frame::SimFrame;

@@ -22,6 +22,7 @@ use vitrine_dot11::build::{
 use crate::frame::SimFrame;
 use crate::models::{DeviceKind, MacBehaviour, PhoneModel, SeqBehaviour, models};
 use crate::truth::{GroundTruth, Recorder};
+use crate::variants::{self, ProbeVariants, ScanKind};
 
 // --- population -------------------------------------------------------------
 
@@ -99,6 +100,7 @@ fn secs_to_us(s: f64) -> i64 {
 pub struct Simulator {
     cfg: SimConfig,
     scripted: Option<Vec<DeviceSpec>>,
+    probe_variants: bool,
 }
 
 impl Simulator {
@@ -116,6 +118,7 @@ impl Simulator {
         Ok(Self {
             cfg,
             scripted: None,
+            probe_variants: false,
         })
     }
 
@@ -137,7 +140,36 @@ impl Simulator {
         Ok(Self {
             cfg,
             scripted: Some(devices),
+            probe_variants: false,
         })
+    }
+
+    /// Makes modern phones (the iPhone, Samsung Android 13 and Pixel models)
+    /// vary their probe requests as real ones do; off by default, and the
+    /// output without it is unchanged.
+    ///
+    /// - They also scan 5 GHz channels 36, 40, 44 and 48 after their 2.4 GHz
+    ///   ones. On 5 GHz (radiotap 5180–5240 MHz, 5 GHz + OFDM flags)
+    ///   Supported Rates holds the eight OFDM rates (6–54 Mb/s) and there is
+    ///   no Extended Supported Rates nor DS Parameter Set; HT capabilities
+    ///   set bits 1 (40 MHz) and 6 (SGI 40) and clear 12 and 14; a VHT
+    ///   capabilities element (191) is sent. On 2.4 GHz the rates are as in
+    ///   the model's template (1, 2, 5.5, 11 Mb/s and the OFDM ones, split
+    ///   between Supported and Extended Supported Rates), HT bits 1 and 6
+    ///   are clear, bit 14 (40 MHz intolerant) is set by the Samsung model,
+    ///   and there is no VHT element.
+    /// - 30 % of bursts are reduced scans, whose Extended Capabilities
+    ///   element is shorter (iOS 17: 8 bytes, Pixel: 4) or left out (iOS 14,
+    ///   Samsung); some bursts end with an extra vendor element (Wi-Fi
+    ///   Direct P2P on Android, 20–25 %; an Apple one on iOS 17, 15 %).
+    /// - Unchanged: the HT A-MPDU parameters, MCS set and other capability
+    ///   bits, the rate set per band, MAC and sequence-number behaviour
+    ///   (directed probes share the burst's address unless the model keeps
+    ///   one per SSID) and the meaning of the ground truth.
+    #[must_use]
+    pub fn with_probe_variants(mut self) -> Self {
+        self.probe_variants = true;
+        self
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -154,7 +186,7 @@ impl Simulator {
     /// Generates all frames in timestamp order, handing each to `f`. The
     /// frame buffer is reused, so nothing is allocated per frame.
     pub fn run_with(self, mut f: impl FnMut(&SimFrame)) -> GroundTruth {
-        let mut engine = Engine::new(&self.cfg);
+        let mut engine = Engine::new(&self.cfg, self.probe_variants);
         match self.scripted {
             Some(specs) => engine.spawn_scripted(&specs),
             None => engine.spawn_initial_population(),
@@ -230,6 +262,10 @@ struct Device {
     /// Global or scripted address, used for every frame when set.
     fixed_mac: Option<[u8; 6]>,
     burst_mac: [u8; 6],
+    /// How this device varies its probe requests, if variants are on.
+    variants: Option<&'static ProbeVariants>,
+    /// Kind of the current burst (with variants).
+    scan: ScanKind,
     /// One persistent random address per preferred SSID (`RandomPerSsid`).
     ssid_macs: Vec<[u8; 6]>,
     pnl: Vec<Vec<u8>>,
@@ -270,6 +306,7 @@ struct Engine {
     arrivals: Option<Exp<f64>>,
     data_rate: Option<Exp<f64>>,
     devices: Vec<Device>,
+    probe_variants: bool,
     aps: Vec<AccessPoint>,
     staff: Vec<Staff>,
     truth: Recorder,
@@ -374,11 +411,19 @@ impl Device {
             }
         }
         let directed = !self.pnl.is_empty() && rng.random_bool(self.model.directed_probe_prob);
+        let mut five_ghz: &[u8] = &[];
+        if let Some(v) = self.variants {
+            self.scan = ScanKind {
+                reduced: rng.random_bool(v.reduced_prob),
+                extra_vendor: rng.random_bool(v.extra_vendor_prob),
+            };
+            five_ghz = v.channels_5ghz;
+        }
         let (lo, hi) = self.model.probes_per_channel;
         let mut offset = 0u32;
         self.plan.clear();
         self.pos = 0;
-        for (i, &channel) in self.model.channels.iter().enumerate() {
+        for (i, &channel) in self.model.channels.iter().chain(five_ghz).enumerate() {
             if i > 0 {
                 offset += rng.random_range(CHANNEL_DWELL_US.0..CHANNEL_DWELL_US.1);
             }
@@ -417,7 +462,7 @@ impl Device {
 }
 
 impl Engine {
-    fn new(cfg: &SimConfig) -> Self {
+    fn new(cfg: &SimConfig, probe_variants: bool) -> Self {
         let rate_per_s = cfg.arrivals_per_hour / 3600.0;
         Self {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -429,6 +474,7 @@ impl Engine {
             data_rate: (cfg.data_frame_rate > 0.0 && cfg.access_points > 0)
                 .then(|| Exp::new(cfg.data_frame_rate).expect("validated rate")),
             devices: Vec::new(),
+            probe_variants,
             aps: Vec::new(),
             staff: Vec::new(),
             truth: Recorder::new(cfg.start_unix_s, cfg.duration_s),
@@ -607,6 +653,15 @@ impl Engine {
         let present_from = arrival_us.max(0);
         // The scan cycle is already running when the device comes into range.
         let first_scan = present_from + secs_to_us(rng.random::<f64>() * scan_mean_s);
+        let variants = if self.probe_variants {
+            let index = models()
+                .iter()
+                .position(|m| std::ptr::eq(m, model))
+                .expect("a built-in model");
+            variants::variants_of(index)
+        } else {
+            None
+        };
         self.devices.push(Device {
             model,
             depart_us,
@@ -615,6 +670,8 @@ impl Engine {
             last_move_us: present_from,
             fixed_mac,
             burst_mac: burned_in,
+            variants,
+            scan: ScanKind::default(),
             ssid_macs,
             pnl,
             seq: rng.random_range(0..4096),
@@ -671,15 +728,22 @@ impl Engine {
         d.seq = (d.seq + 1) & 0x0fff;
         let rssi = rssi_dbm(rng, d.distance_m);
         let ssid = p.ssid.map(|i| d.pnl[usize::from(i)].as_slice());
-        write_probe_request(
-            &mut self.frame.bytes,
-            mac,
-            seq,
-            ssid,
-            d.model.ies,
-            p.channel,
-            rssi,
-        );
+        match d.variants {
+            None => write_probe_request(
+                &mut self.frame.bytes,
+                mac,
+                seq,
+                ssid,
+                d.model.ies,
+                p.channel,
+                rssi,
+            ),
+            Some(v) => {
+                // Radiotap and MAC header only; the elements follow.
+                write_probe_request(&mut self.frame.bytes, mac, seq, None, &[], p.channel, rssi);
+                variants::write_ies(&mut self.frame.bytes, d.model, v, d.scan, ssid, p.channel);
+            }
+        }
         self.truth.probe(self.frame.ts_us, mac, id);
 
         let next = if let Some(p) = d.plan.get(d.pos) {
@@ -815,6 +879,8 @@ mod tests {
             last_move_us: 0,
             fixed_mac: None,
             burst_mac: [0; 6],
+            variants: None,
+            scan: ScanKind::default(),
             ssid_macs: Vec::new(),
             pnl: Vec::new(),
             seq: 0,
