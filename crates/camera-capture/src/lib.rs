@@ -5,8 +5,9 @@
 //! - [`y4m`]: YUV4MPEG2 clips (`vitrined replay --clip`), as ffmpeg writes
 //!   them, from a file or standard input.
 //! - [`v4l2`]: V4L2 cameras (`/dev/video0`), captured on a thread of their
-//!   own, reopened when the device comes back.
+//!   own, reopened when the device comes back (feature `v4l2`).
 
+#[cfg(feature = "v4l2")]
 pub mod v4l2;
 pub mod y4m;
 
