@@ -27,7 +27,7 @@ pub mod defaults {
     /// hear every device present.
     pub const DEMO_WINDOW_S: u32 = 300;
     pub const K: u32 = 5;
-    pub const PRESENCE_RSSI_DBM: i8 = -80;
+    pub const PRESENCE_RSSI_DBM: i8 = -85;
     pub const EPOCH_HOURS: u64 = 24;
     pub const MAX_DEVICES: u64 = 200_000;
     pub const SPOOL_DIR: &str = "/var/lib/vitrine/spool";

@@ -175,7 +175,7 @@ struct PipelineOpts {
     k: Option<u32>,
     /// Devices heard weaker than this (dBm, -128 to 0) are counted as
     /// addresses but not as present devices in `devices.estimated`
-    /// [default: -80].
+    /// [default: -85].
     #[arg(long, value_name = "DBM", allow_negative_numbers = true)]
     presence_rssi: Option<i64>,
     /// Key epoch length in hours, 1 to 8760: pseudonyms are unlinkable

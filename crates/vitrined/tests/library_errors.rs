@@ -35,6 +35,14 @@ fn a_bad_rig_id_names_the_broker() {
 fn a_missing_occupancy_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let e = occupancy_mape(dir.path(), Config::default()).unwrap_err();
+    assert!(matches!(e, EvalError::NoDays { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains(&dir.path().display().to_string()),
+        "{e}"
+    );
+    // A capture without its labels.
+    std::fs::write(dir.path().join("day-1_anonymized.pcap"), b"").unwrap();
+    let e = occupancy_mape(dir.path(), Config::default()).unwrap_err();
     let EvalError::Read { path, source } = &e else {
         panic!("{e:?}")
     };

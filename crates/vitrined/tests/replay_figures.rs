@@ -68,7 +68,7 @@ fn replay(setup: &Setup, pcap: &Path, ignore_file: &Path) -> Vec<Value> {
     cmd.args(["replay", "--pcap"])
         .arg(pcap)
         .args(["--format", "jsonl", "--window", &window])
-        .args(["--k", "5", "--presence-rssi", "-80", "--epoch-hours", "24"])
+        .args(["--k", "5", "--presence-rssi", "-85", "--epoch-hours", "24"])
         .args(["--max-devices", "200000"])
         .env_remove("VITRINE_LOG")
         .stdin(Stdio::null());

@@ -82,6 +82,10 @@ pub enum Observed {
 pub struct ProbeObservation {
     pub pseudonym: Pseudonym,
     pub fingerprint: Fingerprint,
+    /// The fingerprint's family: the elements a device announces alike on
+    /// every band and in every scan (rates, HT capabilities). One device's
+    /// fingerprint variants share it; so may devices of similar models.
+    pub family: Fingerprint,
     /// Locally administered address.
     pub randomized: bool,
     pub seq: u16,

@@ -33,7 +33,7 @@ impl Default for Config {
         Config {
             window_s: 60,
             k: 5,
-            presence_rssi_dbm: -80,
+            presence_rssi_dbm: -85,
             max_devices: 200_000,
             linker: LinkerParams::default(),
         }
@@ -391,7 +391,9 @@ fn observe_probe(
     if present {
         match &mut entry.track {
             Some(t) => t.update(ts_us, p.seq),
-            None => entry.track = Some(AddressTrack::new(p.fingerprint, ts_us, p.seq)),
+            None => {
+                entry.track = Some(AddressTrack::new(p.fingerprint, p.family, ts_us, p.seq))
+            }
         }
     }
 }

@@ -1,8 +1,13 @@
 //! The capture stage: parse, ignore, pseudonymize. Raw identifiers end here.
 
+use std::cell::RefCell;
+
 use vitrine_dot11::{Element, Frame, Radio, element_id};
 use vitrine_privacy::{Fingerprint, IgnoreList, Pseudonymizer, RotationPolicy};
-use vitrine_wifi_aggregate::{Observation, Observed, ProbeObservation};
+use vitrine_wifi_aggregate::{KeyedMap, Observation, Observed, ProbeObservation};
+
+/// Fingerprint → family entries kept before the cache starts over.
+const FAMILY_CACHE_CAP: usize = 4096;
 
 /// How the 802.11 frame is framed in the capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +24,9 @@ pub enum LinkType {
 pub struct CaptureStage {
     pseudonymizer: Pseudonymizer,
     ignore: IgnoreList,
+    /// A fingerprint's family, computed once per epoch: both are keyed
+    /// hashes of the same elements, and the family's costs a second hash.
+    families: RefCell<KeyedMap<Fingerprint, Fingerprint>>,
 }
 
 impl CaptureStage {
@@ -26,6 +34,7 @@ impl CaptureStage {
         CaptureStage {
             pseudonymizer: Pseudonymizer::new(rotation),
             ignore,
+            families: RefCell::default(),
         }
     }
 
@@ -33,7 +42,11 @@ impl CaptureStage {
     /// handed out before is now meaningless, and the aggregator must forget
     /// them).
     pub fn advance(&mut self, ts_us: i64) -> bool {
-        self.pseudonymizer.advance(ts_us)
+        let rotated = self.pseudonymizer.advance(ts_us);
+        if rotated {
+            self.families.get_mut().clear();
+        }
+        rotated
     }
 
     pub fn epoch(&self) -> u64 {
@@ -44,6 +57,7 @@ impl CaptureStage {
     /// in place, and every pseudonym handed out before is meaningless.
     pub fn wipe_key(&mut self) {
         self.pseudonymizer.rotate();
+        self.families.get_mut().clear();
     }
 
     pub fn key_is_locked(&self) -> bool {
@@ -94,11 +108,13 @@ impl CaptureStage {
                 } else {
                     let randomized = probe.transmitter.is_randomized();
                     let fingerprint = self.fingerprint(probe.elements());
+                    let family = self.family(fingerprint, || probe.elements());
                     Observed::Probe {
                         channel,
                         device: ProbeObservation {
                             pseudonym: self.pseudonymizer.pseudonym(probe.transmitter),
                             fingerprint,
+                            family,
                             randomized,
                             seq: probe.seq,
                             rssi_dbm: radio.signal_dbm,
@@ -141,5 +157,58 @@ impl CaptureStage {
             len += need;
         }
         self.pseudonymizer.fingerprint([&buf[..len]])
+    }
+
+    /// The fingerprint's family: what a device announces the same way on
+    /// every band and in every kind of scan, so that one phone's variants
+    /// share it while devices built differently do not. It is the set of
+    /// OFDM rates (wherever they are listed: 2.4 GHz probes split them
+    /// between Supported and Extended Supported Rates and add the DSSS
+    /// ones, 5 GHz probes do not), and the HT capabilities without the bits
+    /// that follow the band (40 MHz width, short GI at 40 MHz, DSSS/CCK at
+    /// 40 MHz, 40 MHz intolerant), with the A-MPDU parameters and the
+    /// receive MCS set. Element order, extended capabilities, VHT/HE and
+    /// vendor elements are left out: they change with the band or the scan.
+    fn family<'a, I: Iterator<Item = Element<'a>>>(
+        &self,
+        fingerprint: Fingerprint,
+        elements: impl Fn() -> I,
+    ) -> Fingerprint {
+        if let Some(&family) = self.families.borrow().get(&fingerprint) {
+            return family;
+        }
+        let mut rates = [0u8; 16];
+        let mut ht = [0u8; 8];
+        for e in elements() {
+            match e.id {
+                element_id::SUPPORTED_RATES | element_id::EXTENDED_SUPPORTED_RATES => {
+                    for &r in e.data {
+                        let r = r & 0x7f;
+                        // 1, 2, 5.5 and 11 Mb/s: DSSS/CCK, 2.4 GHz only.
+                        if !matches!(r, 2 | 4 | 11 | 22) {
+                            rates[usize::from(r / 8)] |= 1 << (r % 8);
+                        }
+                    }
+                }
+                element_id::HT_CAPABILITIES if e.data.len() >= 7 => {
+                    const BAND_BITS: u16 = 1 << 1 | 1 << 6 | 1 << 12 | 1 << 14;
+                    let info = u16::from_le_bytes([e.data[0], e.data[1]]) & !BAND_BITS;
+                    ht[0] = 1;
+                    ht[1..3].copy_from_slice(&info.to_le_bytes());
+                    ht[3] = e.data[2];
+                    ht[4..8].copy_from_slice(&e.data[3..7]);
+                }
+                _ => {}
+            }
+        }
+        let family = self
+            .pseudonymizer
+            .fingerprint([b"family".as_slice(), &rates, &ht]);
+        let mut cache = self.families.borrow_mut();
+        if cache.len() >= FAMILY_CACHE_CAP {
+            cache.clear();
+        }
+        cache.insert(fingerprint, family);
+        family
     }
 }

@@ -124,3 +124,98 @@ fn ignored_devices_and_bad_packets_are_classified_not_passed_on() {
         }
     ));
 }
+
+/// A wildcard probe request from `sa` with the given elements after the SSID.
+fn probe_with(sa: [u8; 6], elements: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut p = probe(sa, b"");
+    p.truncate(p.len() - 4);
+    for &(id, body) in elements {
+        p.push(id);
+        p.push(body.len() as u8);
+        p.extend_from_slice(body);
+    }
+    p
+}
+
+/// HT capabilities: `info`, A-MPDU parameters 0x17, one spatial stream.
+fn ht(info: u16) -> Vec<u8> {
+    let mut b = info.to_le_bytes().to_vec();
+    b.push(0x17);
+    b.extend_from_slice(&[0xff, 0, 0, 0]);
+    b.resize(26, 0);
+    b
+}
+
+#[test]
+fn one_phone_s_band_and_scan_variants_share_a_family_that_other_models_do_not() {
+    let stage = CaptureStage::new(RotationPolicy::default(), IgnoreList::default());
+    let mac = |n: u8| [0x02, 0x11, 0x22, 0x33, 0x44, n];
+    let ext_caps: &[u8] = &[0, 0, 8, 4, 0, 0, 0, 0x40];
+    // 2.4 GHz: DSSS and OFDM rates split over two elements, 40 MHz
+    // intolerant, extended capabilities.
+    let ht24 = ht(0x402d);
+    let ghz24 = probe_with(
+        mac(1),
+        &[
+            (1, &[0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24]),
+            (50, &[0x30, 0x48, 0x60, 0x6c]),
+            (45, &ht24),
+            (127, ext_caps),
+        ],
+    );
+    // 5 GHz: OFDM rates only (basic ones flagged), 40 MHz width and short
+    // GI at 40 MHz, VHT, no extended capabilities (another scan type).
+    let ht5 = ht(0x006f);
+    let ghz5 = probe_with(
+        mac(2),
+        &[
+            (1, &[0x8c, 0x12, 0x98, 0x24, 0xb0, 0x48, 0x60, 0x6c]),
+            (45, &ht5),
+            (
+                191,
+                &[
+                    0x92, 0xf1, 0x90, 0x33, 0xfa, 0xff, 0x62, 0x03, 0xfa, 0xff, 0x62, 0x03,
+                ],
+            ),
+        ],
+    );
+    let a = device(&stage, 0, &ghz24);
+    let b = device(&stage, 1, &ghz5);
+    assert_ne!(a.fingerprint, b.fingerprint);
+    assert_eq!(a.family, b.family, "one phone's variants");
+
+    // Another model: the same rates, a different spatial-multiplexing power
+    // save and A-MSDU length in its HT capabilities.
+    let other_ht = ht(0x402d ^ 0x0808);
+    let other = probe_with(
+        mac(3),
+        &[
+            (1, &[0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24]),
+            (50, &[0x30, 0x48, 0x60, 0x6c]),
+            (45, &other_ht),
+            (127, ext_caps),
+        ],
+    );
+    assert_ne!(device(&stage, 2, &other).family, a.family);
+    // A device without HT (an old or low-power one) and one with fewer OFDM
+    // rates are families of their own too.
+    let no_ht = probe_with(
+        mac(4),
+        &[
+            (1, &[0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24]),
+            (50, &[0x30, 0x48, 0x60, 0x6c]),
+        ],
+    );
+    assert_ne!(device(&stage, 3, &no_ht).family, a.family);
+    let fewer = probe_with(
+        mac(5),
+        &[
+            (1, &[0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24]),
+            (45, &ht24),
+        ],
+    );
+    assert_ne!(device(&stage, 4, &fewer).family, a.family);
+    // Families are keyed like fingerprints: a restart makes them unlinkable.
+    let restarted = CaptureStage::new(RotationPolicy::default(), IgnoreList::default());
+    assert_ne!(device(&restarted, 0, &ghz24).family, a.family);
+}

@@ -175,7 +175,10 @@ enum Cmd {
     /// report's page (headless Chromium) and `vitrine-audit tail` beside a
     /// publishing replay (a mosquitto on loopback).
     HandbookPictures,
-    /// Device-estimate accuracy on the lab-occupancy captures, for several presence thresholds.
+    /// Device-estimate accuracy against every ground truth at hand: each real
+    /// phone alone and the four mixed, the seven lab days per day and pooled
+    /// (and per presence threshold), the simulated shops; the naive count
+    /// beside each.
     Occupancy,
     /// Train the zstd dictionary shipped for payloads, on simulated summaries only.
     TrainDict,
@@ -471,29 +474,164 @@ fn hil(root: &Path, rig: Option<PathBuf>, filter: Option<String>) -> anyhow::Res
     result
 }
 
+/// The device estimate against every ground truth at hand, the naive
+/// address count beside it: each real phone alone and the four mixed into
+/// one room, the seven lab days per day and pooled (and how the presence
+/// threshold matters there), and the simulated shops. Markdown on stdout,
+/// as docs/estimator.md quotes it.
 fn occupancy(root: &Path) -> anyhow::Result<()> {
-    let dir = shared(root)?.join("captures/lab-occupancy");
-    println!(
-        "| presence threshold (dBm) | windows | MAPE devices.estimated | MAPE distinct MACs |"
-    );
+    use vitrine_wifi_aggregate::Config;
+    use vitrined::eval;
+    let shared = shared(root)?;
+    let captures = shared.join("captures");
+    let tool = shared.join("tools/mix_phones.py");
+    let work = root.join("target/occupancy");
+    std::fs::create_dir_all(&work)?;
+    let cfg = |window_s| Config {
+        window_s,
+        ..Config::default()
+    };
+    let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+
+    println!("## Each phone alone (`mix_phones.py` on its file only)\n");
+    println!("| phone | per 5 min: estimate (naive) | whole capture: estimate (naive) |");
+    println!("|---|---|---|");
+    let mut phones: Vec<PathBuf> = std::fs::read_dir(captures.join("phones"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    phones.sort();
+    for phone in &phones {
+        let name = phone.file_stem().unwrap_or_default().to_string_lossy();
+        let name = name.split('_').next().unwrap_or_default().to_owned();
+        let src = work.join(&name);
+        let _ = std::fs::remove_dir_all(&src);
+        std::fs::create_dir_all(&src)?;
+        std::os::unix::fs::symlink(phone, src.join(phone.file_name().unwrap_or_default()))?;
+        let mut cells = Vec::new();
+        for window_s in [300, 86_400] {
+            let out = work.join(format!("{name}-{window_s}.pcap"));
+            eval::mix_phones(&tool, &src, &out, 7, window_s)?;
+            let w: Vec<_> = eval::window_devices(&out, cfg(window_s))?
+                .into_iter()
+                .filter(|w| w.probes > 0)
+                .collect();
+            let est: Vec<u64> = w.iter().map(|w| w.estimated).collect();
+            let naive: Vec<u64> = w.iter().map(|w| w.distinct).collect();
+            cells.push(format!("{} ({})", list(&est), list(&naive)));
+        }
+        println!("| {name} | {} | {} |", cells[0], cells[1]);
+    }
+
+    println!("\n## The four phones in one room (`mix_phones.py`, seed 7)\n");
+    println!("| window | phones probing | estimate | naive |");
     println!("|---|---|---|---|");
-    for thr in [-128i8, -90, -85, -80, -75, -70] {
-        let cfg = vitrine_wifi_aggregate::Config {
-            window_s: 300,
-            presence_rssi_dbm: thr,
-            ..Default::default()
-        };
-        let (est, naive, n) = vitrined::eval::occupancy_mape(&dir, cfg)?;
-        let label = if thr == -128 {
-            "none".to_string()
+    for window_s in [300, 86_400] {
+        let out = work.join(format!("mix-{window_s}.pcap"));
+        let truth = eval::mix_phones(&tool, &captures.join("phones"), &out, 7, window_s)?;
+        for w in eval::window_devices(&out, cfg(window_s))?
+            .iter()
+            .filter(|w| w.probes > 0)
+        {
+            let label = if window_s == 300 {
+                format!("{} (5 min)", w.start_s)
+            } else {
+                "whole mix (one window)".to_owned()
+            };
+            let phones = if window_s == 300 {
+                truth.per_window.get(&w.start_s).copied().unwrap_or(0)
+            } else {
+                truth.phones
+            };
+            println!("| {label} | {phones} | {} | {} |", w.estimated, w.distinct);
+        }
+    }
+
+    println!("\n## Lab days (occupancy, 5-minute windows, defaults)\n");
+    let three = captures.join("lab-occupancy");
+    let four = captures.join("lab-occupancy-more");
+    let a = eval::occupancy_accuracy(&[&three, &four], cfg(300))?;
+    println!("| day | windows | MAPE devices.estimated | MAPE distinct MACs |");
+    println!("|---|---|---|---|");
+    let pct = |v: f64| {
+        if v.is_nan() {
+            "-".to_owned()
         } else {
-            thr.to_string()
+            format!("{:.0} %", v * 100.0)
+        }
+    };
+    for d in a.days.iter().chain([&a.pooled]) {
+        println!(
+            "| {} | {} | {} | {} |",
+            d.day,
+            d.windows,
+            pct(d.estimate),
+            pct(d.naive)
+        );
+    }
+    println!("| median of the days | | {} | |", pct(a.median_of_days()));
+
+    println!("\n### The presence threshold (seven days pooled)\n");
+    println!(
+        "| presence threshold (dBm) | windows | MAPE devices.estimated | median of the days | MAPE distinct MACs |"
+    );
+    println!("|---|---|---|---|---|");
+    for thr in [-128i8, -95, -90, -88, -85, -82, -80, -75, -70] {
+        let a = eval::occupancy_accuracy(
+            &[&three, &four],
+            Config {
+                presence_rssi_dbm: thr,
+                ..cfg(300)
+            },
+        )?;
+        let label = match thr {
+            -128 => "none".to_string(),
+            t if t == Config::default().presence_rssi_dbm => format!("**{t} (default)**"),
+            t => t.to_string(),
         };
         println!(
-            "| {label} | {n} | {:.0} % | {:.0} % |",
-            est * 100.0,
-            naive * 100.0
+            "| {label} | {} | {} | {} | {} |",
+            a.pooled.windows,
+            pct(a.pooled.estimate),
+            pct(a.median_of_days()),
+            pct(a.pooled.naive)
         );
+    }
+
+    println!("\n## Simulated shops (30 minutes, 5-minute windows)\n");
+    println!("| shop | probe variants | MAPE devices.estimated | MAPE distinct MACs |");
+    println!("|---|---|---|---|");
+    for (name, sim) in [
+        ("quiet", vitrine_sim::SimConfig::quiet_store()),
+        ("busy", vitrine_sim::SimConfig::busy_store()),
+    ] {
+        for variants in [false, true] {
+            let sim = vitrine_sim::SimConfig {
+                duration_s: 30 * 60,
+                ..sim.clone()
+            };
+            let mut simulator = vitrine_sim::Simulator::new(sim);
+            if variants {
+                simulator = simulator.with_probe_variants();
+            }
+            let (frames, truth) = simulator.run();
+            let mut stage = vitrine_wifi_capture::CaptureStage::new(
+                vitrine_privacy::RotationPolicy::default(),
+                vitrine_privacy::IgnoreList::default(),
+            );
+            let mut summaries = Vec::new();
+            let (_, result) = vitrined::run(
+                &mut vitrined::demo::SimSource::new(frames),
+                &mut stage,
+                cfg(300),
+                &mut |s| summaries.push(s),
+            );
+            result?;
+            let (est, naive) = vitrined::demo::estimate_error(&summaries, &truth, 300);
+            let v = if variants { "yes" } else { "no" };
+            println!("| {name} | {v} | {} | {} |", pct(est), pct(naive));
+        }
     }
     Ok(())
 }

@@ -24,16 +24,27 @@ impl Ids {
     fn model(&self, n: u8) -> vitrine_privacy::Fingerprint {
         self.0.fingerprint([&[n][..]])
     }
+    /// A family of its own for each model, unless a test says otherwise.
+    fn family(&self, n: u8) -> vitrine_privacy::Fingerprint {
+        self.0.fingerprint([&[0xfa, n][..]])
+    }
 }
 
 fn probe(ids: &Ids, ts_us: i64, mac: u32, model: u8, seq: u16, rssi: i8) -> Observation {
+    variant(ids, ts_us, mac, (model, model), seq, rssi)
+}
+
+/// A probe whose fingerprint is `model.0`'s and family `model.1`'s: two
+/// variants of one phone share a family and differ in fingerprint.
+fn variant(ids: &Ids, ts_us: i64, mac: u32, model: (u8, u8), seq: u16, rssi: i8) -> Observation {
     Observation {
         ts_us,
         what: Observed::Probe {
             channel: CH6,
             device: ProbeObservation {
                 pseudonym: ids.mac(mac),
-                fingerprint: ids.model(model),
+                fingerprint: ids.model(model.0),
+                family: ids.family(model.1),
                 randomized: true,
                 seq,
                 rssi_dbm: Some(rssi),
@@ -106,6 +117,163 @@ fn phones_of_the_same_model_keeping_their_counters_are_not_merged() {
     let s = run(cfg(300), obs);
     assert_eq!(s[0].wifi.as_ref().unwrap().devices.distinct_macs, 180);
     assert_eq!(s[0].wifi.as_ref().unwrap().devices.estimated, 20);
+}
+
+#[test]
+fn a_phone_switching_fingerprint_variants_keeps_one_counter_and_is_one_device() {
+    let ids = Ids::new();
+    // Bursts every 30 s with a new MAC, alternating between three variants
+    // of one family (wildcard, directed, other band); the counter runs on.
+    let mut seq = 100u16;
+    let mut obs = Vec::new();
+    for burst in 0..10u32 {
+        let t = T0 + i64::from(burst) * 30_000_000;
+        let v = (10 + burst % 3) as u8;
+        for f in 0..3 {
+            obs.push(variant(&ids, t + f * 20_000, burst, (v, 1), seq, -55));
+            seq += 1;
+        }
+        seq += 3;
+    }
+    let s = run(cfg(300), obs.clone());
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.distinct_macs, 10);
+    assert_eq!(s[0].wifi.as_ref().unwrap().devices.estimated, 1);
+    // Strict grouping by fingerprint (each variant its own family) sees
+    // three devices: the family is what links the variants.
+    let split: Vec<Observation> = (0..10u32)
+        .flat_map(|burst| {
+            let t = T0 + i64::from(burst) * 30_000_000;
+            let v = (10 + burst % 3) as u8;
+            let seq = (100 + burst * 6) as u16;
+            (0..3).map(move |f| (t + f * 20_000, burst, v, seq + f as u16))
+        })
+        .map(|(t, mac, v, seq)| variant(&ids, t, mac, (v, v), seq, -55))
+        .collect();
+    assert_eq!(
+        run(cfg(300), split)[0]
+            .wifi
+            .as_ref()
+            .unwrap()
+            .devices
+            .estimated,
+        3
+    );
+}
+
+#[test]
+fn a_phone_with_random_counters_switching_variants_is_one_device() {
+    let ids = Ids::new();
+    // Random counters: only alternation in time tells. Its two variants
+    // never overlap, so they are one device; a second phone of the family
+    // probing at the same moments makes two.
+    let one = |phone: u32, offset: i64| {
+        let ids = &ids;
+        (0..12u32).flat_map(move |burst| {
+            let t = T0 + i64::from(burst) * 20_000_000 + offset;
+            let seq = ((burst * 1013 + phone * 2111) % 4096) as u16;
+            let v = (20 + burst % 2) as u8;
+            let mac = phone * 1000 + burst;
+            [0, 30_000].map(|f| variant(ids, t + f, mac, (v, 2), seq, -50))
+        })
+    };
+    let alone: Vec<_> = one(0, 0).collect();
+    assert_eq!(
+        run(cfg(300), alone)[0]
+            .wifi
+            .as_ref()
+            .unwrap()
+            .devices
+            .estimated,
+        1
+    );
+    let mut both: Vec<_> = one(0, 0).chain(one(1, 10_000)).collect();
+    both.sort_by_key(|o| o.ts_us);
+    assert_eq!(
+        run(cfg(300), both)[0]
+            .wifi
+            .as_ref()
+            .unwrap()
+            .devices
+            .estimated,
+        2
+    );
+}
+
+#[test]
+fn an_idle_phone_keeps_its_counter_over_minutes_of_silence() {
+    let ids = Ids::new();
+    // An iPhone idle between scans: a scan every 4 minutes, three MACs in
+    // it, the counter running on within the scan and only a few steps
+    // between scans. `jump` is how far it moves between scans.
+    let phone = |jump: u16| {
+        let mut obs = Vec::new();
+        let mut seq = 2700u16;
+        for scan in 0..6u32 {
+            for mac in 0..3u32 {
+                let t = T0 + i64::from(scan) * 240_000_000 + i64::from(mac) * 200_000;
+                for f in 0..3 {
+                    obs.push(probe(&ids, t + f * 20_000, scan * 3 + mac, 4, seq, -50));
+                    seq = (seq + 1) & 0x0fff;
+                }
+                seq += 1;
+            }
+            seq = (seq + jump) & 0x0fff;
+        }
+        obs
+    };
+    let estimate = |obs| {
+        run(cfg(86_400), obs)[0]
+            .wifi
+            .as_ref()
+            .unwrap()
+            .devices
+            .estimated
+    };
+    assert_eq!(estimate(phone(2)), 1);
+    // A counter that moved by more than an idle phone's steps over such a
+    // silence is another device of the model.
+    assert_eq!(estimate(phone(40)), 6);
+}
+
+#[test]
+fn new_and_returning_devices_are_told_apart_within_the_epoch() {
+    let ids = Ids::new();
+    let cfg = Config { k: 2, ..cfg(60) };
+    // Window 1: addresses 1..=6. Window 3: 1..=3 again, and 10..=13 new.
+    let first = (1..=6u32).map(|m| probe(&ids, T0 + i64::from(m) * 1000, m, m as u8, 0, -50));
+    let later = (1..=3u32).chain(10..=13).map(|m| {
+        probe(
+            &ids,
+            T0 + 125_000_000 + i64::from(m) * 1000,
+            m,
+            m as u8,
+            1,
+            -50,
+        )
+    });
+    let s = run(cfg, first.chain(later));
+    let d = |i: usize| s[i].wifi.as_ref().unwrap().devices.clone();
+    assert_eq!((d(0).new, d(0).returning), (Some(6), Some(0)));
+    assert_eq!((d(2).new, d(2).returning), (Some(4), Some(3)));
+    assert_eq!(d(2).distinct_macs, 7);
+    // A key rotation forgets them: the same addresses are new again.
+    let mut out = Vec::new();
+    let mut agg = Aggregator::new(cfg);
+    for m in 1..=3u32 {
+        agg.push(probe(&ids, T0 + i64::from(m), m, 1, 0, -50), &mut |s| {
+            out.push(s)
+        });
+    }
+    agg.rotate_epoch();
+    for m in 1..=3u32 {
+        agg.push(
+            probe(&ids, T0 + 125_000_000 + i64::from(m), m, 1, 1, -50),
+            &mut |s| out.push(s),
+        );
+    }
+    agg.finish(&mut |s| out.push(s));
+    let last = out.last().unwrap().wifi.as_ref().unwrap().devices.clone();
+    assert_eq!((last.new, last.returning), (Some(3), Some(0)));
 }
 
 #[test]
@@ -190,11 +358,10 @@ fn windows_close_on_time_and_gaps_give_empty_windows() {
             .collect::<Vec<_>>(),
         [1, 0, 0, 1]
     );
-    // The device came back within the epoch.
-    assert_eq!(
-        s[3].wifi.as_ref().unwrap().devices.returning,
-        Some(1).filter(|_| false).or(None)
-    );
+    // The device came back within the epoch: one returning device, fewer
+    // than k = 5, so withheld (new and returning figures are in
+    // `new_and_returning_devices_are_told_apart_within_the_epoch`).
+    assert_eq!(s[3].wifi.as_ref().unwrap().devices.returning, None);
     assert!(
         s[3].suppressed
             .contains(&"wifi.devices.returning".to_string())
