@@ -38,7 +38,10 @@ fn one_iphone_behind_11176_random_macs_is_estimated_as_at_most_3_devices() {
     assert_eq!(w.devices.distinct_macs, 11_176);
     assert_eq!(w.devices.randomized_macs, Some(11_176));
     assert_eq!(w.devices.global_macs, Some(0));
-    eprintln!("one window over the file: estimated {}", w.devices.estimated);
+    eprintln!(
+        "one window over the file: estimated {}",
+        w.devices.estimated
+    );
     assert!(
         w.devices.estimated >= 1 && w.devices.estimated <= 3,
         "estimated {}",

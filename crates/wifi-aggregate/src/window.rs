@@ -391,9 +391,7 @@ fn observe_probe(
     if present {
         match &mut entry.track {
             Some(t) => t.update(ts_us, p.seq),
-            None => {
-                entry.track = Some(AddressTrack::new(p.fingerprint, p.family, ts_us, p.seq))
-            }
+            None => entry.track = Some(AddressTrack::new(p.fingerprint, p.family, ts_us, p.seq)),
         }
     }
 }
