@@ -7,9 +7,11 @@
 //!
 //! Both processes are this test binary run again (`--ignored --exact`
 //! with `VITRINE_CAMERA_CHILD` set), renamed through `/proc/self/comm` so
-//! that the audit finds them by name: the vendor as `vendord`, the
+//! that the audit finds them by name: the vendor as `vendord<N>`, the
 //! daemon's pipeline (`vitrined::camera::run_clip` over standard input,
-//! as `vitrined replay --clip -` runs it) as `vitrined-cam`.
+//! as `vitrined replay --clip -` runs it) as `vcam<N>`, N from the test
+//! process's pid: the audit reads every process of that name on the
+//! machine, and another run of these tests must not be one of them.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -88,6 +90,19 @@ fn feed(to: &mut impl Write, scene: &Scene, range: std::ops::Range<usize>) {
     to.flush().unwrap();
 }
 
+/// The name the child `role` takes, unique to this test process.
+fn process_name(role: &str) -> String {
+    let n = std::process::id() % 100_000;
+    if role.starts_with("leaky:") {
+        format!("vendord{n}")
+    } else {
+        format!("vcam{n}")
+    }
+}
+
+/// The variable that gives a child its name.
+const CHILD_NAME: &str = "VITRINE_CAMERA_CHILD_NAME";
+
 /// This test binary again, as the child `role` in `rig` (its folders).
 fn child(role: &str, test: &str, rig: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
@@ -99,6 +114,7 @@ fn child(role: &str, test: &str, rig: &Path) -> Child {
             "--test-threads=1",
         ])
         .env(CHILD, role)
+        .env(CHILD_NAME, process_name(role))
         .env("TMPDIR", rig.join("tmp"))
         .current_dir(rig.join("state"))
         .stdin(Stdio::piped())
@@ -204,7 +220,9 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
     let rig = folders(dir.path());
     let mut reg = registry();
     let scene = Scene::new(visual(&reg), 20..25);
-    let mut vendor = child(&format!("leaky:{}", rig.display()), "child_process", &rig);
+    let role = format!("leaky:{}", rig.display());
+    let vendord = process_name(&role);
+    let mut vendor = child(&role, "child_process", &rig);
     let ready = lines(&mut vendor);
     let mut stdin = vendor.stdin.take().unwrap();
     let vendor = Reaper(vendor);
@@ -221,7 +239,7 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
     // Shown just now: frames may still be in processing, so memory.frames
     // passes; the files are findings whenever they were written.
     reg.mark_shown(shown);
-    let (code, report) = audit(dir.path(), &rig, "vendord", &reg, "");
+    let (code, report) = audit(dir.path(), &rig, &vendord, &reg, "");
     assert_eq!(code, 1);
     assert_eq!(check(&report, "memory.frames")["status"], "passed");
     let files: BTreeSet<(String, String)> = evidence(&report, "storage.frames")
@@ -275,7 +293,7 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
         .iter_mut()
         .filter(|c| c.visual().is_some())
         .for_each(|c| c.emitted = vec![shown - time::Duration::seconds(30)]);
-    let (code, report) = audit(dir.path(), &rig, "vendord", &reg, "");
+    let (code, report) = audit(dir.path(), &rig, &vendord, &reg, "");
     assert_eq!(code, 1);
     let found = evidence(&report, "memory.frames");
     let forms: BTreeSet<&str> = found
@@ -286,7 +304,7 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     for e in &found {
         assert_eq!(e["pid"], pid);
-        assert_eq!(e["process"], "vendord");
+        assert_eq!(e["process"], vendord.as_str());
         assert_eq!(e["canary"], "visual-01");
         assert_eq!(
             OffsetDateTime::parse(
@@ -323,7 +341,7 @@ fn a_vendor_that_keeps_frames_is_caught_in_its_memory_and_its_files() {
     let (_, report) = audit(
         dir.path(),
         &rig,
-        "vendord",
+        &vendord,
         &reg,
         "[retention]\nraw_frames_s = 3600\n",
     );
@@ -425,7 +443,8 @@ fn compliant_run(shown_frames: std::ops::Range<usize>) -> (i32, Value, Vec<Strin
     let wait = Duration::from_secs(vitrine_audit::checks::memory::FRAME_GRACE_S as u64 + 1);
     std::thread::sleep(wait.saturating_sub(fed.elapsed()));
     reg.mark_shown(shown);
-    let (code, report) = audit(dir.path(), &rig, "vitrined-cam", &reg, "");
+    let vcam = process_name("vitrined");
+    let (code, report) = audit(dir.path(), &rig, &vcam, &reg, "");
     // Still running, mid-stream.
     assert!(std::fs::read_to_string(format!("/proc/{}/comm", daemon.0.id())).is_ok());
     drop(stdin);
@@ -451,7 +470,8 @@ fn the_daemons_camera_pipeline_keeps_no_frame_after_a_long_run_and_prints_only_c
         let examined = check(&report, "memory.frames")["examined"]
             .as_str()
             .unwrap();
-        assert!(examined.contains("of vitrined-cam (pid"), "{examined}");
+        let vcam = process_name("vitrined");
+        assert!(examined.contains(&format!("of {vcam} (pid")), "{examined}");
         assert!(examined.contains("the 1 visual canaries"), "{examined}");
         assert_eq!(summaries.len(), 11);
         for s in &summaries {
@@ -481,10 +501,10 @@ fn child_process() {
     let mut clip =
         vitrine_camera_capture::y4m::Y4mClip::new(stdin, "stdin", 1_700_000_000_000_000).unwrap();
     if let Some(dir) = role.strip_prefix("leaky:") {
-        std::fs::write("/proc/self/comm", "vendord").unwrap();
+        std::fs::write("/proc/self/comm", std::env::var(CHILD_NAME).unwrap()).unwrap();
         leaky_vendor(Path::new(dir), &mut clip);
     } else {
-        std::fs::write("/proc/self/comm", "vitrined-cam").unwrap();
+        std::fs::write("/proc/self/comm", std::env::var(CHILD_NAME).unwrap()).unwrap();
         vitrine_privacy::harden_process().unwrap();
         let cfg = vitrine_config::CameraConfig {
             device: None,
