@@ -97,9 +97,15 @@ pub enum Command {
     Tail {
         #[command(flatten)]
         broker: BrokerArgs,
-        /// Topic filter.
-        #[arg(long, default_value = "vitrine/+/+/wifi", value_parser = topic_filter)]
-        topic: String,
+        /// Topic filter [default: `<PREFIX>/+/+/wifi`, the Wi-Fi summaries
+        /// of every rig under --topic-prefix].
+        #[arg(long, value_parser = topic_filter)]
+        topic: Option<String>,
+        /// The rigs' topic prefix (their `broker.topic_prefix`), for the
+        /// default --topic.
+        #[arg(long, value_name = "PREFIX", default_value = vitrine_config::defaults::TOPIC_PREFIX,
+              value_parser = topic_prefix, conflicts_with = "topic")]
+        topic_prefix: String,
         /// `table` for people, `jsonl` for programs (one envelope per line).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -247,9 +253,15 @@ pub struct ScanArgs {
 pub struct MqttArgs {
     #[command(flatten)]
     pub broker: BrokerArgs,
-    /// Topic filters to watch (repeat for several).
-    #[arg(long, default_value = "#", value_parser = topic_filter)]
+    /// Topic filters to watch (repeat for several) [default: `<PREFIX>/#`
+    /// with --topic-prefix or --expect vitrine, `#` otherwise].
+    #[arg(long, value_parser = topic_filter)]
     pub topic: Vec<String>,
+    /// The prefix the device publishes under (a Vitrine rig's
+    /// `broker.topic_prefix`): `<PREFIX>/#` is watched [default: vitrine
+    /// with --expect vitrine].
+    #[arg(long, value_name = "PREFIX", value_parser = topic_prefix, conflicts_with = "topic")]
+    pub topic_prefix: Option<String>,
     /// The canaries emitted during the watch.
     #[arg(long, value_name = "FILE")]
     pub registry: PathBuf,
@@ -265,6 +277,23 @@ pub struct MqttArgs {
     pub expect: Expect,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+impl MqttArgs {
+    /// The topic filters watched: those given, else everything under the
+    /// prefix (a Vitrine rig's `vitrine` unless told), else everything.
+    pub fn topics(&self) -> Vec<String> {
+        if !self.topic.is_empty() {
+            return self.topic.clone();
+        }
+        match (&self.topic_prefix, self.expect) {
+            (Some(prefix), _) => vec![format!("{prefix}/#")],
+            (None, Expect::Vitrine) => {
+                vec![format!("{}/#", vitrine_config::defaults::TOPIC_PREFIX)]
+            }
+            (None, Expect::Json) => vec!["#".to_string()],
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +367,11 @@ fn speed_factor(text: &str) -> Result<f64, String> {
 /// A broker URL, by the rule of the rig's configuration file.
 fn broker_url(text: &str) -> Result<String, String> {
     vitrine_config::rules::broker_url(text).map(|()| text.to_string())
+}
+
+/// A topic prefix, by the rule of the rig's `broker.topic_prefix`.
+fn topic_prefix(text: &str) -> Result<String, String> {
+    vitrine_config::rules::topic_prefix(text).map(|()| text.to_string())
 }
 
 /// An MQTT topic filter: non-empty, `#` only last, wildcards whole levels.

@@ -60,9 +60,11 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Tail {
             broker,
             topic,
+            topic_prefix,
             format,
             count,
         } => {
+            let topic = topic.unwrap_or_else(|| format!("{topic_prefix}/+/+/wifi"));
             tail::run(&broker.load()?, &topic, format, count)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -34,9 +34,10 @@ pub fn run(args: MqttArgs) -> anyhow::Result<ExitCode> {
     let t0 = std::time::Instant::now();
     let mut n = 0u64;
     // Recorded to a temporary file, not held in memory.
+    let topics = args.topics();
     let messages = stream::collect(
         &broker,
-        &args.topic,
+        &topics,
         Duration::from_secs(args.duration),
         stream::Recording::in_dir(&std::env::temp_dir()),
         |_| {
@@ -57,7 +58,7 @@ pub fn run(args: MqttArgs) -> anyhow::Result<ExitCode> {
             .report
             .subject
             .clone()
-            .unwrap_or_else(|| format!("{} {}", broker.url, args.topic.join(" "))),
+            .unwrap_or_else(|| format!("{} {}", broker.url, topics.join(" "))),
         policy,
         policy_source,
         storage: None,

@@ -141,6 +141,7 @@ fn every_subcommand_survives_hostile_values_of_every_option() {
             &[
                 "--broker",
                 "--topic",
+                "--topic-prefix",
                 "--registry",
                 "--duration",
                 "--rotation-at",
@@ -197,6 +198,7 @@ fn every_subcommand_survives_hostile_values_of_every_option() {
             "--username",
             "--password-file",
             "--topic",
+            "--topic-prefix",
             "--format",
             "--count",
         ],

@@ -86,6 +86,18 @@ impl Broker {
     /// its subscription (`-d` prints the SUBACK; line-buffered so that it
     /// arrives when printed).
     pub fn subscribe_as(&self, topic: &str, count: usize, extra: &[&str]) -> Subscriber {
+        self.subscribe_formatted(topic, count, extra, "%x")
+    }
+
+    /// Like [`Broker::subscribe_as`], each message printed by `format`
+    /// (mosquitto_sub's `-F`, e.g. `%t %x` for the topic and the payload).
+    pub fn subscribe_formatted(
+        &self,
+        topic: &str,
+        count: usize,
+        extra: &[&str],
+        format: &str,
+    ) -> Subscriber {
         let mut child = Command::new("stdbuf")
             .args(["-oL", "mosquitto_sub"])
             .args(extra)
@@ -100,7 +112,7 @@ impl Broker {
                 "-t",
                 topic,
                 "-F",
-                "%x",
+                format,
                 "-W",
                 "600",
             ])
@@ -381,5 +393,52 @@ impl Broker {
             Broker::spawn(dir, "mosquitto-tls-auth.conf", &settings, port),
             ca,
         )
+    }
+}
+
+impl Broker {
+    /// A fleet's broker: TLS only (a certificate from
+    /// [`make_certificates`]), no anonymous clients, several users (made
+    /// with `mosquitto_passwd`) and an ACL file (mosquitto's `acl_file`,
+    /// written as `acl`) saying what each may read and write. Everything
+    /// it does, denials included, goes to its log ([`Broker::log`]).
+    /// Returns the CA that verifies it.
+    pub fn start_tls_with_acl(dir: &Path, users: &[(&str, &str)], acl: &str) -> (Broker, PathBuf) {
+        let (ca, cert, key) = make_certificates(dir, "pki");
+        let passwords = dir.join("passwords");
+        for (i, (user, password)) in users.iter().enumerate() {
+            let status = Command::new("mosquitto_passwd")
+                .args(if i == 0 {
+                    &["-c", "-b"][..]
+                } else {
+                    &["-b"][..]
+                })
+                .arg(&passwords)
+                .args([user, password])
+                .status()
+                .unwrap();
+            assert!(status.success(), "mosquitto_passwd {user}");
+        }
+        let acl_file = dir.join("acl");
+        std::fs::write(&acl_file, acl).unwrap();
+        let port = free_port();
+        let settings = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
+             user root\nlog_dest stdout\nlog_type all\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            passwords.display(),
+            acl_file.display(),
+            ca.display(),
+            cert.display(),
+            key.display(),
+        );
+        (
+            Broker::spawn(dir, "mosquitto-acl.conf", &settings, port),
+            ca,
+        )
+    }
+
+    /// What the broker has logged so far (with `log_dest stdout`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
     }
 }

@@ -330,7 +330,8 @@ pub fn remedy(check: &str, reason: &str, mode: &str) -> String {
             .to_owned()
     } else if r.contains("nothing was published") {
         "Watch longer, or the right topics: vitrine-audit mqtt --duration SECONDS --topic \
-         FILTER ..., while the device is capturing."
+         FILTER (or --topic-prefix PREFIX, a rig's broker.topic_prefix) ..., while the \
+         device is capturing."
             .to_owned()
     } else if r.contains("key rotation") {
         "Watch across a key rotation and name when it happened: --rotation-at TIME \
