@@ -119,6 +119,12 @@ pub(crate) struct Broker {
     pub(crate) payload: Option<Spanned<String>>,
     /// The topics' first levels (default `vitrine`).
     pub(crate) topic_prefix: Option<Spanned<String>>,
+    /// Each window's main figures, one plain number per topic.
+    pub(crate) metric_topics: Option<Spanned<bool>>,
+    /// Home Assistant MQTT discovery (implies `metric_topics`).
+    pub(crate) home_assistant: Option<Spanned<bool>>,
+    /// Home Assistant's discovery prefix (default `homeassistant`).
+    pub(crate) home_assistant_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -205,6 +211,11 @@ impl RigConfig {
         check(r::USERNAME, &b.username, r::username)?;
         check(r::PAYLOAD, &b.payload, r::payload)?;
         check(r::TOPIC_PREFIX, &b.topic_prefix, r::topic_prefix)?;
+        check(
+            r::HOME_ASSISTANT_PREFIX,
+            &b.home_assistant_prefix,
+            r::topic_prefix,
+        )?;
         check(r::PASSWORD_FILE, &b.password_file, r::path)?;
         let w = &self.windows;
         check(r::WINDOW_LENGTH, &w.length_s, r::window_length)?;

@@ -35,6 +35,10 @@ pub const USERNAME: Key = key("broker.username", "--username");
 pub const PASSWORD_FILE: Key = key("broker.password_file", "--password-file");
 pub const PAYLOAD: Key = key("broker.payload", "--payload");
 pub const TOPIC_PREFIX: Key = key("broker.topic_prefix", "--topic-prefix");
+pub const METRIC_TOPICS: Key = key("broker.metric_topics", "--metric-topics");
+pub const HOME_ASSISTANT: Key = key("broker.home_assistant", "--home-assistant");
+pub const HOME_ASSISTANT_PREFIX: Key =
+    key("broker.home_assistant_prefix", "--home-assistant-prefix");
 pub const WINDOW_LENGTH: Key = key("windows.length_s", "--window");
 pub const K: Key = key("windows.k", "--k");
 pub const PRESENCE_RSSI: Key = key("windows.presence_rssi_dbm", "--presence-rssi");
@@ -93,6 +97,11 @@ pub fn topic_prefix(v: &str) -> Result<(), String> {
                 .into(),
         );
     }
+    Ok(())
+}
+
+/// A switch (`true` or `false`): any value the file's type allows.
+pub fn switch(_: &bool) -> Result<(), String> {
     Ok(())
 }
 

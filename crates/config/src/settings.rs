@@ -33,6 +33,8 @@ pub mod defaults {
     pub const SPOOL_DIR: &str = "/var/lib/vitrine/spool";
     /// The topics' first level.
     pub const TOPIC_PREFIX: &str = "vitrine";
+    /// Home Assistant's own discovery prefix.
+    pub const HOME_ASSISTANT_PREFIX: &str = "homeassistant";
     pub const RETENTION_DAYS: u64 = 7;
     pub const MAX_MB: u64 = 64;
     pub const CHANNELS: &str = "1,6,11";
@@ -151,6 +153,11 @@ pub struct Overrides {
     pub password_file: Option<PathBuf>,
     pub payload: Option<String>,
     pub topic_prefix: Option<String>,
+    /// `--metric-topics`: `Some(true)` when given.
+    pub metric_topics: Option<bool>,
+    /// `--home-assistant`: `Some(true)` when given.
+    pub home_assistant: Option<bool>,
+    pub home_assistant_prefix: Option<String>,
     pub window_s: Option<u32>,
     pub k: Option<u32>,
     pub presence_rssi_dbm: Option<i64>,
@@ -226,6 +233,12 @@ pub struct BrokerSettings {
     pub payload: PayloadFormat,
     /// The topics' first levels: `<prefix>/<site>/<rig>/...`.
     pub topic_prefix: String,
+    /// Each window's main figures on topics of their own, one plain number
+    /// each (`<prefix>/<site>/<rig>/wifi/devices/estimated`); on with
+    /// Home Assistant.
+    pub metric_topics: bool,
+    /// Home Assistant MQTT discovery under this prefix, when on.
+    pub home_assistant: Option<String>,
 }
 
 /// How summaries are encoded on the wire (`broker.payload`).
@@ -368,6 +381,28 @@ impl Settings {
             r::topic_prefix,
             text,
         )?;
+        let switch = |v: &bool| v.to_string();
+        let metric_topics = m.value(
+            r::METRIC_TOPICS,
+            &o.metric_topics,
+            |c| &c.broker.metric_topics,
+            r::switch,
+            switch,
+        )?;
+        let home_assistant = m.value(
+            r::HOME_ASSISTANT,
+            &o.home_assistant,
+            |c| &c.broker.home_assistant,
+            r::switch,
+            switch,
+        )?;
+        let home_assistant_prefix = m.value(
+            r::HOME_ASSISTANT_PREFIX,
+            &o.home_assistant_prefix,
+            |c| &c.broker.home_assistant_prefix,
+            r::topic_prefix,
+            text,
+        )?;
         let number = |v: &u32| v.to_string();
         let window = m.value(
             r::WINDOW_LENGTH,
@@ -492,6 +527,14 @@ impl Settings {
                     }),
                     topic_prefix: topic_prefix
                         .map_or_else(|| defaults::TOPIC_PREFIX.to_string(), |p| p.value),
+                    metric_topics: metric_topics.is_some_and(|v| v.value)
+                        || home_assistant.as_ref().is_some_and(|v| v.value),
+                    home_assistant: home_assistant.filter(|v| v.value).map(|_| {
+                        home_assistant_prefix.map_or_else(
+                            || defaults::HOME_ASSISTANT_PREFIX.to_string(),
+                            |p| p.value,
+                        )
+                    }),
                 })
             }
         };

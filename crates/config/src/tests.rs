@@ -162,6 +162,103 @@ fn payload_format_and_topic_prefix_are_checked_and_resolved() {
 }
 
 #[test]
+fn home_assistant_and_metric_topics_are_checked_and_resolved() {
+    let with = |extra: &str| {
+        GOOD.replace(
+            "url = \"mqtt://broker.example:1883\"",
+            &format!("url = \"mqtt://broker.example:1883\"\n{extra}"),
+        )
+    };
+    let b = resolve(GOOD, &Overrides::default())
+        .unwrap()
+        .broker
+        .unwrap();
+    assert_eq!((b.metric_topics, b.home_assistant), (false, None));
+
+    // Metric topics alone.
+    let b = resolve(&with("metric_topics = true"), &Overrides::default())
+        .unwrap()
+        .broker
+        .unwrap();
+    assert_eq!((b.metric_topics, b.home_assistant), (true, None));
+
+    // Home Assistant implies the metric topics; its prefix defaults.
+    let b = resolve(&with("home_assistant = true"), &Overrides::default())
+        .unwrap()
+        .broker
+        .unwrap();
+    assert_eq!(
+        (b.metric_topics, b.home_assistant.as_deref()),
+        (true, Some("homeassistant"))
+    );
+    let b = resolve(
+        &with("home_assistant = true\nhome_assistant_prefix = \"ha/discovery\""),
+        &Overrides::default(),
+    )
+    .unwrap()
+    .broker
+    .unwrap();
+    assert_eq!(b.home_assistant.as_deref(), Some("ha/discovery"));
+    // A prefix alone turns nothing on.
+    let b = resolve(
+        &with("home_assistant_prefix = \"ha\""),
+        &Overrides::default(),
+    )
+    .unwrap()
+    .broker
+    .unwrap();
+    assert_eq!((b.metric_topics, b.home_assistant), (false, None));
+
+    // The command line turns them on over the file, its prefix by the same rule.
+    let o = Overrides {
+        home_assistant: Some(true),
+        home_assistant_prefix: Some("hass".into()),
+        ..Overrides::default()
+    };
+    let b = resolve(GOOD, &o).unwrap().broker.unwrap();
+    assert_eq!(
+        (b.metric_topics, b.home_assistant.as_deref()),
+        (true, Some("hass"))
+    );
+    let o = Overrides {
+        metric_topics: Some(true),
+        ..Overrides::default()
+    };
+    let b = resolve(GOOD, &o).unwrap().broker.unwrap();
+    assert_eq!((b.metric_topics, b.home_assistant), (true, None));
+    let bad = Overrides {
+        home_assistant_prefix: Some("ha/#".into()),
+        ..Overrides::default()
+    };
+    let e = resolve(GOOD, &bad).unwrap_err().to_string();
+    assert!(
+        e.contains("--home-assistant-prefix") && e.contains("ha/#"),
+        "{e}"
+    );
+
+    // Errors name the line and the key.
+    for (value, key) in [
+        ("home_assistant = \"yes\"", "broker.home_assistant"),
+        ("metric_topics = 1", "broker.metric_topics"),
+        (
+            "home_assistant_prefix = \"a//b\"",
+            "broker.home_assistant_prefix",
+        ),
+        (
+            "home_assistant_prefix = \"$SYS\"",
+            "broker.home_assistant_prefix",
+        ),
+        (
+            "home_assistant_prefix = \"\"",
+            "broker.home_assistant_prefix",
+        ),
+    ] {
+        let (line, _, got, _) = error(&with(value));
+        assert_eq!((line, got.as_str()), (7, key), "{value}");
+    }
+}
+
+#[test]
 fn tls_and_credentials_must_come_complete() {
     let tls = GOOD.replace("mqtt://broker", "mqtts://broker");
     assert_eq!(

@@ -377,6 +377,10 @@ pub fn subscribe_session(
             dicts.learn(payload);
             return ControlFlow::Continue(());
         }
+        // The rig's availability (`online`/`offline`) is no summary.
+        if topic.ends_with("/availability") {
+            return ControlFlow::Continue(());
+        }
         let received = match decode(&mut dicts, payload) {
             Ok(d) if dedup.first(topic, &d.envelope) => Received::Summary {
                 topic: topic.to_string(),

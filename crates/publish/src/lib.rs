@@ -13,6 +13,7 @@
 
 pub mod broker;
 pub mod consume;
+pub mod figures;
 pub mod mqtt;
 pub mod once;
 pub mod payload;

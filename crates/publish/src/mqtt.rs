@@ -11,9 +11,14 @@
 //!
 //! Topics (see docs/publishing.md): `<prefix>/<site>/<rig>/wifi` (payloads;
 //! the prefix is `vitrine` unless configured),
-//! `…/status` (retained; `online`/`offline` with version, boot id and the
-//! spool's counters, `offline` also as last
-//! will), `…/dict` (retained: the zstd dictionary).
+//! `…/availability` (retained, plain text: `online` once connected,
+//! `offline` at a clean stop and as the last will, so that a rig that
+//! vanishes reads `offline` without any template), `…/status` (retained
+//! JSON: `online`/`offline` with version, boot id and the spool's counters;
+//! `offline` at a clean stop), `…/dict` (retained: the zstd dictionary).
+//! With metric topics on, each window's main figures also go on topics of
+//! their own as plain numbers, and with Home Assistant on, its discovery
+//! messages describe them ([`crate::figures`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
@@ -25,7 +30,13 @@ use vitrine_config::PayloadFormat;
 use vitrine_schema::{RigState, SensorsStatus, SpoolCounts, Status};
 
 use crate::broker::Broker;
+use crate::figures;
 use crate::spool::Spool;
+
+/// The availability topic's payload while the rig is connected.
+pub const ONLINE: &str = "online";
+/// The availability topic's payload after a clean stop, and the last will.
+pub const OFFLINE: &str = "offline";
 
 /// Where and as whom to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +50,14 @@ pub struct BrokerConfig {
     pub prefix: String,
     /// How summaries are encoded.
     pub payload: PayloadFormat,
+    /// Each window's main figures on topics of their own
+    /// ([`crate::figures`]); on with Home Assistant.
+    pub metric_topics: bool,
+    /// Home Assistant's discovery prefix, when discovery is on.
+    pub home_assistant: Option<String>,
+    /// Which sensors the rig has, for the discovery messages.
+    pub wifi: bool,
+    pub camera: bool,
 }
 
 impl BrokerConfig {
@@ -57,6 +76,10 @@ impl BrokerConfig {
             boot: boot.to_owned(),
             prefix: vitrine_config::defaults::TOPIC_PREFIX.to_owned(),
             payload: PayloadFormat::Zstd,
+            metric_topics: false,
+            home_assistant: None,
+            wifi: true,
+            camera: false,
         })
     }
 
@@ -68,6 +91,28 @@ impl BrokerConfig {
 
     pub fn with_payload(mut self, payload: PayloadFormat) -> Self {
         self.payload = payload;
+        self
+    }
+
+    /// The figures on topics of their own.
+    pub fn with_metric_topics(mut self, on: bool) -> Self {
+        self.metric_topics = on;
+        self
+    }
+
+    /// Home Assistant discovery under `prefix` (checked by
+    /// [`vitrine_config::rules::topic_prefix`]); it implies the metric
+    /// topics, which its sensors read.
+    pub fn with_home_assistant(mut self, prefix: Option<&str>) -> Self {
+        self.home_assistant = prefix.map(str::to_owned);
+        self.metric_topics |= prefix.is_some();
+        self
+    }
+
+    /// The sensors the rig has: Home Assistant is told of their figures.
+    pub fn with_sensors(mut self, wifi: bool, camera: bool) -> Self {
+        self.wifi = wifi;
+        self.camera = camera;
         self
     }
 
@@ -94,6 +139,9 @@ struct Flight {
     stop: bool,
     /// The sensors' state, published with every status.
     sensors: Option<SensorsStatus>,
+    /// The last window's figures by topic (metric topics on), published
+    /// again at every connection.
+    figures: std::collections::BTreeMap<String, String>,
 }
 
 /// A running publisher. Drop or [`Publisher::finish`] to stop it.
@@ -130,14 +178,15 @@ impl Publisher {
         opts.set_clean_session(false);
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(1 << 20, 1 << 20);
-        // The last will's counters are those at start: the broker sends it as given.
-        let will = status(
-            cfg,
-            RigState::Offline,
-            &spool.lock().expect("spool lock"),
-            None,
-        );
-        opts.set_last_will(LastWill::new(&status_topic, will, QoS::AtLeastOnce, true));
+        // The will is plain `offline` on the availability topic: one will per
+        // connection, readable by any tool without a template. The JSON
+        // status keeps its own topic.
+        opts.set_last_will(LastWill::new(
+            cfg.topic("availability"),
+            OFFLINE,
+            QoS::AtLeastOnce,
+            true,
+        ));
         let (client, mut connection) = Client::new(opts, 64);
         let shared = Arc::new((Mutex::new(Flight::default()), Condvar::new()));
 
@@ -163,23 +212,35 @@ impl Publisher {
                                 *f = Flight {
                                     stop: f.stop,
                                     sensors: f.sensors.take(),
+                                    figures: std::mem::take(&mut f.figures),
                                     ..Flight::default()
                                 };
                             }
                             f.connected = true;
-                            // Retained status (with the spool's counters) and dictionary.
-                            let online = status(
-                                &cfg,
-                                RigState::Online,
-                                &spool.lock().expect("spool lock"),
-                                f.sensors.clone(),
-                            );
-                            for (topic, body) in
-                                [(&status_topic, &online), (&dict_topic, &dictionary)]
-                            {
+                            // Retained: Home Assistant's discovery messages, the
+                            // status (with the spool's counters), the dictionary,
+                            // availability, and the last window's figures.
+                            let (online, held) = {
+                                let spool = spool.lock().expect("spool lock");
+                                (
+                                    status(&cfg, RigState::Online, &spool, f.sensors.clone()),
+                                    spool.len() as u64,
+                                )
+                            };
+                            let mut retained = figures::discovery(&cfg);
+                            retained.push((status_topic.clone(), online));
+                            retained.push((dict_topic.clone(), dictionary.clone()));
+                            retained.push((cfg.topic("availability"), ONLINE.into()));
+                            if cfg.metric_topics {
+                                let (topic, held) = figures::spool_held(&cfg, held);
+                                f.figures.insert(topic, held);
+                                let last = f.figures.clone();
+                                retained.extend(last.into_iter().map(|(t, v)| (t, v.into_bytes())));
+                            }
+                            for (topic, body) in retained {
                                 f.unnumbered.push_back(None);
                                 if client
-                                    .try_publish(topic, QoS::AtLeastOnce, true, body.clone())
+                                    .try_publish(topic, QoS::AtLeastOnce, true, body)
                                     .is_err()
                                 {
                                     f.unnumbered.pop_back();
@@ -326,6 +387,38 @@ impl Publisher {
         self.shared.1.notify_all();
     }
 
+    /// With metric topics on, publishes the window's main figures (and the
+    /// spool's backlog) retained, one number per topic, now if connected
+    /// and again at every connection; a figure the summary withholds is
+    /// not published. They are not spooled: the summaries are the record,
+    /// and these the latest reading.
+    pub fn publish_figures(&self, summary: &vitrine_schema::Summary) {
+        if !self.cfg.metric_topics {
+            return;
+        }
+        let mut now = figures::of_summary(&self.cfg, summary);
+        now.push(figures::spool_held(
+            &self.cfg,
+            self.spool.lock().expect("spool lock").len() as u64,
+        ));
+        let mut f = self.shared.0.lock().expect("flight lock");
+        for (topic, value) in now {
+            if f.connected && !f.stop {
+                f.unnumbered.push_back(None);
+                if self
+                    .client
+                    .try_publish(&topic, QoS::AtLeastOnce, true, value.clone().into_bytes())
+                    .is_err()
+                {
+                    // The client's queue is full: the next connection or
+                    // window carries it.
+                    f.unnumbered.pop_back();
+                }
+            }
+            f.figures.insert(topic, value);
+        }
+    }
+
     /// Waits until the spool is empty (everything acknowledged), at most `timeout`.
     pub fn drain(&self, timeout: Duration) -> bool {
         // A timeout past what the clock can say is "until drained".
@@ -362,6 +455,20 @@ impl Publisher {
         let _ = self
             .client
             .try_publish(&self.status_topic, QoS::AtLeastOnce, true, offline);
+        if self.cfg.metric_topics {
+            let (topic, held) = figures::spool_held(
+                &self.cfg,
+                self.spool.lock().expect("spool lock").len() as u64,
+            );
+            let _ = self.client.try_publish(topic, QoS::AtLeastOnce, true, held);
+        }
+        // A clean stop sends no will: say it here.
+        let _ = self.client.try_publish(
+            self.cfg.topic("availability"),
+            QoS::AtLeastOnce,
+            true,
+            OFFLINE,
+        );
         let _ = self.client.try_disconnect();
         for t in self.threads.drain(..) {
             let _ = t.join();

@@ -398,7 +398,8 @@ pub struct CameraStatus {
     pub health: String,
 }
 
-/// Online while connected; `offline` is also the broker's last will.
+/// Online while connected, `offline` after a clean stop (a rig that
+/// vanishes says so on its availability topic, the last will: docs/publishing.md).
 /// `refused`: the first-boot configuration was refused and the daemon
 /// does not start (`vitrined firstboot`, docs/configuration.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

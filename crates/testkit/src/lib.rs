@@ -141,6 +141,44 @@ impl Broker {
         Subscriber { child, lines }
     }
 
+    /// Every message on `filters`, retained ones first, until nothing
+    /// arrives for `quiet` (at most `quiet` plus 3 seconds in all):
+    /// `(topic, payload, retained)` in arrival order.
+    pub fn messages(&self, filters: &[&str], quiet: Duration) -> Vec<(String, Vec<u8>, bool)> {
+        let mut c = Command::new("stdbuf");
+        c.args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(["-q", "1", "-F", "%r %t %x"]);
+        for f in filters {
+            c.args(["-t", f]);
+        }
+        let mut child = c.stdout(Stdio::piped()).spawn().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = Vec::new();
+        let end = Instant::now() + quiet + Duration::from_secs(3);
+        while let Ok(line) =
+            lines.recv_timeout(quiet.min(end.saturating_duration_since(Instant::now())))
+        {
+            let mut parts = line.splitn(3, ' ');
+            let (Some(r), Some(topic), payload) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let payload = hex_payload(payload.unwrap_or("")).unwrap_or_default();
+            out.push((topic.to_string(), payload, r == "1"));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        out
+    }
+
     /// Stops the broker as an administrator would (SIGTERM: it saves its
     /// sessions), and starts it again on the same port after `down`.
     pub fn restart_after(&mut self, down: Duration) {

@@ -241,6 +241,19 @@ struct PublishOpts {
     /// [default: vitrine]
     #[arg(long, value_name = "PREFIX")]
     topic_prefix: Option<String>,
+    /// Also publish each window's main figures on topics of their own, one
+    /// plain number each (`<prefix>/<site>/<rig>/wifi/devices/estimated`),
+    /// retained [default: broker.metric_topics, else off]
+    #[arg(long)]
+    metric_topics: bool,
+    /// Home Assistant MQTT discovery: the rig and its figures appear in
+    /// Home Assistant as a device with sensors (implies --metric-topics)
+    /// [default: broker.home_assistant, else off]
+    #[arg(long)]
+    home_assistant: bool,
+    /// Home Assistant's discovery prefix [default: homeassistant]
+    #[arg(long, value_name = "PREFIX")]
+    home_assistant_prefix: Option<String>,
 }
 
 /// `--clip-start`: RFC 3339, as Unix microseconds.
@@ -349,6 +362,10 @@ impl PublishOpts {
         o.password_file.clone_from(&self.password_file);
         o.payload.clone_from(&self.payload);
         o.topic_prefix.clone_from(&self.topic_prefix);
+        o.metric_topics = self.metric_topics.then_some(true);
+        o.home_assistant = self.home_assistant.then_some(true);
+        o.home_assistant_prefix
+            .clone_from(&self.home_assistant_prefix);
     }
 }
 
@@ -583,7 +600,8 @@ fn live(
         cfg.filter.clone_from(f);
     }
     let mut stage = opts.stage(settings)?;
-    let mut publisher = start_publishing(settings, broker)?;
+    let mut publisher =
+        start_publishing(settings, broker, (true, settings.camera.device.is_some()))?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("signal handler")?;
@@ -714,6 +732,7 @@ fn open_gpio(cfg: &vitrine_config::GpioConfig) -> anyhow::Result<vitrine_gpio::G
 fn start_publishing(
     settings: &Settings,
     broker: Option<Broker>,
+    (wifi, camera): (bool, bool),
 ) -> anyhow::Result<Option<Publishing>> {
     let (Some(b), Some(broker)) = (&settings.broker, broker) else {
         return Ok(None);
@@ -722,7 +741,10 @@ fn start_publishing(
         vitrine_publish::BrokerConfig::new(broker, &b.site, &b.rig, &vitrine_privacy::random_id())
             .map_err(anyhow::Error::msg)?
             .with_prefix(&b.topic_prefix)
-            .with_payload(b.payload);
+            .with_payload(b.payload)
+            .with_metric_topics(b.metric_topics)
+            .with_home_assistant(b.home_assistant.as_deref())
+            .with_sensors(wifi, camera);
     let policy = vitrine_publish::SpoolPolicy {
         retention_s: settings.spool.retention_days * 86_400,
         // At most 1 TiB, by its rule.
@@ -819,7 +841,8 @@ fn replay(
     opts: &PipelineOpts,
     publish: &PublishOpts,
 ) -> anyhow::Result<ExitCode> {
-    let mut publisher = start_publishing(settings, broker)?;
+    let sensors = (r.pcap.is_some(), r.clip.is_some());
+    let mut publisher = start_publishing(settings, broker, sensors)?;
     let started = std::time::Instant::now();
     let mut out = Output::new(r.format);
     let mut spool_error = None;

@@ -102,7 +102,7 @@ impl Publishing {
             .map_or(0, |d| d.as_secs());
         for (sensor, summary) in summary.per_sensor() {
             // The rig's own topics are never a sensor's.
-            if matches!(sensor.as_str(), "status" | "dict") {
+            if matches!(sensor.as_str(), "status" | "dict" | "availability") {
                 tracing::warn!(
                     sensor,
                     "a sensor named like one of the rig's own topics is not published"
@@ -128,6 +128,7 @@ impl Publishing {
                 .map_err(|source| PublishingError::Push { topic, source })?;
         }
         self.publisher.notify();
+        self.publisher.publish_figures(&summary);
         Ok(())
     }
 

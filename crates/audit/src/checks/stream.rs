@@ -305,6 +305,12 @@ enum Decoded {
     /// A rig's retained status (docs/publishing.md): its own state, no
     /// shopper's.
     Status(Value, Vec<u8>),
+    /// A rig's availability (docs/publishing.md): `online`, or `offline`
+    /// (a clean stop, or the broker's last will for a rig that vanished).
+    Availability,
+    /// One of a rig's main figures on its own topic, a plain number: a
+    /// window's total, no bin.
+    Figure,
     Dictionary,
     /// Too large to parse: its first [`SCAN_LIMIT`] decoded bytes, and
     /// why.
@@ -389,7 +395,7 @@ impl Analysis<'_> {
         // The payload as it came, whatever it turns out to be.
         self.scan(msg, &msg.payload);
         let (json, text) = match decode(msg, &mut self.dicts) {
-            Decoded::Dictionary => return,
+            Decoded::Dictionary | Decoded::Availability | Decoded::Figure => return,
             Decoded::Status(json, text) => {
                 self.scan_decoded(msg, &json, &text);
                 return;
@@ -842,6 +848,12 @@ fn decode(msg: &Message, dicts: &mut Dictionaries) -> Decoded {
     if msg.topic.ends_with("/dict") && dicts.learn(p).is_some() {
         return Decoded::Dictionary;
     }
+    if msg.topic.ends_with("/availability") && matches!(&p[..], b"online" | b"offline") {
+        return Decoded::Availability;
+    }
+    if is_figure(&msg.topic, p) {
+        return Decoded::Figure;
+    }
     let plain = if p.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         dicts.decompress(p, JSON_LIMIT)
     } else if p.starts_with(&[0x1f, 0x8b]) {
@@ -892,6 +904,22 @@ fn prefix(p: &[u8], dicts: &mut Dictionaries) -> Vec<u8> {
             .read_to_end(&mut out);
     }
     out
+}
+
+/// A rig's figure on its own topic (`…/wifi/devices/estimated`): a
+/// topic of [`vitrine_publish::figures::FIGURES`] holding a plain,
+/// non-negative number.
+fn is_figure(topic: &str, payload: &[u8]) -> bool {
+    let known = vitrine_publish::figures::FIGURES
+        .iter()
+        .any(|f| topic.ends_with(&format!("/{}/{}", f.sensor, f.leaf)));
+    known
+        && payload.len() <= 24
+        && std::str::from_utf8(payload)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .is_some_and(|v| v.is_finite() && v >= 0.0)
+        && payload.iter().all(|b| b.is_ascii_digit() || *b == b'.')
 }
 
 /// `{"state":"online"|"offline","version":..,"boot":..,"spool":{..}}`
@@ -1167,6 +1195,48 @@ mod analyze_tests {
             Expect::Vitrine,
         );
         assert_eq!(results["stream.schema"].findings.len(), 1, "{results:?}");
+    }
+
+    /// The rig's availability (`online`, `offline`: its last will) and its
+    /// figures on topics of their own (plain numbers) are the rig's own
+    /// messages; anything else on those topics is not.
+    #[test]
+    fn availability_and_figures_are_the_rigs_own_and_nothing_else_is() {
+        let reg = Registry::default();
+        let good = Codec::shipped().encode(&envelope());
+        let ok = vec![
+            msg("vitrine/s/r/wifi", &good),
+            msg("vitrine/s/r/availability", b"online"),
+            msg("vitrine/s/r/wifi/devices/estimated", b"3"),
+            msg("vitrine/s/r/camera/occupancy/mean", b"0.25"),
+            msg("vitrine/s/r/status/spool/held", b"0"),
+            msg("vitrine/s/r/availability", b"offline"),
+        ];
+        let (results, windows) = run(&reg, ok, Expect::Vitrine);
+        assert_eq!(windows.len(), 1);
+        assert!(
+            results
+                .values()
+                .all(|r| r.findings.is_empty() && r.status == Status::Passed),
+            "{results:?}"
+        );
+        for (topic, payload) in [
+            ("vitrine/s/r/availability", &b"gone"[..]),
+            ("vitrine/s/r/wifi/devices/estimated", b"three"),
+            ("vitrine/s/r/wifi/devices/estimated", b"-1"),
+            ("vitrine/s/r/wifi/visitors", b"3"),
+        ] {
+            let (results, _) = run(
+                &reg,
+                vec![msg("vitrine/s/r/wifi", &good), msg(topic, payload)],
+                Expect::Vitrine,
+            );
+            assert_eq!(
+                results["stream.schema"].findings.len(),
+                1,
+                "{topic} {payload:?}"
+            );
+        }
     }
 
     /// Version 3 adds the camera's section: each sensor's part of the
