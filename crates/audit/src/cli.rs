@@ -113,6 +113,37 @@ pub enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         count: Option<u64>,
     },
+    /// Collect a fleet's summaries and statuses into a database (SQLite),
+    /// several collectors sharing the load through a shared subscription;
+    /// duplicates dropped, undecodable payloads counted; Prometheus metrics
+    /// on --metrics (docs/fleet.md). Runs until SIGINT or SIGTERM.
+    Collect {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// The rigs' topic prefix (their `broker.topic_prefix`).
+        #[arg(long, default_value = "vitrine", value_parser = topic_prefix)]
+        topic_prefix: String,
+        /// Collectors of one group split the summaries between them
+        /// (`$share/<group>/...`).
+        #[arg(long, default_value = "vitrine-collectors", value_parser = share_group)]
+        group: String,
+        /// This collector's MQTT client id: stable across restarts (the
+        /// broker keeps its session and what arrived meanwhile), distinct
+        /// for each collector.
+        #[arg(long, value_name = "ID", value_parser = non_empty)]
+        client_id: String,
+        /// The SQLite database file (created with its schema if missing).
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics
+        /// (e.g. 127.0.0.1:9108).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+        /// Summaries whose window started longer ago are deleted (checked
+        /// hourly).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=36500))]
+        retention_days: u64,
+    },
     /// Transmit the 802.11 frames of a capture file over the air, from a
     /// monitor interface created on a second adapter (never the rig's own),
     /// paced by the capture's timestamps. For over-the-air tests and
@@ -386,6 +417,19 @@ fn topic_filter(text: &str) -> Result<String, String> {
         Ok(text.to_string())
     } else {
         Err("must be an MQTT topic filter: levels split by /, + for one level, # last".into())
+    }
+}
+
+fn topic_prefix(text: &str) -> Result<String, String> {
+    vitrine_config::rules::topic_prefix(text).map(|()| text.to_string())
+}
+
+/// A shared subscription's group name: one topic level.
+fn share_group(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains(['/', '+', '#']) || text.chars().any(char::is_control) {
+        Err("must be one topic level: not empty, without / + # or control characters".into())
+    } else {
+        Ok(text.to_string())
     }
 }
 

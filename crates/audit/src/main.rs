@@ -9,6 +9,7 @@
 
 mod canaries;
 mod cli;
+mod collect;
 mod inject;
 mod inputs;
 mod mqtt;
@@ -21,6 +22,7 @@ mod verdict;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -66,6 +68,37 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let topic = topic.unwrap_or_else(|| format!("{topic_prefix}/+/+/wifi"));
             tail::run(&broker.load()?, &topic, format, count)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collect {
+            broker,
+            topic_prefix,
+            group,
+            client_id,
+            db,
+            metrics,
+            retention_days,
+        } => {
+            let broker = broker.load()?;
+            let mut store = collect::store::Sqlite::open(&db)
+                .with_context(|| format!("opening --db {}", db.display()))?;
+            let counters = collect::metrics::Metrics::default();
+            if let Some(addr) = metrics {
+                let bound = counters.serve(&addr)?;
+                tracing::info!(%bound, "metrics served at /metrics");
+            }
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(signal, stop.clone())?;
+            }
+            let cfg = collect::Collect {
+                prefix: topic_prefix,
+                group,
+                client_id,
+                retention_days,
+            };
+            collect::run(&broker, &cfg, &mut store, &counters, &stop)?;
+            tracing::info!(stored = counters.stored_total(), "collector stopped");
             Ok(ExitCode::SUCCESS)
         }
         Command::Inject {

@@ -203,6 +203,27 @@ fn every_subcommand_survives_hostile_values_of_every_option() {
             "--count",
         ],
     );
+    let db = f.path("fleet.db");
+    waits.extend(matrix(
+        &[
+            "collect",
+            "--broker",
+            "mqtt://127.0.0.1:1",
+            "--client-id",
+            "c1",
+            "--db",
+            &db,
+        ],
+        &[
+            "--broker",
+            "--topic-prefix",
+            "--group",
+            "--client-id",
+            "--db",
+            "--metrics",
+            "--retention-days",
+        ],
+    ));
     for c in searches.iter_mut().chain(waits.iter_mut()) {
         c.stop_after = Some(Duration::from_secs(2));
     }

@@ -1,0 +1,246 @@
+//! `vitrine-audit collect` against a real broker (mosquitto): two
+//! collectors on one shared subscription into one database, fed by the
+//! project's publisher (two rigs, both payload formats, duplicates).
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vitrine_config::PayloadFormat;
+use vitrine_publish::mqtt::BrokerConfig;
+use vitrine_publish::{Codec, Envelope, Publisher, Spool, SpoolPolicy};
+use vitrine_schema::Summary;
+use vitrine_testkit::Broker;
+
+fn summary() -> Summary {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/schema/summary-v1.example.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A collector process, killed if the test ends without stopping it.
+struct Collector(Option<Child>);
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A collector, started and subscribed (its four subscriptions acknowledged).
+fn collector(broker: &Broker, db: &Path, id: &str, metrics_port: u16) -> Collector {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vitrine-audit"))
+        .args(["collect", "--broker", &broker.url(), "--client-id", id])
+        .arg("--db")
+        .arg(db)
+        .args(["--metrics", &format!("127.0.0.1:{metrics_port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let mut acks = 0;
+    while acks < 4 {
+        let line = lines
+            .next()
+            .expect("the collector logs its subscriptions")
+            .unwrap();
+        acks += usize::from(line.contains("subscribed"));
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Collector(Some(child))
+}
+
+/// `GET /metrics` on loopback, the body.
+fn scrape(port: u16) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(
+        text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"),
+        "{text}"
+    );
+    assert!(text.contains("application/openmetrics-text"), "{text}");
+    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Publishes `seqs` of one rig through the project's publisher, in `format`.
+fn publish(broker: &Broker, dir: &Path, rig: &str, format: PayloadFormat, seqs: &[u64]) {
+    let cfg = BrokerConfig::new(
+        vitrine_publish::Broker::from_url(&broker.url()).unwrap(),
+        "store-7",
+        rig,
+        "b007",
+    )
+    .unwrap()
+    .with_payload(format);
+    let spool = Arc::new(Mutex::new(
+        Spool::open(&dir.join(format!("spool-{rig}")), SpoolPolicy::default()).unwrap(),
+    ));
+    let codec = Codec::shipped();
+    for &seq in seqs {
+        let e = Envelope {
+            site: cfg.site.clone(),
+            rig: cfg.rig.clone(),
+            boot: cfg.boot.clone(),
+            seq,
+            summary: summary(),
+        };
+        spool
+            .lock()
+            .unwrap()
+            .push(
+                1_700_000_000,
+                &cfg.topic("wifi"),
+                &codec.encode_as(format, &e),
+            )
+            .unwrap();
+    }
+    let publisher = Publisher::start(&cfg, spool, codec.dictionary().to_vec()).unwrap();
+    assert!(
+        publisher.drain(Duration::from_secs(30)),
+        "the broker acknowledged everything"
+    );
+    publisher.finish();
+}
+
+fn rows(db: &Path, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn stop(mut collector: Collector) {
+    let mut child = collector.0.take().unwrap();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(
+                status.success(),
+                "a collector stops cleanly on SIGTERM: {status}"
+            );
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the collector did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_collectors_share_a_fleet_and_store_every_summary_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let db = dir.path().join("fleet.db");
+    let (port_a, port_b) = (vitrine_testkit::free_port(), vitrine_testkit::free_port());
+    let a = collector(&broker, &db, "collector-a", port_a);
+    let b = collector(&broker, &db, "collector-b", port_b);
+
+    // Two rigs, 40 summaries each, each spooled twice over (a duplicate for
+    // every one, as QoS 1 and a re-sent spool allow): one compressed, one
+    // plain JSON.
+    let seqs: Vec<u64> = (0..40).chain(0..40).collect();
+    publish(&broker, dir.path(), "rig-a", PayloadFormat::Zstd, &seqs);
+    publish(&broker, dir.path(), "rig-b", PayloadFormat::Json, &seqs);
+    // A payload that is no summary: counted, never stored.
+    let mut garbage = Command::new("mosquitto_pub")
+        .args(["-p", &broker.port.to_string(), "-h", "127.0.0.1", "-q", "1"])
+        .args(["-t", "vitrine/store-7/rig-c/wifi", "-m", "not a summary"])
+        .spawn()
+        .unwrap();
+    assert!(garbage.wait().unwrap().success());
+
+    let started = Instant::now();
+    let all = "SELECT COUNT(*) FROM summaries";
+    let handled = |text: &str| {
+        metric(text, "vitrine_collector_payloads_total{result=\"stored\"}")
+            + metric(
+                text,
+                "vitrine_collector_payloads_total{result=\"duplicate\"}",
+            )
+            + metric(
+                text,
+                "vitrine_collector_payloads_total{result=\"refused\",reason=\"undecodable\"}",
+            )
+    };
+    // 160 summaries and the garbage, each handed to one collector.
+    while handled(&scrape(port_a)) + handled(&scrape(port_b)) < 161 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} rows; a: {} b: {}",
+            rows(&db, all),
+            scrape(port_a),
+            scrape(port_b)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nothing more comes: each payload went to exactly one collector.
+    std::thread::sleep(Duration::from_secs(1));
+    let (ma, mb) = (scrape(port_a), scrape(port_b));
+    assert_eq!(
+        handled(&ma) + handled(&mb),
+        161,
+        "each payload to one collector"
+    );
+    eprintln!("collector a:\n{ma}\ncollector b:\n{mb}");
+    assert_eq!(rows(&db, all), 80, "every summary once");
+    for rig in ["rig-a", "rig-b"] {
+        let q = format!(
+            "SELECT COUNT(DISTINCT seq) FROM summaries WHERE rig = '{rig}' AND sensor = 'wifi' \
+             AND devices_estimated = {}",
+            summary().wifi.unwrap().devices.estimated
+        );
+        assert_eq!(rows(&db, &q), 40, "{rig}");
+    }
+    let stored = |t: &str| metric(t, "vitrine_collector_payloads_total{result=\"stored\"}");
+    assert_eq!(stored(&ma) + stored(&mb), 80);
+    assert!(
+        stored(&ma) > 0 && stored(&mb) > 0,
+        "the group split the load"
+    );
+    let refused = |t: &str| {
+        metric(
+            t,
+            "vitrine_collector_payloads_total{result=\"refused\",reason=\"undecodable\"}",
+        )
+    };
+    assert_eq!(refused(&ma) + refused(&mb), 1);
+    // Statuses are not shared: each collector knows both rigs, the table
+    // holds each rig once.
+    assert_eq!(rows(&db, "SELECT COUNT(*) FROM rigs"), 2);
+    for m in [&ma, &mb] {
+        assert!(
+            m.contains("vitrine_rig_last_window_end_seconds{site=\"store-7\",rig=\"rig-a\"}")
+                || m.contains(
+                    "vitrine_rig_last_window_end_seconds{site=\"store-7\",rig=\"rig-b\"}"
+                )
+        );
+    }
+    stop(a);
+    stop(b);
+}
