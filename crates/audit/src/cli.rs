@@ -420,10 +420,6 @@ fn topic_filter(text: &str) -> Result<String, String> {
     }
 }
 
-fn topic_prefix(text: &str) -> Result<String, String> {
-    vitrine_config::rules::topic_prefix(text).map(|()| text.to_string())
-}
-
 /// A shared subscription's group name: one topic level.
 fn share_group(text: &str) -> Result<String, String> {
     if text.is_empty() || text.contains(['/', '+', '#']) || text.chars().any(char::is_control) {
