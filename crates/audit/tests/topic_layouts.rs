@@ -219,7 +219,7 @@ const STREAM: [&str; 5] = [
 ];
 
 /// The stream checks passed on `n` summaries (beside the rig's retained
-/// status and dictionary).
+/// status, dictionary and availability).
 fn assert_stream_passed(what: &str, report: &Value, n: usize, stderr: &str) {
     for id in STREAM {
         let c = check(report, id);
@@ -227,7 +227,7 @@ fn assert_stream_passed(what: &str, report: &Value, n: usize, stderr: &str) {
     }
     assert_eq!(
         check(report, "stream.schema")["examined"],
-        format!("{n} messages on 3 topics"),
+        format!("{n} messages on 4 topics"),
         "{what}"
     );
     assert_eq!(
