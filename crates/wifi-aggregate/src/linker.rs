@@ -151,19 +151,16 @@ fn estimate_family(
     // Evidence, per fingerprint of the later address: links to any address
     // of the family, since a device's counter runs across its variants.
     let links = sequence_links(family, p);
-    let mut window: Vec<(Fingerprint, LinkEvidence)> = Vec::new();
+    // Keyed maps, not lists: a family may hold many fingerprints, and the
+    // window's estimate stays linear in its addresses.
+    let mut window: crate::KeyedMap<Fingerprint, LinkEvidence> = Default::default();
     for (t, &(predecessor, chance)) in family.iter().zip(&links) {
-        let e = match window.iter_mut().find(|(f, _)| *f == t.fingerprint) {
-            Some((_, e)) => e,
-            None => {
-                window.push((t.fingerprint, LinkEvidence::default()));
-                &mut window.last_mut().expect("just pushed").1
-            }
-        };
+        let e = window.entry(t.fingerprint).or_default();
         e.links += u64::from(predecessor.is_some());
         e.expected_by_chance += chance;
     }
-    let mut keeping: Vec<Fingerprint> = Vec::new();
+    // Whether each fingerprint keeps its counters, with the epoch's evidence.
+    let mut keeping: crate::KeyedMap<Fingerprint, bool> = Default::default();
     for (f, e) in window {
         let mut evidence = book.get(&f).copied().unwrap_or_default();
         evidence.links += e.links;
@@ -171,18 +168,13 @@ fn estimate_family(
         if book.len() < max_entries || book.contains_key(&f) {
             book.insert(f, evidence);
         }
-        if evidence.keeps_counters() {
-            keeping.push(f);
-        }
+        keeping.insert(f, evidence.keeps_counters());
     }
     // Chains: links with a counter-keeping address at either end, so that
     // a variant not yet known to keep its counter (too few links so far in
     // the epoch) joins the chain it continues. Each chain is one device; the
     // family's addresses in none are counted by alternation in time.
-    let keeps: Vec<bool> = family
-        .iter()
-        .map(|t| keeping.contains(&t.fingerprint))
-        .collect();
+    let keeps: Vec<bool> = family.iter().map(|t| keeping[&t.fingerprint]).collect();
     let mut chain: Vec<usize> = (0..family.len()).collect();
     for (i, &(predecessor, _)) in links.iter().enumerate() {
         if let Some(j) = predecessor.filter(|&j| keeps[i] || keeps[j]) {
