@@ -10,6 +10,22 @@ fn stage() -> CaptureStage {
     CaptureStage::new(RotationPolicy::default(), IgnoreList::default())
 }
 
+/// The simulator's run through the pipeline in 5-minute windows, with its
+/// ground truth.
+fn five_minute_windows(sim: Simulator) -> (Vec<vitrine_schema::Summary>, vitrine_sim::GroundTruth) {
+    let (frames, truth) = sim.run();
+    let mut summaries = Vec::new();
+    let cfg = Config {
+        window_s: 300,
+        ..Config::default()
+    };
+    let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| {
+        summaries.push(s)
+    });
+    result.unwrap();
+    (summaries, truth)
+}
+
 #[test]
 fn frame_and_address_counts_match_the_ground_truth_exactly() {
     let sim = SimConfig {
@@ -68,16 +84,7 @@ fn device_estimate_tracks_the_visitors_in_the_shop() {
             duration_s: 30 * 60,
             ..sim
         };
-        let (frames, truth) = Simulator::new(sim).run();
-        let mut summaries = Vec::new();
-        let cfg = Config {
-            window_s: 300,
-            ..Config::default()
-        };
-        let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| {
-            summaries.push(s)
-        });
-        result.unwrap();
+        let (summaries, truth) = five_minute_windows(Simulator::new(sim));
         let visitors = visitors_by_window(&truth, 300);
         for (s, (_, v)) in summaries.iter().zip(&visitors) {
             eprintln!(
@@ -118,16 +125,7 @@ fn phones_varying_their_probes_by_band_and_scan_are_still_one_device_each() {
             duration_s: 30 * 60,
             ..sim
         };
-        let (frames, truth) = Simulator::new(sim).with_probe_variants().run();
-        let mut summaries = Vec::new();
-        let cfg = Config {
-            window_s: 300,
-            ..Config::default()
-        };
-        let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| {
-            summaries.push(s)
-        });
-        result.unwrap();
+        let (summaries, truth) = five_minute_windows(Simulator::new(sim).with_probe_variants());
         let (est, naive) = estimate_error(&summaries, &truth, 300);
         eprintln!("{name} with probe variants: estimate error {est:.2}, naive {naive:.2}");
         assert!(est < naive, "{name}");
@@ -143,22 +141,16 @@ fn phones_varying_their_probes_by_band_and_scan_are_still_one_device_each() {
             duration_s: 3600,
             ..SimConfig::quiet_store()
         };
-        let (frames, truth) =
+        let (summaries, truth) = five_minute_windows(
             Simulator::with_population(sim, vec![vitrine_sim::DeviceSpec::resident(model, 4.0)])
-                .with_probe_variants()
-                .run();
-        let mut estimates = Vec::new();
-        let cfg = Config {
-            window_s: 300,
-            ..Config::default()
-        };
-        let (_, result) = vitrined::run(&mut SimSource::new(frames), &mut stage(), cfg, &mut |s| {
-            let w = s.wifi.as_ref().unwrap();
-            if w.frames.probe_req > 0 {
-                estimates.push((w.devices.distinct_macs, w.devices.estimated));
-            }
-        });
-        result.unwrap();
+                .with_probe_variants(),
+        );
+        let estimates: Vec<(u64, u64)> = summaries
+            .iter()
+            .map(|s| s.wifi.as_ref().unwrap())
+            .filter(|w| w.frames.probe_req > 0)
+            .map(|w| (w.devices.distinct_macs, w.devices.estimated))
+            .collect();
         let name = vitrine_sim::models()[model].name;
         eprintln!(
             "{name} alone with probe variants: (addresses, estimate) per window {estimates:?}"
