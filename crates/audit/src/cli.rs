@@ -127,14 +127,25 @@ pub enum Command {
         /// (`$share/<group>/...`).
         #[arg(long, default_value = "vitrine-collectors", value_parser = share_group)]
         group: String,
+        /// Split the fleet by rig instead: this collector keeps the rigs
+        /// of partition K of N (a hash of site and rig), on a plain
+        /// persistent subscription. For brokers whose shared subscriptions
+        /// lose messages across a restart, mosquitto 2.0.11 among them
+        /// (docs/fleet.md).
+        #[arg(long, value_name = "K/N", value_parser = partition, conflicts_with = "group")]
+        partition: Option<(u32, u32)>,
         /// This collector's MQTT client id: stable across restarts (the
         /// broker keeps its session and what arrived meanwhile), distinct
         /// for each collector.
         #[arg(long, value_name = "ID", value_parser = non_empty)]
         client_id: String,
-        /// The SQLite database file (created with its schema if missing).
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// Where summaries and statuses go, with the schema created if
+        /// missing: a SQLite file (the embedded default), or a PostgreSQL
+        /// connection, `postgresql://user[:password]@host[:port]/database`
+        /// or libpq's `host=/run/postgresql dbname=fleet` (no TLS: loopback,
+        /// a Unix socket or a tunnel).
+        #[arg(long, value_name = "PATH|URL")]
+        db: String,
         /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics
         /// (e.g. 127.0.0.1:9108).
         #[arg(long, value_name = "ADDR")]
@@ -427,6 +438,21 @@ fn share_group(text: &str) -> Result<String, String> {
     } else {
         Ok(text.to_string())
     }
+}
+
+/// `K/N` with K < N.
+fn partition(text: &str) -> Result<(u32, u32), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not K/N (e.g. 0/2)"))?;
+    let (k, n): (u32, u32) = (
+        k.parse().map_err(|e| format!("K in {text:?}: {e}"))?,
+        n.parse().map_err(|e| format!("N in {text:?}: {e}"))?,
+    );
+    if k >= n {
+        return Err(format!("{text:?}: K counts from 0 and is less than N"));
+    }
+    Ok((k, n))
 }
 
 fn non_empty(text: &str) -> Result<String, String> {

@@ -22,7 +22,6 @@ mod verdict;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -74,14 +73,14 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             broker,
             topic_prefix,
             group,
+            partition,
             client_id,
             db,
             metrics,
             retention_days,
         } => {
             let broker = broker.load()?;
-            let mut store = collect::store::Sqlite::open(&db)
-                .with_context(|| format!("opening --db {}", db.display()))?;
+            let mut store = collect::store::open(&db)?;
             let counters = collect::metrics::Metrics::default();
             if let Some(addr) = metrics {
                 let bound = counters.serve(&addr)?;
@@ -94,10 +93,11 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let cfg = collect::Collect {
                 prefix: topic_prefix,
                 group,
+                partition,
                 client_id,
                 retention_days,
             };
-            collect::run(&broker, &cfg, &mut store, &counters, &stop)?;
+            collect::run(&broker, &cfg, store.as_mut(), &counters, &stop)?;
             tracing::info!(stored = counters.stored_total(), "collector stopped");
             Ok(ExitCode::SUCCESS)
         }

@@ -413,12 +413,50 @@ pub enum Incoming<'a> {
 /// the broker cannot be reached; a broker that refuses the client (its
 /// credentials, its certificate) or a TLS failure ends it with an error.
 /// For consumers that read other devices' streams, whatever their format.
+/// Each message is acknowledged once `on` has returned `Continue` for it.
 pub fn subscribe_raw(
     broker: &Broker,
     client_id: &str,
     filters: &[String],
     persistent: bool,
     mut on: impl FnMut(Incoming<'_>) -> ControlFlow<()>,
+) -> Result<(), ConsumeError> {
+    subscribe_held(broker, client_id, filters, persistent, |m| match on(m) {
+        ControlFlow::Continue(()) => Step::Release,
+        ControlFlow::Break(()) => Step::Stop,
+    })
+}
+
+/// What a consumer of [`subscribe_held`] says after each message or pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Taken, but not yet safe: its acknowledgement is held back.
+    Hold,
+    /// Everything taken so far is safe (written, committed): acknowledge it.
+    Release,
+    /// Stop, acknowledging nothing more: what is held is sent again to a
+    /// persistent session.
+    Stop,
+}
+
+/// How long a consumer holding acknowledgements waits for more before it
+/// is told [`Incoming::Idle`], so that it commits: the broker sends only so
+/// many unacknowledged messages (mosquitto's `max_inflight_messages`).
+const HELD_PAUSE: Duration = Duration::from_millis(5);
+
+/// [`subscribe_raw`] for consumers that store what they get: the broker is
+/// acknowledged only when `on` says [`Step::Release`], so that a message is
+/// never acknowledged before it is safe. A persistent session gets again
+/// whatever was held when the connection or the consumer stopped. After a
+/// reconnection, the acknowledgements held from the broken connection are
+/// forgotten (their packet ids belong to it): the broker sends those
+/// messages again, and the consumer drops them as duplicates.
+pub fn subscribe_held(
+    broker: &Broker,
+    client_id: &str,
+    filters: &[String],
+    persistent: bool,
+    mut on: impl FnMut(Incoming<'_>) -> Step,
 ) -> Result<(), ConsumeError> {
     if broker.tls.as_ref().is_some_and(|t| t.ca.is_empty()) {
         return Err(ConsumeError::Tls {
@@ -429,18 +467,36 @@ pub fn subscribe_raw(
     let mut opts = broker.options(client_id);
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(!persistent);
+    opts.set_manual_acks(true);
     // Incoming up to READ_LIMIT (see there); a consumer only sends
     // subscriptions.
     opts.set_max_packet_size(READ_LIMIT, 64 << 10);
-    let (client, mut connection) = Client::new(opts, 16);
+    let (client, mut connection) = Client::new(opts, 64);
+    let mut held: Vec<rumqttc::Publish> = Vec::new();
+    let release = |held: &mut Vec<rumqttc::Publish>| {
+        for p in held.drain(..) {
+            // Fails only once the event loop is gone, when nothing can be
+            // acknowledged anyway.
+            let _ = client.ack(&p);
+        }
+    };
     let mut failures = 0;
     loop {
-        let event = match connection.recv_timeout(Duration::from_millis(200)) {
+        let pause = if held.is_empty() {
+            Duration::from_millis(200)
+        } else {
+            HELD_PAUSE
+        };
+        let event = match connection.recv_timeout(pause) {
             Ok(event) => event,
             Err(_) => {
-                if on(Incoming::Idle).is_break() {
-                    let _ = client.disconnect();
-                    return Ok(());
+                match on(Incoming::Idle) {
+                    Step::Hold => {}
+                    Step::Release => release(&mut held),
+                    Step::Stop => {
+                        let _ = client.disconnect();
+                        return Ok(());
+                    }
                 }
                 continue;
             }
@@ -463,27 +519,34 @@ pub fn subscribe_raw(
                     topic: &p.topic,
                     payload: &p.payload,
                 };
-                if on(message).is_break() {
-                    let _ = client.disconnect();
-                    return Ok(());
+                let step = on(message);
+                held.push(p);
+                match step {
+                    Step::Hold => {}
+                    Step::Release => release(&mut held),
+                    Step::Stop => {
+                        let _ = client.disconnect();
+                        return Ok(());
+                    }
                 }
             }
             Ok(_) => {}
             Err(e) => {
                 failures += 1;
+                held.clear();
                 if let Some(fatal) = fatal(broker, &e) {
                     let _ = client.disconnect();
                     return Err(fatal);
                 }
                 if let Some(size) = refused_size(&e) {
-                    if on(Incoming::Refused { size }).is_break() {
+                    if on(Incoming::Refused { size }) == Step::Stop {
                         return Ok(());
                     }
                 } else if failures == 1 {
                     tracing::warn!(error = %e, "cannot reach the broker; retrying");
                 }
                 std::thread::sleep(Duration::from_millis(500));
-                if on(Incoming::Idle).is_break() {
+                if on(Incoming::Idle) == Step::Stop {
                     return Ok(());
                 }
             }

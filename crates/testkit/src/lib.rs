@@ -1,9 +1,10 @@
 //! Test support shared by the workspace's integration tests: a real
 //! mosquitto broker on a free loopback port, `mosquitto_sub` as a consumer,
-//! and runs of a binary with hostile command lines ([`hostile`]). Not part
-//! of any shipped binary.
+//! a private PostgreSQL server ([`postgres`]), and runs of a binary with
+//! hostile command lines ([`hostile`]). Not part of any shipped binary.
 
 pub mod hostile;
+pub mod postgres;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -29,13 +30,14 @@ impl Broker {
     }
 
     /// A broker that keeps sessions and queued messages across restarts, as
-    /// a production broker does. Its log (stdout) stays with the test's
-    /// files; `user root` keeps it from dropping privileges away from them.
+    /// a production broker does. Its log stays with the test's files,
+    /// written line by line (a file, not a buffered stdout); `user root`
+    /// keeps it from dropping privileges away from them.
     pub fn start_on(dir: &Path, port: u16) -> Broker {
         let settings = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\nuser root\n\
-             persistence true\npersistence_location {}/\n",
-            dir.display()
+            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest file {d}/mosquitto.log\n\
+             log_type all\nuser root\npersistence true\npersistence_location {d}/\n",
+            d = dir.display()
         );
         Broker::spawn(dir, "mosquitto.conf", &settings, port)
     }
