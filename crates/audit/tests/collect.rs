@@ -330,4 +330,94 @@ fn a_fleet_into_postgresql_loses_nothing_across_a_broker_restart_and_a_killed_co
     assert_eq!(count("SELECT COUNT(*) FROM rigs"), 2);
     stop(a);
     stop(b);
+    dashboard_reads(&db);
+}
+
+/// Grafana's macros of the PostgreSQL data source, as its documentation
+/// expands them, over all time up to tomorrow; `$site` as a multi-value
+/// variable (quoted, comma-separated).
+fn expand(sql: &str, sites: &[String]) -> String {
+    let to = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400;
+    let mut out = sql.to_owned();
+    while let Some(i) = out.find("$__unixEpochFilter(") {
+        let end = i + out[i..].find(')').unwrap();
+        let column = &out[i + "$__unixEpochFilter(".len()..end];
+        let with = format!("{column} >= 0 AND {column} <= {to}");
+        out.replace_range(i..=end, &with);
+    }
+    while let Some(i) = out.find("$__unixEpochGroupAlias(") {
+        let end = i + out[i..].find(')').unwrap();
+        let args = &out[i + "$__unixEpochGroupAlias(".len()..end];
+        let (column, interval) = args.split_once(',').unwrap();
+        let seconds = match interval.trim().trim_matches('\'') {
+            "5m" => 300,
+            "1h" => 3600,
+            other => panic!("interval {other}"),
+        };
+        let with = format!("floor({column}/{seconds})*{seconds} AS \"time\"");
+        out.replace_range(i..=end, &with);
+    }
+    let quoted: Vec<String> = sites.iter().map(|s| format!("'{s}'")).collect();
+    out = out.replace("$site", &quoted.join(","));
+    assert!(!out.contains('$'), "a macro or variable left: {out}");
+    out
+}
+
+/// docs/grafana/fleet.json: every panel is well formed and reads the
+/// PostgreSQL data source, and every query (its variable's, its panels')
+/// runs against the collector's database and returns rows; time series
+/// have their `time` column.
+fn dashboard_reads(db: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/fleet.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut client = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    let source = "grafana-postgresql-datasource";
+    assert_eq!(dash["__inputs"][0]["pluginId"], source);
+    let variables = dash["templating"]["list"].as_array().unwrap();
+    let mut sites = Vec::new();
+    for v in variables {
+        assert_eq!(v["datasource"]["type"], source);
+        let rows = client.query(v["query"].as_str().unwrap(), &[]).unwrap();
+        sites = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    }
+    assert_eq!(sites, ["store-7"]);
+    let panels = dash["panels"].as_array().unwrap();
+    assert!(panels.len() >= 5);
+    let mut ids = std::collections::HashSet::new();
+    for p in panels {
+        let title = p["title"].as_str().unwrap();
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "{title}: id repeated"
+        );
+        assert!(
+            ["stat", "bargauge", "timeseries", "table"].contains(&p["type"].as_str().unwrap()),
+            "{title}"
+        );
+        for k in ["h", "w", "x", "y"] {
+            assert!(p["gridPos"][k].is_u64(), "{title}: gridPos.{k}");
+        }
+        assert!(p["gridPos"]["x"].as_u64().unwrap() + p["gridPos"]["w"].as_u64().unwrap() <= 24);
+        assert_eq!(p["datasource"]["type"], source, "{title}");
+        for t in p["targets"].as_array().unwrap() {
+            let sql = expand(t["rawSql"].as_str().unwrap(), &sites);
+            let rows = client
+                .query(sql.as_str(), &[])
+                .unwrap_or_else(|e| panic!("{title}: {e}\n{sql}"));
+            assert!(!rows.is_empty(), "{title}: no rows\n{sql}");
+            match t["format"].as_str().unwrap() {
+                "time_series" => {
+                    let columns: Vec<&str> = rows[0].columns().iter().map(|c| c.name()).collect();
+                    assert_eq!(columns[0], "time", "{title}: {columns:?}");
+                }
+                "table" => {}
+                other => panic!("{title}: format {other}"),
+            }
+        }
+    }
 }

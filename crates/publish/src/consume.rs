@@ -444,6 +444,12 @@ pub enum Step {
 /// many unacknowledged messages (mosquitto's `max_inflight_messages`).
 const HELD_PAUSE: Duration = Duration::from_millis(5);
 
+/// Acknowledgements held at most: past this the consumer is told
+/// [`Incoming::Idle`] so that it commits. The client's request queue holds
+/// twice as many, because acknowledging happens on the thread that drives
+/// the connection: a full queue would wait for itself.
+const HELD_MAX: usize = 2048;
+
 /// [`subscribe_raw`] for consumers that store what they get: the broker is
 /// acknowledged only when `on` says [`Step::Release`], so that a message is
 /// never acknowledged before it is safe. A persistent session gets again
@@ -471,7 +477,7 @@ pub fn subscribe_held(
     // Incoming up to READ_LIMIT (see there); a consumer only sends
     // subscriptions.
     opts.set_max_packet_size(READ_LIMIT, 64 << 10);
-    let (client, mut connection) = Client::new(opts, 64);
+    let (client, mut connection) = Client::new(opts, 2 * HELD_MAX);
     let mut held: Vec<rumqttc::Publish> = Vec::new();
     let release = |held: &mut Vec<rumqttc::Publish>| {
         for p in held.drain(..) {
@@ -488,6 +494,18 @@ pub fn subscribe_held(
             HELD_PAUSE
         };
         let event = match connection.recv_timeout(pause) {
+            Ok(event) if held.len() >= HELD_MAX => {
+                // Time the consumer committed: it is told of a pause first.
+                match on(Incoming::Idle) {
+                    Step::Hold => {}
+                    Step::Release => release(&mut held),
+                    Step::Stop => {
+                        let _ = client.disconnect();
+                        return Ok(());
+                    }
+                }
+                event
+            }
             Ok(event) => event,
             Err(_) => {
                 match on(Incoming::Idle) {

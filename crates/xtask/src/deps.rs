@@ -35,6 +35,8 @@ pub enum Routine {
     BenchScan,
     /// `cargo xtask bench-camera`.
     BenchCamera,
+    /// `cargo xtask bench-fleet`.
+    BenchFleet,
     /// HTML report pages to PNG (bench-scan, documentation).
     Report,
     /// `cargo xtask occupancy`.
@@ -56,6 +58,7 @@ impl Routine {
         Routine::BenchReverse,
         Routine::BenchScan,
         Routine::BenchCamera,
+        Routine::BenchFleet,
         Routine::Report,
         Routine::Occupancy,
         Routine::Fuzz,
@@ -74,6 +77,7 @@ impl Routine {
             Routine::BenchReverse => "bench-reverse",
             Routine::BenchScan => "bench-scan",
             Routine::BenchCamera => "bench-camera",
+            Routine::BenchFleet => "bench-fleet",
             Routine::Report => "report",
             Routine::Occupancy => "occupancy",
             Routine::Fuzz => "fuzz",
@@ -244,8 +248,29 @@ pub const REQUIREMENTS: &[Requirement] = &[
     req(
         File("/usr/sbin/mosquitto"),
         Deb("mosquitto"),
-        &[Demo, TestHost, Rpi],
+        &[Demo, TestHost, Rpi, BenchFleet],
         "the broker of MQTT tests; the demo's (else rumqttd, embedded); the Pi image's self-audit boot",
+    ),
+    req(
+        // A package of dependencies only (the default server version):
+        // its documentation link is its file.
+        File("/usr/share/doc/postgresql"),
+        Deb("postgresql"),
+        &[TestHost, BenchFleet],
+        "the fleet collector's PostgreSQL, a private server per test or benchmark \
+         (testkit/src/postgres.rs; initdb and pg_ctl as user postgres under root)",
+    ),
+    req(
+        Cmd("runuser"),
+        Deb("util-linux"),
+        &[TestHost, BenchFleet],
+        "runs PostgreSQL's programs as user postgres (it refuses root)",
+    ),
+    req(
+        Cmd("prlimit"),
+        Deb("util-linux"),
+        &[TestHost, BenchFleet],
+        "raises bench-fleet's open-file limit (a socket per rig)",
     ),
     req(
         Cmd("mosquitto_passwd"),

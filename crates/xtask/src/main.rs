@@ -4,6 +4,7 @@
 mod advisories;
 mod bench;
 mod bench_camera;
+mod bench_fleet;
 mod bench_reverse;
 mod bench_scan;
 mod board;
@@ -162,6 +163,32 @@ enum Cmd {
         /// Keep target/bench/camera-bench.y4m.
         #[arg(long)]
         keep_clip: bool,
+    },
+    /// Fleet: N simulated rigs (the daemon's publishing path, real
+    /// summaries, an accelerated clock) through a real mosquitto, restarted
+    /// halfway, into PostgreSQL by `vitrine-audit collect` (one partition of
+    /// the rigs each): summaries/s, delay, CPU and memory, and nothing lost;
+    /// writes target/bench/fleet.md.
+    BenchFleet {
+        #[arg(long, default_value_t = 1000)]
+        rigs: usize,
+        /// Windows each rig publishes.
+        #[arg(long, default_value_t = 20)]
+        windows: u32,
+        /// Milliseconds between a rig's windows (each is 5 minutes long).
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 2)]
+        collectors: u32,
+        /// Leave the broker running throughout.
+        #[arg(long)]
+        no_restart: bool,
+        /// Collectors of the debug build (as the test suite leaves it).
+        #[arg(long)]
+        debug: bool,
+        /// Fail unless every summary was stored once and no spool kept any.
+        #[arg(long)]
+        check: bool,
     },
     /// Canary scan: GB/s of `vitrine-audit scan` (100 canaries, every
     /// encoding) next to `rg -F` with their clear and hex forms, over a
@@ -327,6 +354,32 @@ fn main() -> anyhow::Result<()> {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchCamera])?;
             bench_camera::run(&root, frames, runs, keep_clip)
         }
+        Cmd::BenchFleet {
+            rigs,
+            windows,
+            interval_ms,
+            collectors,
+            no_restart,
+            debug,
+            check,
+        } => {
+            deps::ensure(&[deps::Routine::Build, deps::Routine::BenchFleet])?;
+            let outcome = bench_fleet::run(
+                &root,
+                &bench_fleet::Options {
+                    rigs,
+                    windows,
+                    interval: std::time::Duration::from_millis(interval_ms),
+                    collectors,
+                    restart: !no_restart,
+                    release: !debug,
+                },
+            )?;
+            if check {
+                bench_fleet::check(&outcome)?;
+            }
+            Ok(())
+        }
         Cmd::BenchScan { gb } => {
             deps::ensure(&[deps::Routine::Build, deps::Routine::BenchScan])?;
             bench_scan::run(&root, gb)
@@ -375,6 +428,20 @@ fn test(root: &Path, with_board: bool) -> anyhow::Result<()> {
     eprintln!("xtask: tidy (architecture invariants, crates/xtask/src/tidy.rs)");
     tidy::run(root)?;
     step("tests", cargo(&["test", "--workspace"]))?;
+    // The fleet benchmark, small: 50 rigs, two collectors, PostgreSQL, a
+    // broker restart; every summary must be stored once.
+    eprintln!("xtask: bench-fleet, small (crates/xtask/src/bench_fleet.rs)");
+    bench_fleet::check(&bench_fleet::run(
+        root,
+        &bench_fleet::Options {
+            rigs: 50,
+            windows: 6,
+            interval: std::time::Duration::from_secs(1),
+            collectors: 2,
+            restart: true,
+            release: false,
+        },
+    )?)?;
     unit_security(root)?;
     if with_board {
         // The step above, proven again on a bare Debian root (about 1.5 min).
