@@ -477,47 +477,30 @@ pub fn subscribe_held(
     // Incoming up to READ_LIMIT (see there); a consumer only sends
     // subscriptions.
     opts.set_max_packet_size(READ_LIMIT, 64 << 10);
-    let (client, mut connection) = Client::new(opts, 2 * HELD_MAX);
+    let (mut client, mut connection) = Client::new(opts.clone(), 2 * HELD_MAX);
+    // Taken by the consumer, acknowledgement held back.
     let mut held: Vec<rumqttc::Publish> = Vec::new();
-    let release = |held: &mut Vec<rumqttc::Publish>| {
-        for p in held.drain(..) {
-            // Fails only once the event loop is gone, when nothing can be
-            // acknowledged anyway.
-            let _ = client.ack(&p);
-        }
-    };
+    // Released, waiting for room in the client's queue.
+    let mut released: VecDeque<rumqttc::Publish> = VecDeque::new();
     let mut failures = 0;
     loop {
+        queue_acks(&client, &mut released);
         let pause = if held.is_empty() {
             Duration::from_millis(200)
         } else {
             HELD_PAUSE
         };
-        let event = match connection.recv_timeout(pause) {
-            Ok(event) if held.len() >= HELD_MAX => {
-                // Time the consumer committed: it is told of a pause first.
-                match on(Incoming::Idle) {
-                    Step::Hold => {}
-                    Step::Release => release(&mut held),
-                    Step::Stop => {
-                        let _ = client.disconnect();
-                        return Ok(());
-                    }
-                }
-                event
+        let event = connection.recv_timeout(pause);
+        if event.is_err() || held.len() >= HELD_MAX {
+            // A pause, or time the consumer committed anyway.
+            match on(Incoming::Idle) {
+                Step::Hold => {}
+                Step::Release => released.extend(held.drain(..)),
+                Step::Stop => return Ok(stop(&client, &mut connection, &mut released)),
             }
-            Ok(event) => event,
-            Err(_) => {
-                match on(Incoming::Idle) {
-                    Step::Hold => {}
-                    Step::Release => release(&mut held),
-                    Step::Stop => {
-                        let _ = client.disconnect();
-                        return Ok(());
-                    }
-                }
-                continue;
-            }
+        }
+        let Ok(event) = event else {
+            continue;
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -541,19 +524,22 @@ pub fn subscribe_held(
                 held.push(p);
                 match step {
                     Step::Hold => {}
-                    Step::Release => release(&mut held),
-                    Step::Stop => {
-                        let _ = client.disconnect();
-                        return Ok(());
-                    }
+                    Step::Release => released.extend(held.drain(..)),
+                    Step::Stop => return Ok(stop(&client, &mut connection, &mut released)),
                 }
             }
             Ok(_) => {}
             Err(e) => {
                 failures += 1;
+                // The packet ids of what is held, and of acknowledgements
+                // queued and not yet sent, belong to the broken connection:
+                // sent on the next one they would acknowledge other
+                // messages. A new client drops them; the broker sends the
+                // unacknowledged messages again.
                 held.clear();
+                released.clear();
+                (client, connection) = Client::new(opts.clone(), 2 * HELD_MAX);
                 if let Some(fatal) = fatal(broker, &e) {
-                    let _ = client.disconnect();
                     return Err(fatal);
                 }
                 if let Some(size) = refused_size(&e) {
@@ -568,6 +554,42 @@ pub fn subscribe_held(
                     return Ok(());
                 }
             }
+        }
+    }
+}
+
+/// Hands released acknowledgements to the client without blocking: its
+/// queue is emptied by the event loop, which only this thread drives, so a
+/// blocking send into a full queue would wait forever. What does not fit
+/// waits for the next turn (the broker, meanwhile, sends no more than its
+/// in-flight window).
+fn queue_acks(client: &Client, released: &mut VecDeque<rumqttc::Publish>) {
+    while let Some(p) = released.front() {
+        if client.try_ack(p).is_err() {
+            break;
+        }
+        released.pop_front();
+    }
+}
+
+/// Ends a consumer's connection: the released acknowledgements, then the
+/// DISCONNECT, sent by driving the event loop until it is out (2 s at
+/// most). What is not acknowledged comes again to a persistent session.
+fn stop(
+    client: &Client,
+    connection: &mut rumqttc::Connection,
+    released: &mut VecDeque<rumqttc::Publish>,
+) {
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let mut asked = false;
+    while std::time::Instant::now() < until {
+        queue_acks(client, released);
+        if released.is_empty() && !asked {
+            asked = client.try_disconnect().is_ok();
+        }
+        match connection.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Ok(Err(_)) => return,
+            _ => {}
         }
     }
 }

@@ -250,7 +250,7 @@ pub fn run(root: &Path, o: &Options) -> anyhow::Result<Outcome> {
     let work = root.join("target/bench/fleet");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
-    eprintln!("xtask: bench-fleet: summaries of an hour of the simulated shop");
+    eprintln!("xtask: bench-fleet: summaries of half an hour of the simulated shop");
     let real = summaries();
     if real.is_empty() {
         bail!("the simulator gave no summary");
