@@ -104,8 +104,33 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Publishes `seqs` of one rig through the project's publisher, in `format`.
+/// Publishes `seqs` of one rig's Wi-Fi summaries through the project's
+/// publisher, in `format`.
 fn publish(broker: &Broker, dir: &Path, rig: &str, format: PayloadFormat, seqs: &[u64]) {
+    publish_as(broker, dir, rig, format, seqs, "wifi", summary());
+}
+
+/// The v3 example's camera part, as a camera summary.
+fn camera_summary() -> Summary {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/schema/summary-v3.example.json"
+    );
+    let mut s: Summary = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    s.wifi = None;
+    assert!(s.camera.is_some());
+    s
+}
+
+fn publish_as(
+    broker: &Broker,
+    dir: &Path,
+    rig: &str,
+    format: PayloadFormat,
+    seqs: &[u64],
+    sensor: &str,
+    summary: Summary,
+) {
     let cfg = BrokerConfig::new(
         vitrine_publish::Broker::from_url(&broker.url()).unwrap(),
         "store-7",
@@ -124,14 +149,14 @@ fn publish(broker: &Broker, dir: &Path, rig: &str, format: PayloadFormat, seqs: 
             rig: cfg.rig.clone(),
             boot: cfg.boot.clone(),
             seq,
-            summary: summary(),
+            summary: summary.clone(),
         };
         spool
             .lock()
             .unwrap()
             .push(
                 1_700_000_000,
-                &cfg.topic("wifi"),
+                &cfg.topic(sensor),
                 &codec.encode_as(format, &e),
             )
             .unwrap();
@@ -295,10 +320,22 @@ fn a_fleet_into_postgresql_loses_nothing_across_a_broker_restart_and_a_killed_co
     killed.wait().unwrap();
     publish(&broker, dir.path(), "rig-b", PayloadFormat::Json, &seqs);
     let a = collector_with(&broker, &db, "collector-a", port(), &part("0/2"));
+    // And 5 camera summaries of rig-a, for the dashboard's camera panel.
+    let camera = camera_summary();
+    let crossings = camera.camera.as_ref().unwrap().crossings.inward;
+    publish_as(
+        &broker,
+        dir.path(),
+        "rig-a",
+        PayloadFormat::Zstd,
+        &[0, 1, 2, 3, 4],
+        "camera",
+        camera,
+    );
 
-    let all = "SELECT COUNT(*) FROM summaries";
+    let all = "SELECT COUNT(*) FROM summaries WHERE sensor = 'wifi'";
     let started = Instant::now();
-    while count(all) < 60 {
+    while count(all) < 60 || count("SELECT COUNT(*) FROM summaries WHERE sensor = 'camera'") < 5 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "{} of 60 summaries in PostgreSQL: {}\n{}",
@@ -311,6 +348,12 @@ fn a_fleet_into_postgresql_loses_nothing_across_a_broker_restart_and_a_killed_co
     }
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(count(all), 60, "every summary once, nothing more");
+    assert_eq!(
+        count(&format!(
+            "SELECT COUNT(*) FROM summaries WHERE sensor = 'camera' AND crossings_in = {crossings}"
+        )),
+        5
+    );
     let estimated = summary().wifi.unwrap().devices.estimated;
     for rig in ["rig-a", "rig-b"] {
         let q = format!(
