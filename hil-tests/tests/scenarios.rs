@@ -885,3 +885,47 @@ fn i_the_camera_counts_a_scene_looped_into_vivid_and_the_kill_switch_stops_it() 
         },
     );
 }
+
+/// The compliant rig publishing plain JSON under a fleet's prefix
+/// (`broker.payload`, `broker.topic_prefix`): the timer's self-audit,
+/// which reads both from the rig's configuration, passes with every check
+/// run, memory and confinement included (which the host's test of the same
+/// layouts cannot run: crates/audit/tests/topic_layouts.rs).
+#[test]
+#[ignore = "needs a rig: cargo xtask hil"]
+fn j_self_audit_passes_with_plain_json_payloads_under_a_fleet_prefix() {
+    let rig = rig();
+    let config = rig.config(30).replace(
+        "[broker]\n",
+        "[broker]\npayload = \"json\"\ntopic_prefix = \"fleet/eu\"\n",
+    );
+    let settings = rig.configure(&config);
+    let broker = settings.broker.expect("the rig publishes");
+    assert_eq!(broker.topic_prefix, "fleet/eu");
+    assert_eq!(broker.payload, vitrine_config::PayloadFormat::Json);
+    let (result, report) = timer_driven_audit(rig);
+    // Restore the default layout for whatever runs next on this rig.
+    rig.configure(&rig.config(30));
+    assert_eq!(
+        findings_of(&report),
+        vec![],
+        "a compliant rig has no finding"
+    );
+    assert_eq!(report["verdict"], "pass", "every check ran: {report}");
+    assert_eq!(result, "success");
+    let windows = report["windows"].as_array().unwrap();
+    assert!(
+        windows.len() >= 2,
+        "the stream was heard under fleet/eu: {windows:?}"
+    );
+    for id in ["memory.canary", "stream.canary", "hardening.sandbox"] {
+        assert!(
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == id),
+            "{id} ran"
+        );
+    }
+}

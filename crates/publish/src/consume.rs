@@ -496,7 +496,7 @@ pub fn subscribe_held(
             match on(Incoming::Idle) {
                 Step::Hold => {}
                 Step::Release => released.extend(held.drain(..)),
-                Step::Stop => return Ok(stop(&client, &mut connection, &mut released)),
+                Step::Stop => return stop(&client, &mut connection, &mut released),
             }
         }
         let Ok(event) = event else {
@@ -525,7 +525,7 @@ pub fn subscribe_held(
                 match step {
                     Step::Hold => {}
                     Step::Release => released.extend(held.drain(..)),
-                    Step::Stop => return Ok(stop(&client, &mut connection, &mut released)),
+                    Step::Stop => return stop(&client, &mut connection, &mut released),
                 }
             }
             Ok(_) => {}
@@ -579,7 +579,7 @@ fn stop(
     client: &Client,
     connection: &mut rumqttc::Connection,
     released: &mut VecDeque<rumqttc::Publish>,
-) {
+) -> Result<(), ConsumeError> {
     let until = std::time::Instant::now() + Duration::from_secs(2);
     let mut asked = false;
     while std::time::Instant::now() < until {
@@ -588,10 +588,11 @@ fn stop(
             asked = client.try_disconnect().is_ok();
         }
         match connection.recv_timeout(Duration::from_millis(100)) {
-            Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Ok(Err(_)) => return,
+            Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Ok(Err(_)) => break,
             _ => {}
         }
     }
+    Ok(())
 }
 
 /// A connection error that retrying would only repeat: the broker's no,
