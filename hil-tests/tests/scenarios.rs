@@ -346,19 +346,25 @@ fn findings_of(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
         .collect()
 }
 
+/// A timer-driven audit of a compliant rig: no finding, a signed pass (every
+/// check ran), and the unit ended in success.
+fn assert_compliant_pass(result: &str, report: &serde_json::Value) {
+    assert_eq!(
+        findings_of(report),
+        vec![],
+        "a compliant rig has no finding"
+    );
+    assert_eq!(report["verdict"], "pass", "every check ran: {report}");
+    assert_eq!(result, "success");
+}
+
 #[test]
 #[ignore = "needs a rig: cargo xtask hil"]
 fn e_self_audit_by_the_timer_passes_on_the_compliant_rig() {
     let rig = rig();
     rig.configure(&rig.config(30));
     let (result, report) = timer_driven_audit(rig);
-    assert_eq!(
-        findings_of(&report),
-        vec![],
-        "a compliant rig has no finding"
-    );
-    assert_eq!(report["verdict"], "pass", "every check ran: {report}");
-    assert_eq!(result, "success");
+    assert_compliant_pass(&result, &report);
     // The canaries of this run went out over the air and were counted.
     let emitted = report["canaries"].as_array().unwrap();
     assert!(
@@ -906,13 +912,7 @@ fn j_self_audit_passes_with_plain_json_payloads_under_a_fleet_prefix() {
     let (result, report) = timer_driven_audit(rig);
     // Restore the default layout for whatever runs next on this rig.
     rig.configure(&rig.config(30));
-    assert_eq!(
-        findings_of(&report),
-        vec![],
-        "a compliant rig has no finding"
-    );
-    assert_eq!(report["verdict"], "pass", "every check ran: {report}");
-    assert_eq!(result, "success");
+    assert_compliant_pass(&result, &report);
     let windows = report["windows"].as_array().unwrap();
     assert!(
         windows.len() >= 2,
